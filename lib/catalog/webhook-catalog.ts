@@ -1,0 +1,77 @@
+import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { WebhooksExplorer } from './webhooks.explorer.js';
+import { UnknownWebhookError } from '../webhooks.errors.js';
+import { webhookMethodRequired, webhookMethodUndeclared } from '../webhooks.messages.js';
+import type {
+  WebhookDefinition,
+  WebhookOperation,
+} from '../interfaces/webhook-definition.interface.js';
+import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
+
+/** What webhooks the application declares: filled from the explorer once, on first use. */
+@Injectable()
+export class WebhookCatalog implements OnModuleInit {
+  private byName?: Map<string, WebhookDefinition>;
+  private byClass?: Map<Type<unknown>, WebhookDefinition>;
+
+  constructor(private readonly explorer: WebhooksExplorer) {}
+
+  onModuleInit() {
+    // Surfaces declaration errors at bootstrap rather than at the first emit.
+    this.load();
+  }
+
+  /** Every declared webhook, sorted by name. */
+  all(): WebhookDefinition[] {
+    return [...this.load().values()];
+  }
+
+  names(): string[] {
+    return [...this.load().keys()];
+  }
+
+  /** The webhook with this name or declaring class, if any. */
+  find(nameOrClass: string | Type<unknown>): WebhookDefinition | undefined {
+    const byName = this.load();
+    return typeof nameOrClass === 'string'
+      ? byName.get(nameOrClass)
+      : this.byClass!.get(nameOrClass);
+  }
+
+  /** The webhook with this name or declaring class; `UnknownWebhookError` when none. */
+  get(nameOrClass: string | Type<unknown>): WebhookDefinition {
+    const definition = this.find(nameOrClass);
+    if (!definition) {
+      const label = typeof nameOrClass === 'string' ? nameOrClass : nameOrClass?.name;
+      throw new UnknownWebhookError(String(label), this.names());
+    }
+    return definition;
+  }
+
+  /** The operation to send for a webhook; `method` is needed only when it declares several. */
+  operation(nameOrClass: string | Type<unknown>, method?: WebhookMethod): WebhookOperation {
+    const definition = this.get(nameOrClass);
+    const declared = [...definition.operations.keys()];
+    if (method === undefined) {
+      if (declared.length === 1) return definition.operations.get(declared[0])!;
+      throw new Error(webhookMethodRequired(definition.name, declared));
+    }
+    const operation = definition.operations.get(method.toLowerCase() as WebhookMethod);
+    if (!operation) throw new Error(webhookMethodUndeclared(definition.name, method, declared));
+    return operation;
+  }
+
+  private load(): Map<string, WebhookDefinition> {
+    if (!this.byName) {
+      const definitions = this.explorer.explore();
+      this.byName = new Map(definitions.map((definition) => [definition.name, definition]));
+      this.byClass = new Map();
+      for (const definition of definitions) {
+        for (const operation of definition.operations.values()) {
+          this.byClass.set(operation.target, definition);
+        }
+      }
+    }
+    return this.byName;
+  }
+}

@@ -1,0 +1,164 @@
+import { Injectable, Logger, type Type } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
+import { WebhooksMetadataAccessor } from './webhooks-metadata.accessor.js';
+import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
+import {
+  duplicateWebhookOperation,
+  invalidWebhookName,
+  operationWithoutWebhook,
+  requestScopedWebhook,
+  unknownWebhookBody,
+  webhookWithoutOperations,
+} from '../webhooks.messages.js';
+import type {
+  WebhookDefinition,
+  WebhookOperation,
+} from '../interfaces/webhook-definition.interface.js';
+import type {
+  WebhookMethod,
+  WebhookOperationMetadata,
+} from '../interfaces/webhook-options.interface.js';
+
+// Types that say nothing about a body: an interface or `any` compiles to Object.
+const OPAQUE_TYPES = new Set<unknown>([
+  undefined,
+  Object,
+  Function,
+  Array,
+  Promise,
+  String,
+  Number,
+  Boolean,
+  Symbol,
+  BigInt,
+]);
+
+/** Walks the application's providers and reads their webhook declarations. */
+@Injectable()
+export class WebhooksExplorer {
+  private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly accessor: WebhooksMetadataAccessor,
+  ) {}
+
+  /** Every declared webhook, by name, in a stable (sorted) order. */
+  explore(): WebhookDefinition[] {
+    const definitions = new Map<
+      string,
+      WebhookDefinition & { operations: Map<WebhookMethod, WebhookOperation> }
+    >();
+    for (const target of this.declaringClasses()) {
+      const options = this.accessor.getWebhook(target);
+      const operations = this.operationsOf(target);
+      if (!options) {
+        const [first] = operations;
+        if (first) throw new Error(operationWithoutWebhook(describe(target, first.methodName)));
+        continue;
+      }
+      if (typeof options.name !== 'string' || options.name.trim() === '') {
+        throw new Error(invalidWebhookName(options.name, target.name));
+      }
+      if (operations.length === 0) {
+        throw new Error(webhookWithoutOperations(options.name, target.name));
+      }
+      let definition = definitions.get(options.name);
+      if (!definition) {
+        definition = { name: options.name, options, target, operations: new Map() };
+        definitions.set(options.name, definition);
+      }
+      for (const { methodName, metadata } of operations) {
+        const existing = definition.operations.get(metadata.method);
+        if (existing) {
+          throw new Error(
+            duplicateWebhookOperation(
+              options.name,
+              metadata.method,
+              describe(existing.target, existing.methodName),
+              describe(target, methodName),
+            ),
+          );
+        }
+        definition.operations.set(metadata.method, {
+          webhook: options.name,
+          method: metadata.method,
+          options: metadata.options,
+          target,
+          methodName,
+          ...this.bodyOf(target, methodName, metadata),
+        });
+      }
+    }
+    return [...definitions.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private *declaringClasses(): Iterable<Type<unknown>> {
+    const seen = new Set<Type<unknown>>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const target = this.classOf(wrapper);
+      if (!target || seen.has(target)) continue;
+      seen.add(target);
+      yield target;
+    }
+  }
+
+  private classOf(wrapper: InstanceWrapper): Type<unknown> | undefined {
+    if (wrapper.isAlias) return undefined;
+    if (!wrapper.isDependencyTreeStatic()) {
+      // Request-scoped providers have no instance at bootstrap; their class still declares.
+      const metatype = wrapper.metatype as Type<unknown> | undefined;
+      if (metatype?.prototype && this.accessor.getWebhook(metatype)) {
+        this.logger.warn(requestScopedWebhook(metatype.name));
+        return metatype;
+      }
+      return undefined;
+    }
+    const instance: unknown = wrapper.instance;
+    if (!instance || typeof instance !== 'object' || !Object.getPrototypeOf(instance)) {
+      return undefined;
+    }
+    // Resolves class, useValue and useFactory providers alike.
+    return instance.constructor as Type<unknown>;
+  }
+
+  private operationsOf(target: Type<unknown>) {
+    const found: { methodName: string; metadata: WebhookOperationMetadata }[] = [];
+    for (const methodName of this.scanner.getAllMethodNames(target.prototype)) {
+      const metadata = this.accessor.getOperation(target, methodName);
+      if (metadata) found.push({ methodName, metadata });
+    }
+    return found;
+  }
+
+  private bodyOf(
+    target: Type<unknown>,
+    methodName: string,
+    { options }: WebhookOperationMetadata,
+  ): { body: Type<unknown>; isArray: boolean } {
+    const declared = options.body ?? this.accessor.getParameterTypes(target, methodName)[0];
+    const isArray = Array.isArray(declared);
+    const body: unknown = isArray ? declared[0] : declared;
+    if (
+      typeof body !== 'function' ||
+      OPAQUE_TYPES.has(body) ||
+      (isArray && declared.length !== 1)
+    ) {
+      throw new Error(unknownWebhookBody(describe(target, methodName), describeType(declared)));
+    }
+    return { body: body as Type<unknown>, isArray };
+  }
+}
+
+const describe = (target: Type<unknown>, methodName: string) => `${target.name}.${methodName}()`;
+
+function describeType(type: unknown): string {
+  if (type === undefined) return 'unknown (the method has no parameter)';
+  if (Array.isArray(type)) return `[${type.map(describeType).join(', ')}]`;
+  if (typeof type === 'function') {
+    return type === Object ? 'Object (an interface, a type alias or any)' : type.name;
+  }
+  return JSON.stringify(type);
+}

@@ -1,0 +1,105 @@
+import { generateSchema, getSchemaPath } from '@nestjs/swagger';
+import type {
+  OperationObject,
+  ParameterObject,
+  ResponsesObject,
+  SchemaObject,
+} from '@nestjs/swagger';
+import {
+  WEBHOOK_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  WEBHOOK_TIMESTAMP_HEADER,
+} from '../webhooks.constants.js';
+import { defaultOperationId, titleCase } from './webhook-naming.js';
+import type {
+  WebhookDefinition,
+  WebhookOperation,
+} from '../interfaces/webhook-definition.interface.js';
+
+/** The Standard Webhooks headers, documented so receivers know how to authenticate a request. */
+const SIGNATURE_HEADERS: ParameterObject[] = [
+  {
+    name: WEBHOOK_ID_HEADER,
+    in: 'header',
+    required: true,
+    description:
+      'Unique identifier of the message, the same on every retry of it: use it to ignore ' +
+      'a message you have already processed.',
+    schema: { type: 'string' },
+  },
+  {
+    name: WEBHOOK_TIMESTAMP_HEADER,
+    in: 'header',
+    required: true,
+    description:
+      'Unix time in seconds at which this attempt was sent. Reject requests whose timestamp ' +
+      'is too far from your clock (e.g. more than 5 minutes) to stop replays.',
+    schema: { type: 'integer' },
+  },
+  {
+    name: WEBHOOK_SIGNATURE_HEADER,
+    in: 'header',
+    required: true,
+    description:
+      'Space-separated signatures `v1,<base64>`: each is the HMAC-SHA256 of ' +
+      '`{webhook-id}.{webhook-timestamp}.{raw request body}` keyed with the base64-decoded part ' +
+      'of your endpoint secret (after `whsec_`). Accept the request when any one matches; ' +
+      'several appear while a secret is being rotated. Any Standard Webhooks library ' +
+      '(e.g. `standardwebhooks`) verifies it for you.',
+    schema: { type: 'string' },
+  },
+];
+
+/** What the sender does with the receiver's answer. */
+const RESPONSES: ResponsesObject = {
+  '2XX': {
+    description:
+      'Acknowledged: any 2xx status tells the sender the message was received. The response ' +
+      'body is ignored.',
+  },
+  '410': {
+    description: 'Gone: the sender disables this endpoint and sends it nothing more.',
+  },
+  default: {
+    description:
+      'Any other status (redirects are not followed), a timeout or a network error makes the ' +
+      'sender retry the same message (same `webhook-id`) later, with backoff; `429` and `503` ' +
+      'may set `Retry-After`.',
+  },
+};
+
+/** The OpenAPI operation for one webhook operation, plus the schemas its body needs. */
+export function createWebhookOperation(
+  definition: WebhookDefinition,
+  operation: WebhookOperation,
+  schemas: Record<string, SchemaObject>,
+): { operationObject: OperationObject; schemas: Record<string, SchemaObject> } {
+  const generated = generateSchema(operation.body, schemas);
+  const ref = { $ref: getSchemaPath(operation.body) };
+  const { options } = operation;
+  const webhookOptions = definition.options;
+  const tags = [...(webhookOptions.tags ?? []), ...(options.tags ?? [])];
+  const description = options.description ?? webhookOptions.description;
+  const deprecated = options.deprecated ?? webhookOptions.deprecated;
+
+  const operationObject: OperationObject = {
+    summary: options.summary ?? webhookOptions.summary ?? titleCase(operation.methodName),
+    ...(description !== undefined && { description }),
+    operationId:
+      options.operationId ??
+      defaultOperationId(definition.name, operation.methodName, operation.method),
+    ...(tags.length > 0 && { tags: [...new Set(tags)] }),
+    ...(deprecated !== undefined && { deprecated }),
+    parameters: SIGNATURE_HEADERS.map((header) => ({ ...header, schema: { ...header.schema } })),
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: operation.isArray ? { type: 'array', items: ref } : ref,
+        },
+      },
+    },
+    responses: structuredClone(RESPONSES),
+  };
+  return { operationObject, schemas: generated.schemas };
+}

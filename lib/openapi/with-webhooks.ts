@@ -1,0 +1,67 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import type { OpenAPIObject, PathItemObject, SchemaObject } from '@nestjs/swagger';
+import { WebhookCatalog } from '../catalog/webhook-catalog.js';
+import { moduleNotImported } from '../webhooks.messages.js';
+import { normalizeDocument } from './openapi-31.normalizer.js';
+import { createWebhookOperation } from './webhook-operation.factory.js';
+
+/**
+ * Returns the Swagger document with every declared webhook under `webhooks`, `openapi` set to
+ * `3.1.0`, and the whole document made valid OpenAPI 3.1. The input is not modified.
+ */
+export function withWebhooks(app: INestApplicationContext, document: OpenAPIObject): OpenAPIObject {
+  const catalog = findCatalog(app);
+  const result = structuredClone(document);
+  let schemas: Record<string, SchemaObject> = {
+    ...(result.components?.schemas as Record<string, SchemaObject> | undefined),
+  };
+  const webhooks: Record<string, PathItemObject> = { ...result.webhooks };
+  const operationIds = new Set(collectOperationIds(result));
+
+  for (const definition of catalog.all()) {
+    const pathItem: PathItemObject = { ...webhooks[definition.name] };
+    for (const operation of definition.operations.values()) {
+      const created = createWebhookOperation(definition, operation, schemas);
+      schemas = created.schemas;
+      created.operationObject.operationId = unique(
+        created.operationObject.operationId!,
+        operationIds,
+      );
+      pathItem[operation.method] = created.operationObject;
+    }
+    webhooks[definition.name] = pathItem;
+  }
+
+  result.webhooks = webhooks;
+  if (Object.keys(schemas).length > 0) {
+    result.components = { ...result.components, schemas };
+  }
+  return normalizeDocument(result);
+}
+
+function findCatalog(app: INestApplicationContext): WebhookCatalog {
+  try {
+    return app.get(WebhookCatalog, { strict: false });
+  } catch {
+    throw new Error(moduleNotImported());
+  }
+}
+
+function collectOperationIds(document: OpenAPIObject): string[] {
+  const items = [...Object.values(document.paths ?? {}), ...Object.values(document.webhooks ?? {})];
+  return items.flatMap((item) =>
+    Object.values(item ?? {}).flatMap((operation) =>
+      typeof operation === 'object' && operation && 'operationId' in operation
+        ? [String(operation.operationId)]
+        : [],
+    ),
+  );
+}
+
+// Deterministic: the same declarations always get the same suffixes, in catalog order.
+function unique(operationId: string, taken: Set<string>): string {
+  let candidate = operationId;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${operationId}_${n}`;
+  taken.add(candidate);
+  return candidate;
+}

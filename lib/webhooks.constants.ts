@@ -1,0 +1,21 @@
+/** Reflector key of `@Webhook()` on a provider class. */
+export const WEBHOOK_METADATA = 'webhooks:webhook';
+/** Reflector key of `@WebhookPost()` (and siblings) on a provider method. */
+export const WEBHOOK_OPERATION_METADATA = 'webhooks:operation';
+
+/** Injection token of the resolved `WebhooksModuleOptions`. */
+export const WEBHOOKS_MODULE_OPTIONS = Symbol('WEBHOOKS_MODULE_OPTIONS');
+/** Injection token of the `WebhookStore` (endpoints, messages, attempts). */
+export const WEBHOOK_STORE = Symbol('WEBHOOK_STORE');
+/** Injection token of the `WebhookQueue` (pending deliveries). */
+export const WEBHOOK_QUEUE = Symbol('WEBHOOK_QUEUE');
+/** Injection token of the `WebhookTransport` (sends one attempt). */
+export const WEBHOOK_TRANSPORT = Symbol('WEBHOOK_TRANSPORT');
+
+/** Context of every log line the library writes through Nest's `Logger`. */
+export const WEBHOOKS_LOGGER_CONTEXT = 'Webhooks';
+
+/** Standard Webhooks header names. */
+export const WEBHOOK_ID_HEADER = 'webhook-id';
+export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
+export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';

@@ -1,0 +1,9 @@
+import { Controller, Get } from '@nestjs/common';
+
+@Controller('users')
+export class UsersController {
+  @Get()
+  readUsers(): string[] {
+    return ['Rick', 'Morty'];
+  }
+}
