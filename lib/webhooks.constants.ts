@@ -19,3 +19,5 @@ export const WEBHOOKS_LOGGER_CONTEXT = 'Webhooks';
 export const WEBHOOK_ID_HEADER = 'webhook-id';
 export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
 export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
+/** Injection token of the module options with defaults filled in. */
+export const WEBHOOKS_RESOLVED_OPTIONS = Symbol('WEBHOOKS_RESOLVED_OPTIONS');

@@ -92,7 +92,7 @@ const shown = (value: unknown) =>
 // `reason` describes the shape of the secret only (prefix, alphabet, byte count), never its text.
 export const invalidWebhookSecret = (reason: string) =>
   `Webhook secret is malformed: ${reason}. A secret is 'whsec_' followed by the standard base64 ` +
-  `of 24 to 64 random bytes; omit it to have one generated, or create one with generateSecret().`;
+  `of 24 to 64 random bytes; omit the secret when adding the endpoint to have one generated.`;
 
 export const noWebhookSecrets = () =>
   `Cannot sign a webhook without a secret: pass at least one (two or more while rotating).`;
@@ -113,3 +113,158 @@ export const invalidMaxRetryAfter = (value: unknown) =>
 
 export const invalidAttemptNumber = (value: unknown) =>
   `Attempt numbers start at 1 and are integers (got ${shown(value)}).`;
+
+// --- endpoints: URL and address policy ---
+
+// Keyed by ipaddr.js range labels; a label added by a newer ipaddr.js falls back to a
+// generic phrase that still names it, so nothing is refused silently.
+const endpointAddressKinds: Record<string, string> = {
+  unspecified: 'an unspecified address',
+  broadcast: 'the broadcast address',
+  multicast: 'a multicast address',
+  linkLocal: 'a link-local address',
+  loopback: 'a loopback address',
+  carrierGradeNat: 'a carrier-grade NAT address (100.64.0.0/10)',
+  private: 'a private address (RFC 1918)',
+  reserved: 'a reserved or documentation address',
+  benchmarking: 'a benchmarking address',
+  as112: 'an AS112 DNS sink address',
+  as112v6: 'an AS112 DNS sink address',
+  amt: 'an AMT multicast relay address',
+  uniqueLocal: 'a unique local address (fc00::/7, the private range of IPv6)',
+  deprecatedSiteLocal: 'a site-local address (fec0::/10)',
+  rfc6145: 'an IPv4-translated address (RFC 6145)',
+  rfc6052: 'a local-use NAT64 address (64:ff9b:1::/48)',
+  '6to4': 'a 6to4 tunnel address (2002::/16)',
+  teredo: 'a Teredo tunnel address (2001::/32)',
+  discard: 'a discard-only address (100::/64)',
+  deprecatedOrchid: 'an ORCHID address',
+  orchid2: 'an ORCHIDv2 address',
+  droneRemoteIdProtocolEntityTags: 'a drone remote ID address (2001:30::/28)',
+  segmentRouting: 'a segment routing address (5f00::/16)',
+};
+
+/** `embedded`: the IPv4 address an IPv6 form stands for, whose range `range` then is. */
+export const addressRefused = (
+  address: string,
+  range: string,
+  embedded?: { form: string; ipv4: string },
+) =>
+  `${address}${embedded ? ` (${embedded.form} ${embedded.ipv4})` : ''} is ` +
+  (endpointAddressKinds[range] ?? `a special-purpose address ('${range}' in ipaddr.js)`);
+
+export const notAnIpAddress = (value: string) => `'${value}' is not an IP address`;
+
+export const invalidAllowedNetwork = (entry: unknown, problem: string) =>
+  `WebhooksModule option allowedNetworks has an invalid entry ${JSON.stringify(entry)}: ` +
+  `${problem}. Write each entry as an address and a prefix length, e.g. '10.0.0.0/8' or ` +
+  `'fd00::/8'.`;
+
+export const allowedNetworksNotArray = (value: unknown) =>
+  `WebhooksModule option allowedNetworks must be an array of CIDR strings, e.g. ` +
+  `['127.0.0.0/8'] (got ${JSON.stringify(value)}).`;
+
+export const allowedNetworkNotString = () => 'it is not a string';
+
+export const allowedNetworkWithoutPrefix = (address: string, bits: number) =>
+  `it has no prefix length; to allow just this address write '${address}/${bits}'`;
+
+export const allowedNetworkMalformed = () =>
+  'it is not an IPv4 CIDR (prefix 0-32) or IPv6 CIDR (prefix 0-128)';
+
+const allowHint = (cidr: string) =>
+  `webhooks are only delivered to public addresses; if this endpoint is meant to be internal, ` +
+  `add its network to the allowedNetworks option, e.g. '${cidr}'`;
+
+export const urlNotParsable = () =>
+  'it is not a valid absolute URL; write it in full, e.g. https://example.com/webhooks';
+
+// The scheme is left to the URL shown beside this reason: in 'alice:pw@host' it is a username.
+export const urlSchemeNotAllowed = () =>
+  'webhooks are only delivered over http and https; use an https:// URL';
+
+export const urlHasCredentials = () =>
+  'it carries a username or password, which would be sent to the receiver in clear with ' +
+  'every delivery; remove them and let the receiver verify the webhook signature instead';
+
+export const urlAddressRefused = (reason: string, cidr: string) => `${reason}; ${allowHint(cidr)}`;
+
+export const urlHostResolvesToRefused = (
+  host: string,
+  address: string,
+  reason: string,
+  cidr: string,
+) => `its host ${host} resolves to ${address}, and ${reason}; ${allowHint(cidr)}`;
+
+export const urlHostDoesNotResolve = (host: string, code: string | undefined) =>
+  `its host ${host} does not resolve${code ? ` (${code})` : ''}; check the spelling, or add ` +
+  `the endpoint once the name exists in DNS`;
+
+export const hostNotFound = (host: string) => `getaddrinfo ENOTFOUND ${host}: no address found`;
+
+export const connectRefused = (host: string, address: string, reason: string, cidr: string) =>
+  `Refused to connect to ${host === address ? address : `${host} at ${address}`} for a ` +
+  `webhook delivery: ${reason}` +
+  (host === address ? '' : ' (the name may have been re-pointed since the endpoint was added)') +
+  `. Webhooks are only delivered to public addresses; if this endpoint is meant to be ` +
+  `internal, add its network to the allowedNetworks option, e.g. '${cidr}'.`;
+
+// --- delivery: emit ---------------------------------------------------------------------------
+
+const describeValue = (value: unknown) =>
+  value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+
+export const payloadNotAnObject = (dto: string, value: unknown) =>
+  `payload must be an object shaped like ${dto} (got ${describeValue(value)})`;
+
+export const payloadNotAnArray = (dto: string) =>
+  `payload must be an array of ${dto} (this webhook's body is declared as [${dto}])`;
+
+// --- endpoints: registry ----------------------------------------------------------------------
+
+export const endpointNotFound = (id: string) =>
+  `No webhook endpoint has id '${id}'. List the registered ones with WebhookEndpoints.list().`;
+
+export const endpointEventsEmpty = (events: unknown) =>
+  `An endpoint needs a non-empty array of webhook names in 'events' (got ${JSON.stringify(events)}).`;
+
+// --- module options ---------------------------------------------------------------------------
+
+export const invalidOption = (name: string, value: unknown, expected: string) =>
+  `WebhooksModule option '${name}' must be ${expected} (got ${JSON.stringify(value)}).`;
+
+// --- delivery: dispatcher ---------------------------------------------------------------------
+
+export const messageUnavailable = (messageId: string) => `message ${messageId} is no longer stored`;
+
+export const endpointUnavailable = (endpointId: string, disabledReason?: string | null) =>
+  disabledReason
+    ? `endpoint ${endpointId} is disabled (${disabledReason})`
+    : `endpoint ${endpointId} was removed`;
+
+export const endpointGone = () => 'the endpoint answered 410 Gone';
+
+export const endpointFailingTooLong = (since: Date) =>
+  `every delivery has failed since ${since.toISOString()}`;
+
+export const endpointDisabled = (endpointId: string, reason: string) =>
+  `Webhook endpoint ${endpointId} disabled: ${reason}. Re-enable it with ` +
+  `WebhookEndpoints.update(id, { disabled: false }) once the receiver works again.`;
+
+export const attemptFailed = (
+  messageId: string,
+  endpointId: string,
+  attempt: number,
+  error: string,
+  delayMs: number,
+) =>
+  `Attempt ${attempt} of message ${messageId} to endpoint ${endpointId} failed (${error}); ` +
+  `retrying in ${Math.round(delayMs)} ms.`;
+
+export const deliveryExhausted = (messageId: string, endpointId: string, error: string) =>
+  `Delivery of message ${messageId} to endpoint ${endpointId} failed for good (${error}). ` +
+  `Replay it with WebhookDeliveries.redeliver('${messageId}', '${endpointId}').`;
+
+export const queueStopped = (running: number, pending: number) =>
+  `Webhook delivery stopped: ${running} attempt(s) still running after the shutdown timeout, ` +
+  `${pending} queued delivery(ies) dropped from the in-memory queue. Use a durable queue to keep them.`;

@@ -1,10 +1,19 @@
 import { Injectable, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { DECORATORS } from '@nestjs/swagger';
+import { getMetadataStorage } from 'class-validator';
 import { WEBHOOK_METADATA, WEBHOOK_OPERATION_METADATA } from '../webhooks.constants.js';
 import type {
   WebhookOperationMetadata,
   WebhookOptions,
 } from '../interfaces/webhook-options.interface.js';
+
+// The swagger CLI plugin declares properties through this static method instead of decorators.
+const PLUGIN_METADATA_FACTORY = '_OPENAPI_METADATA_FACTORY';
+const PRIMITIVES = new Set<unknown>([String, Number, Boolean, Object, Array, Date, Symbol, BigInt]);
+
+/** The properties a DTO declares, each with its nested DTO class when it has one. */
+export type DeclaredProperties = ReadonlyMap<string, Type<unknown> | undefined>;
 
 /** Owns every metadata read of the library, so the explorer never touches `Reflect` itself. */
 @Injectable()
@@ -29,4 +38,47 @@ export class WebhooksMetadataAccessor {
     const types: unknown = Reflect.getMetadata('design:paramtypes', target.prototype, methodName);
     return Array.isArray(types) ? types : [];
   }
+
+  /**
+   * The properties a body DTO declares: those documented (`@ApiProperty`, the swagger CLI
+   * plugin) or validated (class-validator), with the nested DTO class of each when known.
+   */
+  getDeclaredProperties(type: Type<unknown>): DeclaredProperties {
+    const prototype = type.prototype as object;
+    const documented: string[] = (
+      Reflect.getMetadata(DECORATORS.API_MODEL_PROPERTIES_ARRAY, prototype) ?? []
+    ).map((key: string) => key.replace(/^:/, ''));
+    const plugin: Record<string, { type?: unknown }> =
+      (type as unknown as Record<string, () => Record<string, { type?: unknown }>>)[
+        PLUGIN_METADATA_FACTORY
+      ]?.() ?? {};
+    const validated = getMetadataStorage()
+      .getTargetValidationMetadatas(type, '', true, false)
+      .map((metadata) => metadata.propertyName);
+
+    const properties = new Map<string, Type<unknown> | undefined>();
+    for (const name of new Set([...documented, ...Object.keys(plugin), ...validated])) {
+      const swaggerType: unknown = Reflect.getMetadata(
+        DECORATORS.API_MODEL_PROPERTIES,
+        prototype,
+        name,
+      )?.type;
+      properties.set(
+        name,
+        dtoClass(swaggerType) ??
+          dtoClass(plugin[name]?.type) ??
+          dtoClass(Reflect.getMetadata('design:type', prototype, name)),
+      );
+    }
+    return properties;
+  }
+}
+
+/** The DTO class behind a property type: `Dto`, `[Dto]`, `() => Dto` or `() => [Dto]`. */
+function dtoClass(type: unknown): Type<unknown> | undefined {
+  if (Array.isArray(type)) return dtoClass(type[0]);
+  if (typeof type !== 'function' || PRIMITIVES.has(type)) return undefined;
+  // Arrow functions (lazy types) have no prototype; classes do.
+  if (!type.prototype) return dtoClass((type as () => unknown)());
+  return type as Type<unknown>;
 }

@@ -28,4 +28,9 @@ export interface WebhooksModuleOptions {
   maxResponseBodyBytes?: number;
   /** Milliseconds `app.close()` waits for attempts in flight. Default 10000. */
   shutdownTimeout?: number;
+  /**
+   * Milliseconds the in-memory store keeps finished messages (and their attempts) for the
+   * delivery log. Default 24 h.
+   */
+  retention?: number;
 }

@@ -96,22 +96,26 @@ function convertExclusiveBound(schema: Json, exclusive: string, inclusive: strin
 
 function allowNull(schema: Json): Json {
   const result = { ...schema };
-  if (Array.isArray(result.enum) && !result.enum.includes(null)) {
-    result.enum = [...result.enum, null];
-  }
-  if (typeof result.type === 'string') {
-    result.type = [result.type, 'null'];
-    return result;
-  }
-  if (Array.isArray(result.type)) {
-    if (!result.type.includes('null')) result.type = [...result.type, 'null'];
-    return result;
-  }
-  if (Array.isArray(result.enum)) return result;
-  for (const key of ['anyOf', 'oneOf'] as const) {
-    if (Array.isArray(result[key]) && !('$ref' in result) && !('allOf' in result)) {
-      result[key] = [...(result[key] as unknown[]), { type: 'null' }];
+  // With a `$ref` or an `allOf` (which @nestjs/swagger writes beside `type: 'object'` for a
+  // nullable DTO), a null type alone still fails the referenced schema: wrap instead, below.
+  if (!('$ref' in result) && !('allOf' in result)) {
+    if (Array.isArray(result.enum) && !result.enum.includes(null)) {
+      result.enum = [...result.enum, null];
+    }
+    if (typeof result.type === 'string') {
+      result.type = [result.type, 'null'];
       return result;
+    }
+    if (Array.isArray(result.type)) {
+      if (!result.type.includes('null')) result.type = [...result.type, 'null'];
+      return result;
+    }
+    if (Array.isArray(result.enum)) return result;
+    for (const key of ['anyOf', 'oneOf'] as const) {
+      if (Array.isArray(result[key])) {
+        result[key] = [...(result[key] as unknown[]), { type: 'null' }];
+        return result;
+      }
     }
   }
   // A `$ref` or an `allOf` cannot take a null type: offer null beside it instead.
@@ -168,14 +172,14 @@ function normalizeOperation(operation: unknown): unknown {
   }
   if ('requestBody' in result) result.requestBody = normalizeRequestBody(result.requestBody);
   if (isObject(result.responses)) result.responses = mapValues(result.responses, normalizeResponse);
-  if (isObject(result.callbacks)) {
-    result.callbacks = mapValues(result.callbacks, (callback) =>
-      isObject(callback) && !('$ref' in callback)
-        ? mapValues(callback, normalizePathItem)
-        : callback,
-    );
-  }
+  if (isObject(result.callbacks)) result.callbacks = mapValues(result.callbacks, normalizeCallback);
   return result;
+}
+
+function normalizeCallback(callback: unknown): unknown {
+  return isObject(callback) && !('$ref' in callback)
+    ? mapValues(callback, normalizePathItem)
+    : callback;
 }
 
 function normalizePathItem(item: unknown): unknown {
@@ -210,6 +214,7 @@ export function normalizeDocument(document: OpenAPIObject): OpenAPIObject {
       responses: normalizeResponse,
       requestBodies: normalizeRequestBody,
       pathItems: normalizePathItem,
+      callbacks: normalizeCallback,
     };
     for (const [key, fn] of Object.entries(convert)) {
       if (isObject(components[key])) components[key] = mapValues(components[key], fn);

@@ -16,9 +16,17 @@ export function withWebhooks(app: INestApplicationContext, document: OpenAPIObje
     ...(result.components?.schemas as Record<string, SchemaObject> | undefined),
   };
   const webhooks: Record<string, PathItemObject> = { ...result.webhooks };
-  const operationIds = new Set(collectOperationIds(result));
+  const definitions = catalog.all();
+  // Operations about to be replaced (the input already went through withWebhooks) must not
+  // keep their operationIds taken, or a second pass would suffix every one of them.
+  const replaced = new Set<unknown>(
+    definitions.flatMap((definition) =>
+      [...definition.operations.keys()].map((method) => webhooks[definition.name]?.[method]),
+    ),
+  );
+  const operationIds = new Set(collectOperationIds(result, replaced));
 
-  for (const definition of catalog.all()) {
+  for (const definition of definitions) {
     const pathItem: PathItemObject = { ...webhooks[definition.name] };
     for (const operation of definition.operations.values()) {
       const created = createWebhookOperation(definition, operation, schemas);
@@ -47,11 +55,14 @@ function findCatalog(app: INestApplicationContext): WebhookCatalog {
   }
 }
 
-function collectOperationIds(document: OpenAPIObject): string[] {
+function collectOperationIds(document: OpenAPIObject, replaced: Set<unknown>): string[] {
   const items = [...Object.values(document.paths ?? {}), ...Object.values(document.webhooks ?? {})];
   return items.flatMap((item) =>
     Object.values(item ?? {}).flatMap((operation) =>
-      typeof operation === 'object' && operation && 'operationId' in operation
+      typeof operation === 'object' &&
+      operation &&
+      'operationId' in operation &&
+      !replaced.has(operation)
         ? [String(operation.operationId)]
         : [],
     ),

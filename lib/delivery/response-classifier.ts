@@ -1,0 +1,29 @@
+/** What one delivery attempt's result means for the delivery and its endpoint. */
+export type ResponseClassification =
+  { outcome: 'delivered' } | { outcome: 'gone' } | { outcome: 'retry'; honourRetryAfter: boolean };
+
+/**
+ * Classifies an attempt by its HTTP status (`undefined` when no response arrived): 2xx
+ * delivered, 410 gone, anything else retried, honouring `Retry-After` on 429 and 503.
+ */
+export function classifyResponse(
+  status: number | undefined,
+  _error?: unknown,
+): ResponseClassification {
+  // The status decides whenever there is one: a receiver that answered 2xx has accepted the
+  // message even if reading the rest of its response then failed, and retrying would deliver
+  // it twice. `_error` only explains a missing status (timeout, refused, reset, SSRF block at
+  // connect time), all of which are worth retrying, so it never changes the outcome.
+  if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) {
+    return { outcome: 'retry', honourRetryAfter: false };
+  }
+  if (status >= 200 && status < 300) {
+    return { outcome: 'delivered' };
+  }
+  if (status === 410) {
+    return { outcome: 'gone' };
+  }
+  // 3xx lands here too: following a redirect would send a signed payload to a URL that was
+  // never checked against the SSRF policy.
+  return { outcome: 'retry', honourRetryAfter: status === 429 || status === 503 };
+}

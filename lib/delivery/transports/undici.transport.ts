@@ -1,0 +1,53 @@
+import { Agent, request as undiciRequest } from 'undici';
+import { AddressPolicy } from '../../endpoints/address-policy.js';
+import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
+import { describeFailure, readCapped } from './read-capped.js';
+import type {
+  WebhookRequest,
+  WebhookResponse,
+  WebhookTransport,
+} from '../../interfaces/webhook-transport.interface.js';
+
+/** The throughput transport (`transport: 'undici'`): an undici agent with pooled connections. */
+export class UndiciWebhookTransport implements WebhookTransport {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly policy: AddressPolicy,
+    private readonly maxResponseBodyBytes: number,
+    connectionsPerOrigin: number,
+  ) {
+    this.agent = new Agent({
+      connections: connectionsPerOrigin,
+      connect: { lookup: guardedLookup(policy) },
+    });
+  }
+
+  async send(request: WebhookRequest): Promise<WebhookResponse> {
+    try {
+      assertConnectAllowed(this.policy, new URL(request.url).hostname);
+      const response = await undiciRequest(request.url, {
+        dispatcher: this.agent,
+        method: request.method as 'POST',
+        headers: request.headers,
+        body: request.body,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+        signal: AbortSignal.timeout(request.timeoutMs),
+      });
+      const body = await readCapped(response.body, this.maxResponseBodyBytes);
+      return { statusCode: response.statusCode, headers: response.headers, body, error: null };
+    } catch (error) {
+      return {
+        statusCode: null,
+        headers: {},
+        body: null,
+        error: describeFailure(error, request.timeoutMs),
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

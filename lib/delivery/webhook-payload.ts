@@ -1,0 +1,101 @@
+import { Injectable, type Type } from '@nestjs/common';
+import { instanceToPlain, plainToInstance } from 'class-transformer';
+import { validate, ValidationError } from 'class-validator';
+import {
+  WebhooksMetadataAccessor,
+  type DeclaredProperties,
+} from '../catalog/webhooks-metadata.accessor.js';
+import { WebhookPayloadValidationError } from '../webhooks.errors.js';
+import { payloadNotAnArray, payloadNotAnObject } from '../webhooks.messages.js';
+import type { WebhookOperation } from '../interfaces/webhook-definition.interface.js';
+
+/**
+ * Turns what `emit` was given into the JSON body of the webhook: validated with class-validator
+ * against the operation's DTO, serialized with class-transformer, and cut down to the properties
+ * the DTO declares, so the body matches the published schema and nothing else leaks.
+ */
+@Injectable()
+export class WebhookPayloadSerializer {
+  private readonly shapes = new Map<Type<unknown>, DeclaredProperties>();
+
+  constructor(private readonly accessor: WebhooksMetadataAccessor) {}
+
+  async serialize(operation: WebhookOperation, payload: unknown): Promise<string> {
+    const items = operation.isArray ? this.asArray(operation, payload) : [payload];
+    const instances = items.map((item, index) =>
+      this.toInstance(operation, item, operation.isArray ? index : undefined),
+    );
+    const errors = await this.validateAll(instances, operation.isArray);
+    if (errors.length > 0) throw new WebhookPayloadValidationError(operation.webhook, errors);
+    const plain = instances.map((instance) => this.pick(instanceToPlain(instance), operation.body));
+    return JSON.stringify(operation.isArray ? plain : plain[0]);
+  }
+
+  private asArray(operation: WebhookOperation, payload: unknown): unknown[] {
+    if (Array.isArray(payload)) return payload;
+    throw new WebhookPayloadValidationError(operation.webhook, [
+      rootError(payload, { isArray: payloadNotAnArray(operation.body.name) }),
+    ]);
+  }
+
+  private toInstance(operation: WebhookOperation, item: unknown, index?: number): object {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      const error = rootError(item, { isObject: payloadNotAnObject(operation.body.name, item) });
+      if (index !== undefined) error.property = String(index);
+      throw new WebhookPayloadValidationError(operation.webhook, [error]);
+    }
+    return item instanceof operation.body
+      ? item
+      : (plainToInstance(operation.body, item) as object);
+  }
+
+  private async validateAll(instances: object[], isArray: boolean): Promise<ValidationError[]> {
+    // DTOs documented with @ApiProperty alone have no validation metadata: that is not an error.
+    const results = await Promise.all(
+      instances.map((instance) => validate(instance, { forbidUnknownValues: false })),
+    );
+    if (!isArray) return results[0];
+    return results.flatMap((children, index) => {
+      if (children.length === 0) return [];
+      const parent = new ValidationError();
+      parent.property = String(index);
+      parent.children = children;
+      return [parent];
+    });
+  }
+
+  private pick(value: unknown, type: Type<unknown>): unknown {
+    if (Array.isArray(value)) return value.map((item) => this.pick(item, type));
+    if (!isPlainObject(value)) return value;
+    const result: Record<string, unknown> = {};
+    for (const [name, nested] of this.shapeOf(type)) {
+      if (!(name in value) || value[name] === undefined) continue;
+      result[name] = nested ? this.pick(value[name], nested) : value[name];
+    }
+    return result;
+  }
+
+  private shapeOf(type: Type<unknown>): DeclaredProperties {
+    let shape = this.shapes.get(type);
+    if (!shape) {
+      shape = this.accessor.getDeclaredProperties(type);
+      this.shapes.set(type, shape);
+    }
+    return shape;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function rootError(value: unknown, constraints: Record<string, string>): ValidationError {
+  const error = new ValidationError();
+  error.property = 'payload';
+  error.value = value;
+  error.constraints = constraints;
+  error.children = [];
+  return error;
+}

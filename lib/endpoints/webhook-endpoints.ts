@@ -1,0 +1,122 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { WebhookCatalog } from '../catalog/webhook-catalog.js';
+import { generateSecret, parseSecret } from '../delivery/webhook-signer.js';
+import { createId } from '../storage/ids.js';
+import { WEBHOOK_STORE, WEBHOOKS_MODULE_OPTIONS } from '../webhooks.constants.js';
+import { endpointEventsEmpty, endpointNotFound } from '../webhooks.messages.js';
+import { UrlPolicy } from './url-policy.js';
+import type {
+  CreateWebhookEndpoint,
+  StoredWebhookEndpoint,
+  UpdateWebhookEndpoint,
+  WebhookEndpoint,
+  WebhookEndpointFilter,
+} from '../interfaces/webhook-endpoint.interface.js';
+import type { WebhookStore } from '../interfaces/webhook-store.interface.js';
+import type { WebhooksModuleOptions } from '../interfaces/webhooks-module-options.interface.js';
+
+const DEFAULT_ROTATION_GRACE = 24 * 60 * 60 * 1000;
+
+/** The registry of destination URLs: who receives which webhooks, and with which secret. */
+@Injectable()
+export class WebhookEndpoints {
+  constructor(
+    private readonly catalog: WebhookCatalog,
+    private readonly urls: UrlPolicy,
+    @Inject(WEBHOOK_STORE) private readonly store: WebhookStore,
+    @Inject(WEBHOOKS_MODULE_OPTIONS) private readonly options: WebhooksModuleOptions,
+  ) {}
+
+  /** Registers an endpoint; generates a `whsec_` secret when none is given. */
+  async add(input: CreateWebhookEndpoint): Promise<WebhookEndpoint> {
+    const events = this.checkEvents(input.events);
+    const url = await this.urls.assertAllowed(input.url);
+    if (input.secret !== undefined) parseSecret(input.secret);
+    const now = new Date();
+    const endpoint: StoredWebhookEndpoint = {
+      id: createId('ep'),
+      url: url.href,
+      events,
+      secret: input.secret ?? generateSecret(),
+      tenant: input.tenant ?? null,
+      description: input.description ?? null,
+      disabled: false,
+      disabledReason: null,
+      createdAt: now,
+      updatedAt: now,
+      retiredSecrets: [],
+      failingSince: null,
+    };
+    await this.store.insertEndpoint(endpoint);
+    return toPublic(endpoint);
+  }
+
+  /** The endpoint, or `undefined` when no endpoint has this id. */
+  async get(id: string): Promise<WebhookEndpoint | undefined> {
+    const endpoint = await this.store.getEndpoint(id);
+    return endpoint && toPublic(endpoint);
+  }
+
+  /** Endpoints, optionally of one tenant (`null`: those without one) or one event. */
+  async list(filter: WebhookEndpointFilter = {}): Promise<WebhookEndpoint[]> {
+    return (await this.store.listEndpoints(filter)).map(toPublic);
+  }
+
+  /** Changes URL, events, description, or re-enables (`disabled: false`) an endpoint. */
+  async update(id: string, patch: UpdateWebhookEndpoint): Promise<WebhookEndpoint> {
+    await this.require(id);
+    const changes: Partial<StoredWebhookEndpoint> = { updatedAt: new Date() };
+    if (patch.events !== undefined) changes.events = this.checkEvents(patch.events);
+    if (patch.url !== undefined) changes.url = (await this.urls.assertAllowed(patch.url)).href;
+    if (patch.description !== undefined) changes.description = patch.description;
+    if (patch.disabled !== undefined) {
+      changes.disabled = patch.disabled;
+      changes.disabledReason = patch.disabled ? 'disabled by update()' : null;
+      if (!patch.disabled) changes.failingSince = null;
+    }
+    return toPublic((await this.store.updateEndpoint(id, changes))!);
+  }
+
+  /** Deletes the endpoint; pending deliveries to it are dropped. Resolves to whether it existed. */
+  async remove(id: string): Promise<boolean> {
+    return this.store.deleteEndpoint(id);
+  }
+
+  /**
+   * Replaces the secret and returns the new one. The old secret keeps signing beside it for the
+   * grace period (`secretRotationGracePeriod`, default 24 h) so receivers can switch over.
+   */
+  async rotateSecret(id: string): Promise<string> {
+    const endpoint = await this.require(id);
+    const now = new Date();
+    const grace = this.options.secretRotationGracePeriod ?? DEFAULT_ROTATION_GRACE;
+    const secret = generateSecret();
+    await this.store.updateEndpoint(id, {
+      secret,
+      updatedAt: now,
+      retiredSecrets: [
+        { secret: endpoint.secret, expiresAt: new Date(now.getTime() + grace) },
+        ...endpoint.retiredSecrets.filter((retired) => retired.expiresAt > now),
+      ],
+    });
+    return secret;
+  }
+
+  private async require(id: string): Promise<StoredWebhookEndpoint> {
+    const endpoint = await this.store.getEndpoint(id);
+    if (!endpoint) throw new Error(endpointNotFound(id));
+    return endpoint;
+  }
+
+  private checkEvents(events: unknown): string[] {
+    if (!Array.isArray(events) || events.length === 0) throw new Error(endpointEventsEmpty(events));
+    for (const event of events) this.catalog.get(String(event));
+    return [...new Set(events.map(String))];
+  }
+}
+
+/** The public view: no retired secrets, no health bookkeeping. */
+function toPublic(endpoint: StoredWebhookEndpoint): WebhookEndpoint {
+  const { retiredSecrets: _retired, failingSince: _failing, ...view } = endpoint;
+  return { ...view, events: [...view.events] };
+}

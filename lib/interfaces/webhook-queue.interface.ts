@@ -1,0 +1,24 @@
+/** One delivery waiting for its next attempt. */
+export interface WebhookJob {
+  deliveryId: string;
+  endpointId: string;
+}
+
+/** Runs one attempt of a delivery; resolves when it is recorded (and any retry scheduled). */
+export type WebhookJobHandler = (job: WebhookJob) => Promise<void>;
+
+/**
+ * Pending deliveries and when each is due. The in-memory queue is the default; a durable queue
+ * (BullMQ) implements the same contract.
+ */
+export interface WebhookQueue {
+  /** Schedules an attempt `delayMs` from now. */
+  enqueue(job: WebhookJob, delayMs: number): Promise<void>;
+  /** Starts calling `handler` for due jobs, within the concurrency limits. */
+  start(handler: WebhookJobHandler): void;
+  /**
+   * Stops taking jobs, waits up to `timeoutMs` for those running, and tells how many
+   * pending jobs were left behind (lost, for an in-memory queue).
+   */
+  stop(timeoutMs: number): Promise<{ running: number; pending: number }>;
+}

@@ -1,0 +1,24 @@
+/** One signed HTTP request of a delivery attempt. */
+export interface WebhookRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+/** What came back, or why nothing did. */
+export interface WebhookResponse {
+  statusCode: number | null;
+  headers: Record<string, string | string[] | undefined>;
+  /** The response body, cut to the configured cap. */
+  body: string | null;
+  /** Set when no HTTP answer came: timeout, refused address, network error. */
+  error: string | null;
+}
+
+/** Sends one attempt. Implemented with `HttpService` (default) and with undici. */
+export interface WebhookTransport {
+  send(request: WebhookRequest): Promise<WebhookResponse>;
+  close(): Promise<void>;
+}

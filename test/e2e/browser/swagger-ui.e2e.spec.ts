@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSampleServer, type SampleServer } from '../../support/sample-server.js';
+
+// Debian's chromium, never a browser downloaded by a test tool (the machine has no route
+// to those downloads, and CI installs this one with apt).
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = '/tmp/swagger-ui.png';
+// Generous: a 2-core machine boots Nest, starts Chromium and renders Swagger UI in here.
+const TIMEOUT = 60_000;
+
+describe('Swagger UI of the sample app (headless Chromium)', () => {
+  let server: SampleServer | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium is not installed at ${CHROMIUM}. The browser test needs Debian's chromium: ` +
+          'run `apt-get install chromium` (as root; `.ci/run` does it), then run the tests again.',
+      );
+    }
+    server = await startSampleServer();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // The machine's network is closed: without the background-networking flags Chromium
+      // keeps trying (and failing) to reach Google's hosts.
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      timeout: TIMEOUT,
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.setDefaultTimeout(TIMEOUT);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+
+    await page.goto(`${server.baseUrl}/docs`, { waitUntil: 'load' });
+    // Swagger UI fetches the document, then renders the operations and the webhooks.
+    await page.locator('.swagger-ui .information-container .title').waitFor();
+    await page.locator('.swagger-ui .opblock').first().waitFor();
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  }, TIMEOUT);
+
+  it(
+    'shows the Webhooks section with new-subscription beside GET /users',
+    async () => {
+      const webhooks = page.locator('.swagger-ui .webhooks');
+      await expect(webhooks.locator('h2').textContent()).resolves.toBe('Webhooks');
+
+      const newSubscription = webhooks.locator('.opblock', {
+        has: page.locator('.opblock-summary-path', { hasText: /^new-subscription$/ }),
+      });
+      await expect(newSubscription.count()).resolves.toBe(1);
+      await expect(newSubscription.locator('.opblock-summary-method').textContent()).resolves.toBe(
+        'POST',
+      );
+
+      const users = page.locator('.swagger-ui .opblock', {
+        has: page.locator('.opblock-summary-path', { hasText: /^\/users\/?$/ }),
+      });
+      await expect(users.count()).resolves.toBe(1);
+      await expect(users.locator('.opblock-summary-method').textContent()).resolves.toBe('GET');
+      // GET /users is a path operation, not a webhook; the webhook is not a path operation.
+      await expect(webhooks.locator('.opblock-get').count()).resolves.toBe(0);
+      await expect(
+        page.locator('.swagger-ui .opblock-tag-section .opblock-post').count(),
+      ).resolves.toBe(0);
+
+      // The path operations come first and the Webhooks section under them.
+      const usersBox = await users.boundingBox();
+      const webhooksBox = await webhooks.boundingBox();
+      expect(usersBox).not.toBeNull();
+      expect(webhooksBox).not.toBeNull();
+      expect(webhooksBox!.y).toBeGreaterThan(usersBox!.y + usersBox!.height - 1);
+
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      expect(pageErrors).toEqual([]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'expands new-subscription to its description and Subscription request body',
+    async () => {
+      const newSubscription = page.locator('.swagger-ui .webhooks .opblock-post').first();
+      await newSubscription.locator('.opblock-summary').click();
+      const body = newSubscription.locator('.opblock-body');
+      await body.waitFor();
+      await expect(body.textContent()).resolves.toContain(
+        "When a new user subscribes to your service we'll send you a POST request",
+      );
+      await expect(body.locator('.opblock-section-request-body').count()).resolves.toBe(1);
+      await expect(body.textContent()).resolves.toContain('webhook-signature');
+      expect(pageErrors).toEqual([]);
+    },
+    TIMEOUT,
+  );
+});
