@@ -7,6 +7,13 @@ export {
   WebhookPut,
 } from './catalog/decorators/webhook-operation.decorator.js';
 export { withWebhooks } from './openapi/with-webhooks.js';
+export { WebhookEmitter, type EmitOptions } from './delivery/webhook-emitter.js';
+export { WebhookEndpoints } from './endpoints/webhook-endpoints.js';
+export {
+  WebhookDeliveries,
+  type WebhookDeliveryLog,
+  type WebhookMessageLog,
+} from './delivery/webhook-deliveries.js';
 export {
   UnknownWebhookError,
   WebhookEndpointUrlError,
@@ -19,3 +26,21 @@ export type {
   WebhookOperationOptions,
   WebhookOptions,
 } from './interfaces/webhook-options.interface.js';
+export type {
+  CreateWebhookEndpoint,
+  UpdateWebhookEndpoint,
+  WebhookEndpoint,
+  WebhookEndpointFilter,
+} from './interfaces/webhook-endpoint.interface.js';
+export type {
+  EmitResult,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookMessage,
+} from './interfaces/webhook-message.interface.js';
+export type { WebhookDeliveryFilter } from './interfaces/webhook-store.interface.js';
+export type {
+  WebhookEndpointRef,
+  WebhookLifecycleEvent,
+} from './interfaces/webhook-events.interface.js';

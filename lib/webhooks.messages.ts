@@ -268,3 +268,14 @@ export const deliveryExhausted = (messageId: string, endpointId: string, error: 
 export const queueStopped = (running: number, pending: number) =>
   `Webhook delivery stopped: ${running} attempt(s) still running after the shutdown timeout, ` +
   `${pending} queued delivery(ies) dropped from the in-memory queue. Use a durable queue to keep them.`;
+
+// --- delivery log -----------------------------------------------------------------------------
+
+export const messageNotFound = (messageId: string) =>
+  `No webhook message has id '${messageId}' (it may be older than the store's retention).`;
+
+export const noDeliveryToRedeliver = (messageId: string, endpointId?: string) =>
+  endpointId
+    ? `Message '${messageId}' was never queued for endpoint '${endpointId}'; ` +
+      `only endpoints that were subscribed when it was emitted can receive it again.`
+    : `Message '${messageId}' had no endpoint to go to; there is nothing to redeliver.`;

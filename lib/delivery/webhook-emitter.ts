@@ -1,0 +1,87 @@
+import { Inject, Injectable, type Type } from '@nestjs/common';
+import { WebhookCatalog } from '../catalog/webhook-catalog.js';
+import { createId } from '../storage/ids.js';
+import { WEBHOOK_QUEUE, WEBHOOK_STORE, WEBHOOKS_RESOLVED_OPTIONS } from '../webhooks.constants.js';
+import { WebhookPayloadSerializer } from './webhook-payload.js';
+import type {
+  EmitResult,
+  WebhookDelivery,
+  WebhookMessage,
+} from '../interfaces/webhook-message.interface.js';
+import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
+import type { WebhookQueue } from '../interfaces/webhook-queue.interface.js';
+import type { WebhookStore } from '../interfaces/webhook-store.interface.js';
+import type { ResolvedWebhooksOptions } from '../webhooks.options.js';
+
+/** Options of `WebhookEmitter.emit()`. */
+export interface EmitOptions {
+  /** Reach only this tenant's endpoints; without it, only endpoints without a tenant. */
+  tenant?: string | null;
+  /** Which operation to send, when the webhook declares several. */
+  method?: WebhookMethod;
+  /** A repeated key (per tenant, within `idempotencyTtl`) returns the first message, sends nothing. */
+  idempotencyKey?: string;
+}
+
+/** Sends a declared webhook to every endpoint registered for it. */
+@Injectable()
+export class WebhookEmitter {
+  constructor(
+    private readonly catalog: WebhookCatalog,
+    private readonly payloads: WebhookPayloadSerializer,
+    @Inject(WEBHOOK_STORE) private readonly store: WebhookStore,
+    @Inject(WEBHOOK_QUEUE) private readonly queue: WebhookQueue,
+    @Inject(WEBHOOKS_RESOLVED_OPTIONS) private readonly options: ResolvedWebhooksOptions,
+  ) {}
+
+  /**
+   * Validates `payload` against the webhook's DTO, stores the message and queues one delivery
+   * per matching endpoint; resolves once all of that is done (not when receivers answer).
+   */
+  async emit(
+    event: string | Type<unknown>,
+    payload: unknown,
+    options: EmitOptions = {},
+  ): Promise<EmitResult> {
+    const operation = this.catalog.operation(event, options.method);
+    const body = await this.payloads.serialize(operation, payload);
+    const tenant = options.tenant ?? null;
+    const endpoints = await this.store.findSubscribedEndpoints(operation.webhook, tenant);
+
+    const now = new Date();
+    const message: WebhookMessage = {
+      id: createId('msg'),
+      event: operation.webhook,
+      method: operation.method,
+      tenant,
+      body,
+      idempotencyKey: options.idempotencyKey ?? null,
+      createdAt: now,
+    };
+    const deliveries = endpoints.map((endpoint): WebhookDelivery => ({
+      id: createId('dlv'),
+      messageId: message.id,
+      endpointId: endpoint.id,
+      tenant,
+      event: message.event,
+      status: 'pending',
+      attempts: 0,
+      scheduleAttempts: 0,
+      nextAttemptAt: now,
+      lastError: null,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const idempotentSince = new Date(now.getTime() - this.options.idempotencyTtl);
+    const stored = await this.store.insertMessage(message, deliveries, idempotentSince);
+    if (!stored.inserted) {
+      return { id: stored.existing.id, event: stored.existing.event, endpoints: stored.deliveries };
+    }
+    await Promise.all(
+      deliveries.map((delivery) =>
+        this.queue.enqueue({ deliveryId: delivery.id, endpointId: delivery.endpointId }, 0),
+      ),
+    );
+    return { id: message.id, event: message.event, endpoints: deliveries.length };
+  }
+}
