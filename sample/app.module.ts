@@ -1,11 +1,19 @@
 import { Module } from '@nestjs/common';
 import { WebhooksModule } from '../lib/index.js';
+import { DashboardController } from './dashboard.controller.js';
 import { NewSubscriptionWebhook } from './new-subscription.webhook.js';
+import { SubscriptionsController } from './subscriptions.controller.js';
 import { UsersController } from './users.controller.js';
 
 @Module({
-  imports: [WebhooksModule.forRoot()],
-  controllers: [UsersController],
+  imports: [
+    WebhooksModule.forRoot({
+      // The sample's receiver runs on this machine, so loopback is allowed here.
+      // Production leaves allowedNetworks empty: endpoints may then only be public addresses.
+      allowedNetworks: ['127.0.0.0/8', '::1/128'],
+    }),
+  ],
+  controllers: [UsersController, SubscriptionsController, DashboardController],
   providers: [NewSubscriptionWebhook],
 })
 export class AppModule {}

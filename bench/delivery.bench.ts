@@ -1,0 +1,473 @@
+import 'reflect-metadata';
+import { HttpService } from '@nestjs/axios';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { Agent as HttpAgent } from 'node:http';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { firstValueFrom } from 'rxjs';
+import { Pool } from 'undici';
+import { addEndpoints, createBenchApp, EVENT, OrderPlaced, PAYLOAD } from './delivery-app.js';
+import type { MemoryReport } from './memory.bench.js';
+import type { ReceiverCommand, ReceiverReport } from './receiver-process.js';
+
+// `npm run bench:delivery`: delivery throughput of both transports against a raw loop with the
+// same client, `emit()` against a bare validate + stringify, and the memory that 100,000 pending
+// deliveries hold. It only prints; nothing here fails on a slow number. Only loopback traffic.
+// Environment overrides: BENCH_EMITS (2000), BENCH_ROUNDS (3), BENCH_EMIT_OPS (20000),
+// BENCH_PENDING (100000), BENCH_SKIP_MEMORY=1.
+
+const EMITS = Number(process.env.BENCH_EMITS ?? 2000);
+const ENDPOINTS = 8;
+const DELIVERIES = EMITS * ENDPOINTS;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const RAW_CONCURRENCY = 64;
+const EMIT_OPS = Number(process.env.BENCH_EMIT_OPS ?? 20_000);
+const PENDING = Number(process.env.BENCH_PENDING ?? 100_000);
+const RUN_TIMEOUT_MS = 120_000;
+const USER_AGENT = 'nestjs-webhooks/0.1 (+https://www.standardwebhooks.com)';
+const ALLOWED = { allowedNetworks: ['127.0.0.0/8'] };
+
+type Transport = 'http' | 'undici';
+
+const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
+
+interface Sample {
+  /** Wall-clock milliseconds. */
+  ms: number;
+  /** This process's CPU milliseconds (user + system) over the same span. */
+  cpu: number;
+  /** Operations completed in the span. */
+  ops: number;
+}
+
+const rate = (sample: Sample) => sample.ops / (sample.ms / 1000);
+
+/** Starts a measurement of `ops` operations; calling the result ends it. */
+function stopwatch(ops: number): () => Sample {
+  const cpuStart = process.cpuUsage();
+  const start = performance.now();
+  return () => {
+    const ms = performance.now() - start;
+    const cpu = process.cpuUsage(cpuStart);
+    return { ms, cpu: (cpu.user + cpu.system) / 1000, ops };
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+const int = (value: number) => Math.round(value).toLocaleString('en-US');
+const medianRate = (samples: Sample[]) => median(samples.map(rate));
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The receiver, in its own process.
+
+class Receiver {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly okPort: number,
+    readonly hangPort: number,
+  ) {}
+
+  static async start(): Promise<Receiver> {
+    const child = fork(fileURLToPath(new URL('./receiver-process.js', import.meta.url)), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const ready = await withTimeout(
+      new Promise<Extract<ReceiverReport, { type: 'ready' }>>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
+        child.on('message', (report: ReceiverReport) => {
+          if (report.type === 'ready') resolve(report);
+        });
+      }),
+      10_000,
+      () => 'receiver start',
+    );
+    child.removeAllListeners('exit');
+    return new Receiver(child, ready.okPort, ready.hangPort);
+  }
+
+  get okUrl() {
+    return `http://127.0.0.1:${this.okPort}`;
+  }
+
+  get hangUrl() {
+    return `http://127.0.0.1:${this.hangPort}`;
+  }
+
+  private command(command: ReceiverCommand) {
+    this.child.send(command);
+  }
+
+  /** Requests the receiver has answered with 204 since the last reset. */
+  async answered(): Promise<number> {
+    const reply = new Promise<number>((resolve) => {
+      const onMessage = (report: ReceiverReport) => {
+        if (report.type !== 'count') return;
+        this.child.off('message', onMessage);
+        resolve(report.ok);
+      };
+      this.child.on('message', onMessage);
+    });
+    this.command({ type: 'count' });
+    return withTimeout(reply, 10_000, () => 'receiver count');
+  }
+
+  reset() {
+    this.command({ type: 'reset' });
+  }
+
+  async stop() {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.command({ type: 'exit' });
+    await withTimeout(exited, 10_000, () => 'receiver exit');
+  }
+}
+
+/** Runs `run` and checks that the receiver answered exactly `expected` requests meanwhile. */
+async function counted(
+  receiver: Receiver,
+  label: string,
+  expected: number,
+  run: () => Promise<Sample>,
+): Promise<Sample> {
+  receiver.reset();
+  const sample = await run();
+  const answered = await receiver.answered();
+  if (answered !== expected) {
+    throw new Error(`${label}: the receiver answered ${answered} requests, expected ${expected}`);
+  }
+  return sample;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Delivery throughput: ours against a raw loop with the same client.
+
+/** Ours: `emits` emits fanned out to `ENDPOINTS` endpoints, timed until all are delivered. */
+async function ours(transport: Transport, baseUrl: string, emits: number): Promise<Sample> {
+  const { app, emitter, endpoints, deliveries } = await createBenchApp({ ...ALLOWED, transport });
+  await addEndpoints(endpoints, baseUrl, ENDPOINTS);
+  const expected = emits * ENDPOINTS;
+  let delivered = 0;
+  let failed = 0;
+  let lastError: string | null = null;
+  let resolveAll!: () => void;
+  const allDelivered = new Promise<void>((resolve) => (resolveAll = resolve));
+  const subscription = deliveries.events.subscribe((event) => {
+    if (event.type === 'delivered') {
+      if (++delivered === expected) resolveAll();
+    } else if (event.type === 'attempt-failed' || event.type === 'delivery-exhausted') {
+      failed++;
+      lastError = event.delivery.lastError;
+    }
+  });
+  try {
+    collectGarbage();
+    const stop = stopwatch(expected);
+    for (let i = 0; i < emits; i++) await emitter.emit(EVENT, PAYLOAD);
+    await withTimeout(
+      allDelivered,
+      RUN_TIMEOUT_MS,
+      () => `${delivered}/${expected} delivered, ${failed} failed attempts (${lastError})`,
+    );
+    const sample = stop();
+    if (failed > 0) console.log(`    (ours ${transport}: ${failed} failed attempts: ${lastError})`);
+    return sample;
+  } finally {
+    subscription.unsubscribe();
+    await app.close();
+  }
+}
+
+/** What the raw loops sign and send: the same body, secrets and headers as a delivery. */
+function rawRequests(baseUrl: string) {
+  const body = JSON.stringify(PAYLOAD);
+  const keys = Array.from({ length: ENDPOINTS }, () => randomBytes(32));
+  const paths = Array.from({ length: ENDPOINTS }, (_, i) => `/hooks/${i}`);
+  let messageId = '';
+  return {
+    body,
+    path: (i: number) => paths[i % ENDPOINTS],
+    url: (i: number) => `${baseUrl}${paths[i % ENDPOINTS]}`,
+    /** Standard Webhooks headers of request `i`; every `ENDPOINTS` requests share a message. */
+    headers(i: number): Record<string, string> {
+      if (i % ENDPOINTS === 0 || !messageId) {
+        messageId = `msg_${Date.now().toString(36)}${randomBytes(10).toString('hex')}`;
+      }
+      const timestamp = Math.floor(Date.now() / 1000);
+      const signature = createHmac('sha256', keys[i % ENDPOINTS])
+        .update(`${messageId}.${timestamp}.${body}`)
+        .digest('base64');
+      return {
+        'webhook-id': messageId,
+        'webhook-timestamp': String(timestamp),
+        'webhook-signature': `v1,${signature}`,
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+      };
+    },
+  };
+}
+
+/** `count` requests, `RAW_CONCURRENCY` at a time, each sent by `send(i)`. */
+async function rawLoop(count: number, send: (i: number) => Promise<number>): Promise<Sample> {
+  let next = 0;
+  let non2xx = 0;
+  collectGarbage();
+  const stop = stopwatch(count);
+  await Promise.all(
+    Array.from({ length: RAW_CONCURRENCY }, async () => {
+      while (next < count) {
+        const status = await send(next++);
+        if (status < 200 || status >= 300) non2xx++;
+      }
+    }),
+  );
+  const sample = stop();
+  if (non2xx > 0) throw new Error(`raw loop: ${non2xx} answers were not 2xx`);
+  return sample;
+}
+
+/** Raw `HttpService.post` (the default transport's client) over a keep-alive agent. */
+async function rawHttp(baseUrl: string, count: number): Promise<Sample> {
+  const http = new HttpService();
+  const agent = new HttpAgent({ keepAlive: true });
+  const requests = rawRequests(baseUrl);
+  try {
+    return await rawLoop(count, async (i) => {
+      const response = await firstValueFrom(
+        http.post(requests.url(i), requests.body, {
+          headers: requests.headers(i),
+          httpAgent: agent,
+          maxRedirects: 0,
+          validateStatus: () => true,
+        }),
+      );
+      return response.status;
+    });
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Raw undici `Pool` on the receiver's origin. */
+async function rawUndici(baseUrl: string, count: number): Promise<Sample> {
+  const pool = new Pool(baseUrl, { connections: RAW_CONCURRENCY });
+  const requests = rawRequests(baseUrl);
+  try {
+    return await rawLoop(count, async (i) => {
+      const response = await pool.request({
+        path: requests.path(i),
+        method: 'POST',
+        headers: requests.headers(i),
+        body: requests.body,
+      });
+      await response.body.text();
+      return response.statusCode;
+    });
+  } finally {
+    await pool.close();
+  }
+}
+
+interface Pair {
+  transport: Transport;
+  raw: string;
+  ours: Sample[];
+  theirs: Sample[];
+}
+
+async function throughput(receiver: Receiver): Promise<Pair[]> {
+  const raws = { http: rawHttp, undici: rawUndici };
+  const pairs: Pair[] = [
+    { transport: 'http', raw: 'raw HttpService', ours: [], theirs: [] },
+    { transport: 'undici', raw: 'raw undici Pool', ours: [], theirs: [] },
+  ];
+  const runOurs = (pair: Pair, emits: number) =>
+    counted(receiver, `ours ${pair.transport}`, emits * ENDPOINTS, () =>
+      ours(pair.transport, receiver.okUrl, emits),
+    );
+  const runRaw = (pair: Pair, count: number) =>
+    counted(receiver, pair.raw, count, () => raws[pair.transport](receiver.okUrl, count));
+
+  console.log(
+    `1. delivery throughput: ${int(EMITS)} emits x ${ENDPOINTS} endpoints = ` +
+      `${int(DELIVERIES)} deliveries per run; raw loops ${int(DELIVERIES)} requests, ` +
+      `${RAW_CONCURRENCY}-way`,
+  );
+  // Warm-up: a quarter-size run of each side, not counted.
+  const warmEmits = Math.max(1, EMITS >> 2);
+  for (const pair of pairs) {
+    await runRaw(pair, warmEmits * ENDPOINTS);
+    await runOurs(pair, warmEmits);
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const pair of pairs) {
+      // Alternate which side goes first.
+      if (round % 2 === 0) {
+        pair.theirs.push(await runRaw(pair, DELIVERIES));
+        pair.ours.push(await runOurs(pair, EMITS));
+      } else {
+        pair.ours.push(await runOurs(pair, EMITS));
+        pair.theirs.push(await runRaw(pair, DELIVERIES));
+      }
+      const [o, t] = [pair.ours.at(-1)!, pair.theirs.at(-1)!];
+      console.log(
+        `  round ${round + 1} ${pair.transport.padEnd(6)} ` +
+          `ours ${int(rate(o)).padStart(7)}/s (cpu ${int(o.cpu)} ms)   ` +
+          `${pair.raw} ${int(rate(t)).padStart(7)}/s (cpu ${int(t.cpu)} ms)   ` +
+          `ratio ${(rate(o) / rate(t)).toFixed(2)}`,
+      );
+    }
+  }
+  return pairs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. emit() against validate + stringify.
+
+/** Bare class-validator + JSON: what emit() cannot avoid doing. */
+async function bareValidate(ops: number): Promise<Sample> {
+  collectGarbage();
+  const stop = stopwatch(ops);
+  for (let i = 0; i < ops; i++) {
+    const instance = plainToInstance(OrderPlaced, PAYLOAD);
+    const errors = await validate(instance, { forbidUnknownValues: false });
+    if (errors.length > 0) throw new Error('the bench payload does not validate');
+    JSON.stringify(instance);
+  }
+  return stop();
+}
+
+/**
+ * `ops` sequential emits to `ENDPOINTS` endpoints with nothing draining the queue. `paused`:
+ * the app is never initialised, so the dispatcher never starts and every delivery stays queued
+ * (emit alone: validate, serialize, store, enqueue). `hanging`: the app runs and its endpoints
+ * point at a receiver that never answers, so after the first attempts fill the concurrency
+ * limits the dispatcher sits idle while the queue grows.
+ */
+async function emitOnly(receiver: Receiver, mode: 'paused' | 'hanging', ops: number) {
+  const { app, emitter, endpoints } = await createBenchApp(
+    // shutdownTimeout 0: close() need not wait for attempts that will never be answered.
+    { ...ALLOWED, shutdownTimeout: 0 },
+    { init: mode === 'hanging' },
+  );
+  await addEndpoints(endpoints, mode === 'paused' ? receiver.okUrl : receiver.hangUrl, ENDPOINTS);
+  try {
+    collectGarbage();
+    const stop = stopwatch(ops);
+    for (let i = 0; i < ops; i++) {
+      const result = await emitter.emit(EVENT, PAYLOAD);
+      if (result.endpoints !== ENDPOINTS) throw new Error(`queued for ${result.endpoints}`);
+    }
+    return stop();
+  } finally {
+    await app.close();
+  }
+}
+
+async function emitThroughput(receiver: Receiver) {
+  console.log(
+    `2. emit(): ${int(EMIT_OPS)} sequential emits (${ENDPOINTS} endpoints each) against ` +
+      `${int(EMIT_OPS)} x plainToInstance + validate + JSON.stringify`,
+  );
+  const warm = Math.max(1, EMIT_OPS >> 2);
+  await bareValidate(warm);
+  await emitOnly(receiver, 'paused', warm);
+  await emitOnly(receiver, 'hanging', warm);
+  const paused: Sample[] = [];
+  const hanging: Sample[] = [];
+  const bare: Sample[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    bare.push(await bareValidate(EMIT_OPS));
+    paused.push(await emitOnly(receiver, 'paused', EMIT_OPS));
+    hanging.push(await emitOnly(receiver, 'hanging', EMIT_OPS));
+    console.log(
+      `  round ${round + 1} emit (dispatcher not started) ${int(rate(paused.at(-1)!))}/s   ` +
+        `emit (receiver hangs) ${int(rate(hanging.at(-1)!))}/s   ` +
+        `validate+stringify ${int(rate(bare.at(-1)!))}/s`,
+    );
+  }
+  return { paused, hanging, bare };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Memory, in a fresh process so that nothing above is counted.
+
+async function memory(): Promise<MemoryReport> {
+  console.log(`3. memory: ${int(PENDING)} pending deliveries, receiver down (fresh process)`);
+  const child = fork(fileURLToPath(new URL('./memory.bench.js', import.meta.url)), [], {
+    execArgv: ['--expose-gc'],
+    env: { ...process.env, BENCH_PENDING: String(PENDING) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const report = new Promise<MemoryReport>((resolve, reject) => {
+    child.on('message', (message: MemoryReport) => resolve(message));
+    child.once('exit', (code) => reject(new Error(`memory bench exited with ${code}`)));
+  });
+  return withTimeout(report, 300_000, () => 'memory bench').finally(() => child.kill());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  console.log(
+    `nestjs-webhooks delivery bench: node ${process.version}, ${os.availableParallelism()} cpus, ` +
+      `${ROUNDS} rounds, medians` +
+      ('gc' in globalThis ? '' : ' (without --expose-gc: noisier)'),
+  );
+  const receiver = await Receiver.start();
+  let pairs: Pair[];
+  let emits: Awaited<ReturnType<typeof emitThroughput>>;
+  try {
+    pairs = await throughput(receiver);
+    emits = await emitThroughput(receiver);
+  } finally {
+    await receiver.stop();
+  }
+  const mem = process.env.BENCH_SKIP_MEMORY === '1' ? undefined : await memory();
+
+  console.log('');
+  for (const pair of pairs) {
+    const [o, t] = [medianRate(pair.ours), medianRate(pair.theirs)];
+    console.log(
+      `delivery ${`${pair.transport}:`.padEnd(7)} ours ${int(o)}/s, ${pair.raw} ${int(t)}/s, ` +
+        `ratio ${(o / t).toFixed(2)} (target >= 0.9)`,
+    );
+  }
+  const [paused, hanging, bare] = [
+    medianRate(emits.paused),
+    medianRate(emits.hanging),
+    medianRate(emits.bare),
+  ];
+  console.log(
+    `emit: ${int(paused)}/s vs validate+stringify ${int(bare)}/s, ` +
+      `ratio ${(paused / bare).toFixed(2)} (target >= 0.5); ` +
+      `with a hanging receiver ${int(hanging)}/s, ratio ${(hanging / bare).toFixed(2)}`,
+  );
+  if (mem) {
+    console.log(
+      `memory: ${int(mem.pending)} pending deliveries hold ${mem.heapMB.toFixed(0)} MB ` +
+        `(target <= 200 MB; heap after every first attempt failed; ` +
+        `${mem.queuedHeapMB.toFixed(0)} MB queued before any attempt; rss +${mem.rssMB.toFixed(0)} MB)`,
+    );
+  }
+}
+
+await main();

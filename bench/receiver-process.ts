@@ -1,0 +1,73 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+// The webhook receiver of `npm run bench:delivery`, forked into its own process so that its
+// work does not share the bench's event loop. Two HTTP/1.1 servers on 127.0.0.1:
+// - `ok`: reads each request body and answers 204 at once, keeping the connection alive;
+// - `hang`: reads each request body and never answers (a paused receiver).
+// It talks to its parent over IPC only, and exits when the parent says so or goes away.
+
+export type ReceiverCommand = { type: 'count' } | { type: 'reset' } | { type: 'exit' };
+
+export type ReceiverReport =
+  | { type: 'ready'; okPort: number; hangPort: number }
+  | { type: 'count'; ok: number; hung: number };
+
+let ok = 0;
+let hung = 0;
+const held = new Set<http.ServerResponse>();
+
+const okServer = http.createServer((request, response) => {
+  request.resume();
+  request.on('end', () => {
+    ok++;
+    response.writeHead(204);
+    response.end();
+  });
+});
+
+const hangServer = http.createServer((request, response) => {
+  request.resume();
+  request.on('end', () => {
+    hung++;
+    held.add(response);
+    response.on('close', () => held.delete(response));
+  });
+});
+
+for (const server of [okServer, hangServer]) {
+  // Idle keep-alive connections stay open between the bench's rounds.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
+  server.requestTimeout = 0;
+}
+
+const listen = (server: http.Server) =>
+  new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+
+function send(report: ReceiverReport) {
+  process.send?.(report);
+}
+
+function exit() {
+  for (const response of held) response.destroy();
+  okServer.closeAllConnections();
+  hangServer.closeAllConnections();
+  okServer.close();
+  hangServer.close();
+  process.exit(0);
+}
+
+process.on('message', (command: ReceiverCommand) => {
+  if (command.type === 'count') send({ type: 'count', ok, hung });
+  else if (command.type === 'reset') ok = hung = 0;
+  else if (command.type === 'exit') exit();
+});
+// Never outlive the bench.
+process.on('disconnect', exit);
+
+const [okPort, hangPort] = await Promise.all([listen(okServer), listen(hangServer)]);
+send({ type: 'ready', okPort, hangPort });

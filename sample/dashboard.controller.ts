@@ -1,0 +1,82 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ArrayNotEmpty, IsArray, IsOptional, IsString } from 'class-validator';
+import {
+  UnknownWebhookError,
+  WebhookDeliveries,
+  WebhookEndpointUrlError,
+  WebhookEndpoints,
+} from '../lib/index.js';
+
+export class RegisterEndpoint {
+  @ApiProperty({ example: 'http://127.0.0.1:9000/webhooks' })
+  @IsString()
+  url: string;
+
+  @ApiPropertyOptional({ example: ['new-subscription'], default: ['new-subscription'] })
+  @IsOptional()
+  @IsArray()
+  @ArrayNotEmpty()
+  @IsString({ each: true })
+  events?: string[];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  description?: string;
+}
+
+/** The seed's "dashboard": where customers register the URLs that receive webhooks. */
+@ApiTags('dashboard')
+@Controller('dashboard')
+export class DashboardController {
+  constructor(
+    private readonly endpoints: WebhookEndpoints,
+    private readonly deliveries: WebhookDeliveries,
+  ) {}
+
+  /** Registers an endpoint; the answer holds its signing secret (shown only here). */
+  @Post('endpoints')
+  async register(@Body() input: RegisterEndpoint) {
+    try {
+      return await this.endpoints.add({
+        url: input.url,
+        events: input.events ?? ['new-subscription'],
+        description: input.description,
+      });
+    } catch (error) {
+      if (error instanceof WebhookEndpointUrlError || error instanceof UnknownWebhookError) {
+        throw new BadRequestException(error.message);
+      }
+      throw error;
+    }
+  }
+
+  /** Registered endpoints, without their secrets. */
+  @Get('endpoints')
+  async list() {
+    return (await this.endpoints.list()).map(({ secret: _secret, ...endpoint }) => endpoint);
+  }
+
+  /** The delivery log, newest first: every attempt with status, duration and error. */
+  @Get('deliveries')
+  async log(@Query('status') status?: 'pending' | 'delivered' | 'failed') {
+    return this.deliveries.list({ status, limit: 50 });
+  }
+
+  /** Sends a message again to every endpoint it was meant for. */
+  @Post('messages/:id/redeliver')
+  async redeliver(@Param('id') id: string) {
+    if (!(await this.deliveries.getMessage(id))) throw new NotFoundException(`No message ${id}`);
+    return this.deliveries.redeliver(id);
+  }
+}

@@ -1,0 +1,153 @@
+import 'reflect-metadata';
+import type { INestApplication, LoggerService, LogLevel, Provider } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Test } from '@nestjs/testing';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import {
+  WebhookDeliveries,
+  WebhookEmitter,
+  WebhookEndpoints,
+  WebhooksModule,
+  withWebhooks,
+  type WebhookDeliveryLog,
+  type WebhookMethod,
+  type WebhooksModuleOptions,
+} from '../../lib/index.js';
+import { WEBHOOK_STORE } from '../../lib/webhooks.constants.js';
+import type { WebhookStore } from '../../lib/interfaces/webhook-store.interface.js';
+import type { ReceivedRequest } from './receiver.js';
+
+/** What `bootDeliveryApp` needs: module options, the webhook providers, and a logger. */
+export interface DeliveryAppSetup {
+  /** `WebhooksModule.forRoot(options)`; tests normally allow `127.0.0.0/8`. */
+  options?: WebhooksModuleOptions;
+  /** The `@Webhook` providers (and anything else the app needs). */
+  providers?: Provider[];
+  /** Passed to `createNestApplication({ logger })`; silent by default. */
+  logger?: LoggerService | LogLevel[] | false;
+}
+
+/** An initialized app with the library's services at hand. */
+export interface DeliveryApp {
+  app: INestApplication;
+  emitter: WebhookEmitter;
+  endpoints: WebhookEndpoints;
+  deliveries: WebhookDeliveries;
+  /** The store behind the services, for tests that must bypass `WebhookEndpoints`. */
+  store: WebhookStore;
+  close(): Promise<void>;
+}
+
+/** Boots a real Nest app with `WebhooksModule.forRoot(options)` and `providers`, initialized. */
+export async function bootDeliveryApp(setup: DeliveryAppSetup = {}): Promise<DeliveryApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [WebhooksModule.forRoot(setup.options ?? {})],
+    providers: setup.providers ?? [],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: setup.logger ?? false });
+  await app.init();
+  return {
+    app,
+    emitter: app.get(WebhookEmitter),
+    endpoints: app.get(WebhookEndpoints),
+    deliveries: app.get(WebhookDeliveries),
+    store: app.get<WebhookStore>(WEBHOOK_STORE),
+    close: () => app.close(),
+  };
+}
+
+/**
+ * Polls `check` until it returns something truthy and resolves to that; rejects after
+ * `timeoutMs` saying what was awaited. For asynchronous delivery, never a fixed sleep.
+ */
+export async function waitUntil<T>(
+  check: () => T | Promise<T>,
+  what: string,
+  { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Waits until every delivery of `messageId` has left `pending`, and returns them. */
+export function settledDeliveries(
+  deliveries: WebhookDeliveries,
+  messageId: string,
+  options?: { timeoutMs?: number },
+): Promise<WebhookDeliveryLog[]> {
+  return waitUntil(
+    async () => {
+      const log = await deliveries.list({ messageId, limit: Infinity });
+      return log.length > 0 && log.every((delivery) => delivery.status !== 'pending') && log;
+    },
+    `the deliveries of ${messageId} to settle`,
+    options,
+  );
+}
+
+/** The Standard Webhooks headers of a received request, as `standardwebhooks` reads them. */
+export function signatureHeaders(request: ReceivedRequest): Record<string, string> {
+  return {
+    'webhook-id': String(request.headers['webhook-id']),
+    'webhook-timestamp': String(request.headers['webhook-timestamp']),
+    'webhook-signature': String(request.headers['webhook-signature']),
+  };
+}
+
+/** Verifies a received request with the reference `standardwebhooks` package; throws if bad. */
+export function verifyWithStandardWebhooks(secret: string, request: ReceivedRequest): unknown {
+  return new StandardWebhook(secret).verify(request.body, signatureHeaders(request));
+}
+
+/** The Swagger document of the app with `withWebhooks` applied, as an application serves it. */
+export function publishedDocument(app: INestApplication) {
+  const config = new DocumentBuilder().setTitle('Delivery tests').setVersion('1.0.0').build();
+  return withWebhooks(app, SwaggerModule.createDocument(app, config));
+}
+
+/**
+ * The request body schema that the document publishes for one webhook operation, made
+ * self-contained for a JSON Schema validator: components become `$defs`.
+ */
+export function publishedBodySchema(
+  app: INestApplication,
+  webhook: string,
+  method: WebhookMethod = 'post',
+): Record<string, unknown> {
+  const document = publishedDocument(app);
+  const operation = document.webhooks?.[webhook]?.[method];
+  if (!operation || !operation.requestBody || !('content' in operation.requestBody)) {
+    throw new Error(`the document publishes no ${method} request body for webhook '${webhook}'`);
+  }
+  const schema = operation.requestBody.content['application/json']?.schema;
+  if (!schema) throw new Error(`webhook '${webhook}' publishes no application/json schema`);
+  const rewritten = JSON.parse(
+    JSON.stringify({ ...schema, $defs: document.components?.schemas ?? {} }).replaceAll(
+      '"#/components/schemas/',
+      '"#/$defs/',
+    ),
+  ) as Record<string, unknown>;
+  return { $schema: 'https://json-schema.org/draft/2020-12/schema', ...rewritten };
+}
+
+/**
+ * An ajv (draft 2020-12) validator for what a receiver gets from this webhook, compiled from
+ * the published schema. `date-time` is checked as an ISO 8601 instant.
+ */
+export function publishedBodyValidator(
+  app: INestApplication,
+  webhook: string,
+  method: WebhookMethod = 'post',
+): ValidateFunction {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  ajv.addFormat('date-time', (value: string) =>
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value),
+  );
+  return ajv.compile(publishedBodySchema(app, webhook, method));
+}
