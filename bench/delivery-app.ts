@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { Module, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ApiProperty } from '@nestjs/swagger';
 import { IsBoolean, IsInt, IsISO8601, IsString, IsUUID, Length, Min } from 'class-validator';
 import {
@@ -12,6 +14,7 @@ import {
   WebhooksModule,
   type WebhooksModuleOptions,
 } from '../lib/index.js';
+import type { ReceiverCommand, ReceiverReport } from './receiver-process.js';
 
 // The app that `npm run bench:delivery` delivers from: one declared webhook with a small DTO,
 // compiled by tsc with `emitDecoratorMetadata` like any Nest app.
@@ -95,4 +98,88 @@ export async function addEndpoints(endpoints: WebhookEndpoints, baseUrl: string,
     added.push(await endpoints.add({ url: `${baseUrl}/hooks/${i}`, events: [EVENT] }));
   }
   return added;
+}
+
+/** Rejects with a message from `what()` when `promise` takes longer than `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+type Counts = Omit<Extract<ReceiverReport, { type: 'count' }>, 'type'>;
+
+/** The receiver process (`receiver-process.ts`), seen from the bench: its URLs and counters. */
+export class Receiver {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly ports: Extract<ReceiverReport, { type: 'ready' }>,
+  ) {}
+
+  static async start(): Promise<Receiver> {
+    const child = fork(fileURLToPath(new URL('./receiver-process.js', import.meta.url)), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    let onExit!: (code: number | null) => void;
+    const ready = await withTimeout(
+      new Promise<Extract<ReceiverReport, { type: 'ready' }>>((resolve, reject) => {
+        onExit = (code) => reject(new Error(`the receiver process exited early (${code})`));
+        child.once('exit', onExit);
+        child.once('error', reject);
+        child.on('message', (report: ReceiverReport) => {
+          if (report.type === 'ready') resolve(report);
+        });
+      }),
+      10_000,
+      () => 'receiver start',
+    );
+    child.off('exit', onExit);
+    return new Receiver(child, ready);
+  }
+
+  /** Answers 204 at once. */
+  get okUrl() {
+    return `http://127.0.0.1:${this.ports.okPort}`;
+  }
+
+  /** Never answers. */
+  get hangUrl() {
+    return `http://127.0.0.1:${this.ports.hangPort}`;
+  }
+
+  /** Answers 503 at once. */
+  get downUrl() {
+    return `http://127.0.0.1:${this.ports.downPort}`;
+  }
+
+  private command(command: ReceiverCommand) {
+    this.child.send(command);
+  }
+
+  /** Requests each server has taken since the last reset. */
+  async counts(): Promise<Counts> {
+    const reply = new Promise<Counts>((resolve) => {
+      const onMessage = (report: ReceiverReport) => {
+        if (report.type !== 'count') return;
+        this.child.off('message', onMessage);
+        resolve(report);
+      };
+      this.child.on('message', onMessage);
+    });
+    this.command({ type: 'count' });
+    return withTimeout(reply, 10_000, () => 'receiver count');
+  }
+
+  reset() {
+    this.command({ type: 'reset' });
+  }
+
+  async stop() {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.command({ type: 'exit' });
+    await withTimeout(exited, 10_000, () => 'receiver exit');
+  }
 }

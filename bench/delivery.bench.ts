@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { HttpService } from '@nestjs/axios';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import os from 'node:os';
@@ -10,9 +10,16 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
 import { Pool } from 'undici';
-import { addEndpoints, createBenchApp, EVENT, OrderPlaced, PAYLOAD } from './delivery-app.js';
+import {
+  addEndpoints,
+  createBenchApp,
+  EVENT,
+  OrderPlaced,
+  PAYLOAD,
+  Receiver,
+  withTimeout,
+} from './delivery-app.js';
 import type { MemoryReport } from './memory.bench.js';
-import type { ReceiverCommand, ReceiverReport } from './receiver-process.js';
 
 // `npm run bench:delivery`: delivery throughput of both transports against a raw loop with the
 // same client, `emit()` against a bare validate + stringify, and the memory that 100,000 pending
@@ -42,9 +49,13 @@ interface Sample {
   cpu: number;
   /** Operations completed in the span. */
   ops: number;
+  /** Connections the receiver accepted during the span. */
+  connections?: number;
 }
 
 const rate = (sample: Sample) => sample.ops / (sample.ms / 1000);
+/** CPU microseconds of this process per operation. */
+const cpuPerOp = (sample: Sample) => (sample.cpu * 1000) / sample.ops;
 
 /** Starts a measurement of `ops` operations; calling the result ends it. */
 function stopwatch(ops: number): () => Sample {
@@ -66,81 +77,10 @@ function median(values: number[]): number {
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const medianRate = (samples: Sample[]) => median(samples.map(rate));
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// ---------------------------------------------------------------------------------------------
-// The receiver, in its own process.
-
-class Receiver {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly okPort: number,
-    readonly hangPort: number,
-  ) {}
-
-  static async start(): Promise<Receiver> {
-    const child = fork(fileURLToPath(new URL('./receiver-process.js', import.meta.url)), [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const ready = await withTimeout(
-      new Promise<Extract<ReceiverReport, { type: 'ready' }>>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-        child.on('message', (report: ReceiverReport) => {
-          if (report.type === 'ready') resolve(report);
-        });
-      }),
-      10_000,
-      () => 'receiver start',
-    );
-    child.removeAllListeners('exit');
-    return new Receiver(child, ready.okPort, ready.hangPort);
-  }
-
-  get okUrl() {
-    return `http://127.0.0.1:${this.okPort}`;
-  }
-
-  get hangUrl() {
-    return `http://127.0.0.1:${this.hangPort}`;
-  }
-
-  private command(command: ReceiverCommand) {
-    this.child.send(command);
-  }
-
-  /** Requests the receiver has answered with 204 since the last reset. */
-  async answered(): Promise<number> {
-    const reply = new Promise<number>((resolve) => {
-      const onMessage = (report: ReceiverReport) => {
-        if (report.type !== 'count') return;
-        this.child.off('message', onMessage);
-        resolve(report.ok);
-      };
-      this.child.on('message', onMessage);
-    });
-    this.command({ type: 'count' });
-    return withTimeout(reply, 10_000, () => 'receiver count');
-  }
-
-  reset() {
-    this.command({ type: 'reset' });
-  }
-
-  async stop() {
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.command({ type: 'exit' });
-    await withTimeout(exited, 10_000, () => 'receiver exit');
-  }
-}
-
-/** Runs `run` and checks that the receiver answered exactly `expected` requests meanwhile. */
+/**
+ * Runs `run` and checks that the receiver answered exactly `expected` requests meanwhile;
+ * notes how many new connections it took.
+ */
 async function counted(
   receiver: Receiver,
   label: string,
@@ -149,11 +89,11 @@ async function counted(
 ): Promise<Sample> {
   receiver.reset();
   const sample = await run();
-  const answered = await receiver.answered();
-  if (answered !== expected) {
-    throw new Error(`${label}: the receiver answered ${answered} requests, expected ${expected}`);
+  const counts = await receiver.counts();
+  if (counts.ok !== expected) {
+    throw new Error(`${label}: the receiver answered ${counts.ok} requests, expected ${expected}`);
   }
-  return sample;
+  return { ...sample, connections: counts.connections };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,7 +249,7 @@ async function throughput(receiver: Receiver): Promise<Pair[]> {
   console.log(
     `1. delivery throughput: ${int(EMITS)} emits x ${ENDPOINTS} endpoints = ` +
       `${int(DELIVERIES)} deliveries per run; raw loops ${int(DELIVERIES)} requests, ` +
-      `${RAW_CONCURRENCY}-way`,
+      `${RAW_CONCURRENCY}-way; ours with default options (concurrency 100, endpointConcurrency 10)`,
   );
   // Warm-up: a quarter-size run of each side, not counted.
   const warmEmits = Math.max(1, EMITS >> 2);
@@ -328,11 +268,12 @@ async function throughput(receiver: Receiver): Promise<Pair[]> {
         pair.theirs.push(await runRaw(pair, DELIVERIES));
       }
       const [o, t] = [pair.ours.at(-1)!, pair.theirs.at(-1)!];
+      const describe = (sample: Sample) =>
+        `${int(rate(sample)).padStart(6)}/s (${int(cpuPerOp(sample)).padStart(3)} us cpu/op, ` +
+        `${sample.connections} conn)`;
       console.log(
-        `  round ${round + 1} ${pair.transport.padEnd(6)} ` +
-          `ours ${int(rate(o)).padStart(7)}/s (cpu ${int(o.cpu)} ms)   ` +
-          `${pair.raw} ${int(rate(t)).padStart(7)}/s (cpu ${int(t.cpu)} ms)   ` +
-          `ratio ${(rate(o) / rate(t)).toFixed(2)}`,
+        `  round ${round + 1} ${pair.transport.padEnd(6)} ours ${describe(o)}   ` +
+          `${pair.raw} ${describe(t)}   ratio ${(rate(o) / rate(t)).toFixed(2)}`,
       );
     }
   }
@@ -398,10 +339,12 @@ async function emitThroughput(receiver: Receiver) {
     bare.push(await bareValidate(EMIT_OPS));
     paused.push(await emitOnly(receiver, 'paused', EMIT_OPS));
     hanging.push(await emitOnly(receiver, 'hanging', EMIT_OPS));
+    const describe = (sample: Sample) =>
+      `${int(rate(sample))}/s (${cpuPerOp(sample).toFixed(1)} us cpu/op)`;
     console.log(
-      `  round ${round + 1} emit (dispatcher not started) ${int(rate(paused.at(-1)!))}/s   ` +
-        `emit (receiver hangs) ${int(rate(hanging.at(-1)!))}/s   ` +
-        `validate+stringify ${int(rate(bare.at(-1)!))}/s`,
+      `  round ${round + 1} emit, dispatcher not started ${describe(paused.at(-1)!)}   ` +
+        `emit, receiver hangs ${describe(hanging.at(-1)!)}   ` +
+        `validate+stringify ${describe(bare.at(-1)!)}`,
     );
   }
   return { paused, hanging, bare };
@@ -421,15 +364,17 @@ async function memory(): Promise<MemoryReport> {
     child.on('message', (message: MemoryReport) => resolve(message));
     child.once('exit', (code) => reject(new Error(`memory bench exited with ${code}`)));
   });
-  return withTimeout(report, 300_000, () => 'memory bench').finally(() => child.kill());
+  return withTimeout(report, 900_000, () => 'memory bench').finally(() => child.kill());
 }
 
 // ---------------------------------------------------------------------------------------------
 
+const load = () => os.loadavg()[0].toFixed(1);
+
 async function main() {
   console.log(
     `nestjs-webhooks delivery bench: node ${process.version}, ${os.availableParallelism()} cpus, ` +
-      `${ROUNDS} rounds, medians` +
+      `${ROUNDS} rounds, medians, load average ${load()}` +
       ('gc' in globalThis ? '' : ' (without --expose-gc: noisier)'),
   );
   const receiver = await Receiver.start();
@@ -446,9 +391,10 @@ async function main() {
   console.log('');
   for (const pair of pairs) {
     const [o, t] = [medianRate(pair.ours), medianRate(pair.theirs)];
+    const [oCpu, tCpu] = [median(pair.ours.map(cpuPerOp)), median(pair.theirs.map(cpuPerOp))];
     console.log(
       `delivery ${`${pair.transport}:`.padEnd(7)} ours ${int(o)}/s, ${pair.raw} ${int(t)}/s, ` +
-        `ratio ${(o / t).toFixed(2)} (target >= 0.9)`,
+        `ratio ${(o / t).toFixed(2)} (target >= 0.9); cpu/op ${int(oCpu)} vs ${int(tCpu)} us`,
     );
   }
   const [paused, hanging, bare] = [
@@ -463,11 +409,12 @@ async function main() {
   );
   if (mem) {
     console.log(
-      `memory: ${int(mem.pending)} pending deliveries hold ${mem.heapMB.toFixed(0)} MB ` +
-        `(target <= 200 MB; heap after every first attempt failed; ` +
-        `${mem.queuedHeapMB.toFixed(0)} MB queued before any attempt; rss +${mem.rssMB.toFixed(0)} MB)`,
+      `memory: ${int(mem.pending)} pending deliveries hold ${int(mem.heapMB)} MB ` +
+        `(target <= 200 MB; heap once each failed one attempt; ${int(mem.queuedHeapMB)} MB ` +
+        `before any attempt; rss +${int(mem.rssMB)} MB)`,
     );
   }
+  console.log(`(load average ${load()} on ${os.availableParallelism()} cpus at the end)`);
 }
 
 await main();

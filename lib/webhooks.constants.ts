@@ -2,6 +2,8 @@
 export const WEBHOOK_METADATA = 'webhooks:webhook';
 /** Reflector key of `@WebhookPost()` (and siblings) on a provider method. */
 export const WEBHOOK_OPERATION_METADATA = 'webhooks:operation';
+/** Reflector key listing, on a class, the methods that carry `WEBHOOK_OPERATION_METADATA`. */
+export const WEBHOOK_OPERATIONS_METADATA = 'webhooks:operations';
 
 /** Injection token of the resolved `WebhooksModuleOptions`. */
 export const WEBHOOKS_MODULE_OPTIONS = Symbol('WEBHOOKS_MODULE_OPTIONS');

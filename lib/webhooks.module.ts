@@ -59,20 +59,15 @@ const providers: Provider[] = [
     inject: [WEBHOOKS_RESOLVED_OPTIONS],
   },
   {
+    // Connections per origin: `concurrency`, not `endpointConcurrency`. Several endpoints can
+    // share an origin (one host, many paths), and the queue already caps each endpoint; a
+    // smaller pool would make attempts wait for a socket with their timeout running, and
+    // time out without having been sent.
     provide: WEBHOOK_TRANSPORT,
     useFactory: (options: ResolvedWebhooksOptions, http: HttpService, policy: AddressPolicy) =>
       options.transport === 'undici'
-        ? new UndiciWebhookTransport(
-            policy,
-            options.maxResponseBodyBytes,
-            options.endpointConcurrency,
-          )
-        : new HttpWebhookTransport(
-            http,
-            policy,
-            options.maxResponseBodyBytes,
-            options.endpointConcurrency,
-          ),
+        ? new UndiciWebhookTransport(policy, options.maxResponseBodyBytes, options.concurrency)
+        : new HttpWebhookTransport(http, policy, options.maxResponseBodyBytes, options.concurrency),
     inject: [WEBHOOKS_RESOLVED_OPTIONS, HttpService, AddressPolicy],
   },
   WebhooksMetadataAccessor,

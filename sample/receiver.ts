@@ -24,13 +24,20 @@ async function register(): Promise<string> {
 }
 
 async function main() {
+  // Until registration returns the secret nothing can be verified; 503 makes the sender retry.
+  let verifier: Webhook | undefined;
   const server = createServer((req, res) => {
+    const current = verifier;
+    if (!current) {
+      res.writeHead(503, { 'retry-after': '1' }).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       try {
-        const payload = verifier.verify(body, {
+        const payload = current.verify(body, {
           'webhook-id': String(req.headers['webhook-id']),
           'webhook-timestamp': String(req.headers['webhook-timestamp']),
           'webhook-signature': String(req.headers['webhook-signature']),
@@ -45,7 +52,7 @@ async function main() {
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const verifier = new Webhook(await register());
+  verifier = new Webhook(await register());
   console.log(`Listening on ${url}; create a subscription to see a webhook arrive:`);
   console.log(
     `  curl -X POST ${app}/subscriptions -H 'content-type: application/json' ` +

@@ -2,7 +2,11 @@ import { Injectable, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DECORATORS } from '@nestjs/swagger';
 import { getMetadataStorage } from 'class-validator';
-import { WEBHOOK_METADATA, WEBHOOK_OPERATION_METADATA } from '../webhooks.constants.js';
+import {
+  WEBHOOK_METADATA,
+  WEBHOOK_OPERATION_METADATA,
+  WEBHOOK_OPERATIONS_METADATA,
+} from '../webhooks.constants.js';
 import type {
   WebhookOperationMetadata,
   WebhookOptions,
@@ -22,6 +26,20 @@ export class WebhooksMetadataAccessor {
 
   getWebhook(target: Type<unknown>): WebhookOptions | undefined {
     return this.reflector.get<WebhookOptions | undefined>(WEBHOOK_METADATA, target);
+  }
+
+  /** Names of the methods decorated as webhook operations, own and inherited. */
+  getOperationMethodNames(target: Type<unknown>): string[] {
+    const names = new Set<string>();
+    for (let type: unknown = target; typeof type === 'function' && type !== Function.prototype;) {
+      const listed: unknown[] | undefined = Reflect.getOwnMetadata(
+        WEBHOOK_OPERATIONS_METADATA,
+        type,
+      );
+      listed?.forEach((name) => typeof name === 'string' && names.add(name));
+      type = Object.getPrototypeOf(type);
+    }
+    return [...names];
   }
 
   getOperation(target: Type<unknown>, methodName: string): WebhookOperationMetadata | undefined {

@@ -1,5 +1,5 @@
 import { Injectable, Logger, type Type } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DiscoveryService } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { WebhooksMetadataAccessor } from './webhooks-metadata.accessor.js';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
@@ -41,7 +41,6 @@ export class WebhooksExplorer {
 
   constructor(
     private readonly discovery: DiscoveryService,
-    private readonly scanner: MetadataScanner,
     private readonly accessor: WebhooksMetadataAccessor,
   ) {}
 
@@ -92,17 +91,19 @@ export class WebhooksExplorer {
         });
       }
     }
-    return [...definitions.values()].sort((a, b) => a.name.localeCompare(b.name));
+    // Code-unit order, not locale order: the same on every machine.
+    return [...definitions.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
   }
 
-  private *declaringClasses(): Iterable<Type<unknown>> {
-    const seen = new Set<Type<unknown>>();
+  private declaringClasses(): Set<Type<unknown>> {
+    const classes = new Set<Type<unknown>>();
     for (const wrapper of this.discovery.getProviders()) {
       const target = this.classOf(wrapper);
-      if (!target || seen.has(target)) continue;
-      seen.add(target);
-      yield target;
+      if (target) classes.add(target);
     }
+    return classes;
   }
 
   private classOf(wrapper: InstanceWrapper): Type<unknown> | undefined {
@@ -126,7 +127,7 @@ export class WebhooksExplorer {
 
   private operationsOf(target: Type<unknown>) {
     const found: { methodName: string; metadata: WebhookOperationMetadata }[] = [];
-    for (const methodName of this.scanner.getAllMethodNames(target.prototype)) {
+    for (const methodName of this.accessor.getOperationMethodNames(target)) {
       const metadata = this.accessor.getOperation(target, methodName);
       if (metadata) found.push({ methodName, metadata });
     }

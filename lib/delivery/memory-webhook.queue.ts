@@ -30,6 +30,8 @@ export class MemoryWebhookQueue implements WebhookQueue {
   private seq = 0;
   private readyCount = 0;
   private stopped = false;
+  // Jobs enqueued once stopped: retries scheduled by attempts that finished during stop().
+  private droppedWhileStopped = 0;
 
   constructor(
     private readonly concurrency: number,
@@ -42,7 +44,10 @@ export class MemoryWebhookQueue implements WebhookQueue {
   }
 
   async enqueue(job: WebhookJob, delayMs: number): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped) {
+      this.droppedWhileStopped++;
+      return;
+    }
     if (delayMs <= 0) {
       this.makeReady(job);
       this.pump();
@@ -68,7 +73,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
     if (this.running.size > 0) {
       let timeout: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.allSettled([...this.running]),
+        Promise.allSettled(this.running),
         new Promise((resolve) => {
           timeout = setTimeout(resolve, timeoutMs);
           timeout.unref();
@@ -76,7 +81,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
       ]);
       clearTimeout(timeout);
     }
-    return { running: this.running.size, pending: this.pending };
+    return { running: this.running.size, pending: this.pending + this.droppedWhileStopped };
   }
 
   private makeReady(job: WebhookJob) {
@@ -100,7 +105,10 @@ export class MemoryWebhookQueue implements WebhookQueue {
         if (active >= this.endpointConcurrency) continue;
         const job = fifo.shift()!;
         this.readyCount--;
-        if (fifo.size === 0) this.ready.delete(endpointId);
+        // To the back of the rotation: the next free slot goes to the next endpoint, so a
+        // backlog at one endpoint cannot starve the others (Map iteration is insertion order).
+        this.ready.delete(endpointId);
+        if (fifo.size > 0) this.ready.set(endpointId, fifo);
         this.run(job, active);
         started = true;
       }

@@ -54,7 +54,8 @@ export class WebhookDeliveries {
 
   /**
    * Sends a message again, to one endpoint or to every endpoint it was meant for, with a fresh
-   * retry schedule and the same `webhook-id`. Resolves to how many deliveries were queued.
+   * retry schedule and the same `webhook-id`. Deliveries still pending are left to their own
+   * schedule. Resolves to how many deliveries were queued.
    */
   async redeliver(
     messageId: string,
@@ -65,7 +66,12 @@ export class WebhookDeliveries {
     const deliveries = await this.store.listDeliveries({ messageId, endpointId, limit: Infinity });
     if (deliveries.length === 0) throw new Error(noDeliveryToRedeliver(messageId, endpointId));
     const now = new Date();
+    let queued = 0;
     for (const delivery of deliveries) {
+      // A pending delivery has its next attempt queued or in flight already: a second job
+      // would start a parallel retry chain, sending the message twice at once.
+      if (delivery.status === 'pending') continue;
+      queued++;
       await this.store.updateDelivery(delivery.id, {
         status: 'pending',
         scheduleAttempts: 0,
@@ -74,7 +80,7 @@ export class WebhookDeliveries {
       });
       await this.queue.enqueue({ deliveryId: delivery.id, endpointId: delivery.endpointId }, 0);
     }
-    return { id: messageId, deliveries: deliveries.length };
+    return { id: messageId, deliveries: queued };
   }
 
   private async withAttempts(delivery: WebhookDelivery): Promise<WebhookDeliveryLog> {

@@ -114,12 +114,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       return this.fail(delivery, attempt, lastError, now);
     }
 
-    const failingSince = endpoint.failingSince ?? now;
+    // The endpoint as it is now, not as it was when the attempt started: another delivery may
+    // have succeeded meanwhile and stopped the failing clock.
+    const current = (await this.store.getEndpoint(endpoint.id)) ?? endpoint;
+    const failingSince = current.failingSince ?? now;
     if (now.getTime() - failingSince.getTime() >= this.options.disableEndpointAfter) {
-      await this.disableEndpoint(endpoint, endpointFailingTooLong(failingSince));
+      await this.disableEndpoint(current, endpointFailingTooLong(failingSince));
       return this.fail(delivery, attempt, lastError, now);
     }
-    if (!endpoint.failingSince) await this.store.updateEndpoint(endpoint.id, { failingSince });
+    if (!current.failingSince) await this.store.updateEndpoint(endpoint.id, { failingSince });
 
     const retryAfter = verdict.honourRetryAfter
       ? parseRetryAfter(response.headers['retry-after'])

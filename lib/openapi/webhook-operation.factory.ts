@@ -1,3 +1,4 @@
+import type { Type } from '@nestjs/common';
 import { generateSchema, getSchemaPath } from '@nestjs/swagger';
 import type {
   OperationObject,
@@ -68,13 +69,24 @@ const RESPONSES: ResponsesObject = {
   },
 };
 
-/** The OpenAPI operation for one webhook operation, plus the schemas its body needs. */
+/**
+ * Adds the body DTO's schema, and those of its nested DTOs and named enums, to `schemas`.
+ * The body's own schema replaces a stale one; nested ones already present are kept.
+ */
+export function addBodySchemas(body: Type<unknown>, schemas: Record<string, SchemaObject>): void {
+  // Generated alone: passing the growing map would make swagger copy it on every call.
+  const generated = generateSchema(body).schemas;
+  const bodyName = getSchemaPath(body).split('/').pop()!;
+  for (const [name, schema] of Object.entries(generated)) {
+    if (name === bodyName || !(name in schemas)) schemas[name] = schema;
+  }
+}
+
+/** The OpenAPI operation for one webhook operation; its body is a `$ref` to the DTO schema. */
 export function createWebhookOperation(
   definition: WebhookDefinition,
   operation: WebhookOperation,
-  schemas: Record<string, SchemaObject>,
-): { operationObject: OperationObject; schemas: Record<string, SchemaObject> } {
-  const generated = generateSchema(operation.body, schemas);
+): OperationObject {
   const ref = { $ref: getSchemaPath(operation.body) };
   const { options } = operation;
   const webhookOptions = definition.options;
@@ -101,5 +113,5 @@ export function createWebhookOperation(
     },
     responses: structuredClone(RESPONSES),
   };
-  return { operationObject, schemas: generated.schemas };
+  return operationObject;
 }

@@ -1,9 +1,9 @@
-import type { INestApplicationContext } from '@nestjs/common';
+import type { INestApplicationContext, Type } from '@nestjs/common';
 import type { OpenAPIObject, PathItemObject, SchemaObject } from '@nestjs/swagger';
 import { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { moduleNotImported } from '../webhooks.messages.js';
 import { normalizeDocument } from './openapi-31.normalizer.js';
-import { createWebhookOperation } from './webhook-operation.factory.js';
+import { addBodySchemas, createWebhookOperation } from './webhook-operation.factory.js';
 
 /**
  * Returns the Swagger document with every declared webhook under `webhooks`, `openapi` set to
@@ -12,7 +12,7 @@ import { createWebhookOperation } from './webhook-operation.factory.js';
 export function withWebhooks(app: INestApplicationContext, document: OpenAPIObject): OpenAPIObject {
   const catalog = findCatalog(app);
   const result = structuredClone(document);
-  let schemas: Record<string, SchemaObject> = {
+  const schemas: Record<string, SchemaObject> = {
     ...(result.components?.schemas as Record<string, SchemaObject> | undefined),
   };
   const webhooks: Record<string, PathItemObject> = { ...result.webhooks };
@@ -26,16 +26,17 @@ export function withWebhooks(app: INestApplicationContext, document: OpenAPIObje
   );
   const operationIds = new Set(collectOperationIds(result, replaced));
 
+  const bodies = new Set<Type<unknown>>();
   for (const definition of definitions) {
     const pathItem: PathItemObject = { ...webhooks[definition.name] };
     for (const operation of definition.operations.values()) {
-      const created = createWebhookOperation(definition, operation, schemas);
-      schemas = created.schemas;
-      created.operationObject.operationId = unique(
-        created.operationObject.operationId!,
-        operationIds,
-      );
-      pathItem[operation.method] = created.operationObject;
+      if (!bodies.has(operation.body)) {
+        bodies.add(operation.body);
+        addBodySchemas(operation.body, schemas);
+      }
+      const operationObject = createWebhookOperation(definition, operation);
+      operationObject.operationId = unique(operationObject.operationId!, operationIds);
+      pathItem[operation.method] = operationObject;
     }
     webhooks[definition.name] = pathItem;
   }

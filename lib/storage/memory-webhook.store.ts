@@ -79,28 +79,32 @@ export class MemoryWebhookStore implements WebhookStore {
       const existing = this.messages.get(this.idempotency.get(key) ?? '');
       if (existing && existing.createdAt >= idempotentSince) {
         const count = this.deliveriesByMessage.get(existing.id)?.length ?? 0;
-        return { inserted: false as const, existing: { ...existing }, deliveries: count };
+        return { inserted: false as const, existing: copyMessage(existing), deliveries: count };
       }
       this.idempotency.set(key, message.id);
     }
-    this.messages.set(message.id, { ...message });
+    // One clone per distinct Date: the deliveries of a message keep sharing their timestamps.
+    const clone = dateCloner();
+    this.messages.set(message.id, copyMessage(message, clone));
     this.deliveriesByMessage.set(
       message.id,
       deliveries.map((delivery) => delivery.id),
     );
-    for (const delivery of deliveries) this.deliveries.set(delivery.id, { ...delivery });
+    for (const delivery of deliveries) {
+      this.deliveries.set(delivery.id, copyDelivery(delivery, clone));
+    }
     if (++this.insertsSincePrune >= 1000) this.prune();
     return { inserted: true as const };
   }
 
   async getMessage(id: string): Promise<WebhookMessage | undefined> {
     const message = this.messages.get(id);
-    return message && { ...message };
+    return message && copyMessage(message);
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
     const delivery = this.deliveries.get(id);
-    return delivery && { ...delivery };
+    return delivery && copyDelivery(delivery);
   }
 
   async updateDelivery(
@@ -109,8 +113,13 @@ export class MemoryWebhookStore implements WebhookStore {
   ): Promise<WebhookDelivery | undefined> {
     const delivery = this.deliveries.get(id);
     if (!delivery) return undefined;
-    Object.assign(delivery, patch, { id });
-    return { ...delivery };
+    const clone = dateCloner();
+    // In place, so the delivery keeps its position in the newest-first order.
+    for (const [key, value] of Object.entries(patch)) {
+      (delivery as unknown as Record<string, unknown>)[key] = clone(value);
+    }
+    delivery.id = id;
+    return copyDelivery(delivery);
   }
 
   async listDeliveries(filter: WebhookDeliveryFilter = {}): Promise<WebhookDelivery[]> {
@@ -131,7 +140,7 @@ export class MemoryWebhookStore implements WebhookStore {
         (filter.event === undefined || delivery.event === filter.event) &&
         (filter.status === undefined || delivery.status === filter.status)
       ) {
-        found.push({ ...delivery });
+        found.push(copyDelivery(delivery));
       }
     }
     return found;
@@ -139,12 +148,12 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async insertAttempt(attempt: WebhookAttempt): Promise<void> {
     const list = this.attempts.get(attempt.deliveryId);
-    if (list) list.push({ ...attempt });
-    else this.attempts.set(attempt.deliveryId, [{ ...attempt }]);
+    if (list) list.push(copyAttempt(attempt));
+    else this.attempts.set(attempt.deliveryId, [copyAttempt(attempt)]);
   }
 
   async listAttempts(deliveryId: string): Promise<WebhookAttempt[]> {
-    return (this.attempts.get(deliveryId) ?? []).map((attempt) => ({ ...attempt }));
+    return (this.attempts.get(deliveryId) ?? []).map(copyAttempt);
   }
 
   private prune() {
@@ -174,8 +183,49 @@ export class MemoryWebhookStore implements WebhookStore {
 const idempotencyKey = (message: WebhookMessage) =>
   `${message.tenant ?? ''}\u0000${message.idempotencyKey}`;
 
+// Copies in and out, Dates included (they are mutable): what a caller holds never aliases
+// what the store keeps.
+const copyDate = <T>(date: T): T => (date instanceof Date ? new Date(date.getTime()) : date) as T;
+
+/** Like `copyDate`, but clones each distinct Date once, so shared timestamps stay shared. */
+function dateCloner(): <T>(date: T) => T {
+  const clones = new Map<Date, Date>();
+  return <T>(date: T): T => {
+    if (!(date instanceof Date)) return date;
+    let clone = clones.get(date);
+    if (!clone) {
+      clone = new Date(date.getTime());
+      clones.set(date, clone);
+    }
+    return clone as T;
+  };
+}
+
 const copyEndpoint = (endpoint: StoredWebhookEndpoint): StoredWebhookEndpoint => ({
   ...endpoint,
   events: [...endpoint.events],
-  retiredSecrets: endpoint.retiredSecrets.map((retired) => ({ ...retired })),
+  retiredSecrets: endpoint.retiredSecrets.map((retired) => ({
+    ...retired,
+    expiresAt: copyDate(retired.expiresAt),
+  })),
+  createdAt: copyDate(endpoint.createdAt),
+  updatedAt: copyDate(endpoint.updatedAt),
+  failingSince: copyDate(endpoint.failingSince),
+});
+
+const copyMessage = (message: WebhookMessage, clone = copyDate): WebhookMessage => ({
+  ...message,
+  createdAt: clone(message.createdAt),
+});
+
+const copyDelivery = (delivery: WebhookDelivery, clone = copyDate): WebhookDelivery => ({
+  ...delivery,
+  nextAttemptAt: clone(delivery.nextAttemptAt),
+  createdAt: clone(delivery.createdAt),
+  updatedAt: clone(delivery.updatedAt),
+});
+
+const copyAttempt = (attempt: WebhookAttempt): WebhookAttempt => ({
+  ...attempt,
+  startedAt: copyDate(attempt.startedAt),
 });

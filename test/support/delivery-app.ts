@@ -57,6 +57,9 @@ export async function bootDeliveryApp(setup: DeliveryAppSetup = {}): Promise<Del
   };
 }
 
+/** `T` without the falsy values `waitUntil` keeps polling past. */
+export type Truthy<T> = Exclude<T, false | null | undefined | 0 | ''>;
+
 /**
  * Polls `check` until it returns something truthy and resolves to that; rejects after
  * `timeoutMs` saying what was awaited. For asynchronous delivery, never a fixed sleep.
@@ -65,12 +68,13 @@ export async function waitUntil<T>(
   check: () => T | Promise<T>,
   what: string,
   { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (value) return value as Truthy<T>;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
@@ -138,16 +142,30 @@ export function publishedBodySchema(
 
 /**
  * An ajv (draft 2020-12) validator for what a receiver gets from this webhook, compiled from
- * the published schema. `date-time` is checked as an ISO 8601 instant.
+ * the published schema. `date-time` is checked as an ISO 8601 instant. With `closed`, every
+ * object schema also refuses properties it does not declare, so a leaked field fails.
  */
 export function publishedBodyValidator(
   app: INestApplication,
   webhook: string,
-  method: WebhookMethod = 'post',
+  { method = 'post', closed = false }: { method?: WebhookMethod; closed?: boolean } = {},
 ): ValidateFunction {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   ajv.addFormat('date-time', (value: string) =>
     /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value),
   );
-  return ajv.compile(publishedBodySchema(app, webhook, method));
+  const schema = publishedBodySchema(app, webhook, method);
+  return ajv.compile(closed ? closeObjects(schema) : schema);
+}
+
+/** A copy of `schema` where every object schema with `properties` forbids any other property. */
+function closeObjects<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(closeObjects) as T;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const copy: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) copy[key] = closeObjects(value);
+  if (typeof copy.properties === 'object' && copy.additionalProperties === undefined) {
+    copy.additionalProperties = false;
+  }
+  return copy as T;
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
+import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from '../../sample/app.module.js';
 import { setupDocs } from '../../sample/setup-docs.js';
@@ -15,14 +15,17 @@ export interface SampleServer {
 }
 
 /**
- * Boots `sample/` as `npm start` does (same module, same `setupDocs`), but silent and on a
- * free port of 127.0.0.1, so tests can run side by side with each other and a dev server.
+ * Boots `sample/` as `npm start` does (same module, same global `ValidationPipe` as
+ * `sample/main.ts`, same `setupDocs`), but silent and on a free port of 127.0.0.1, so tests can
+ * run side by side with each other and a dev server.
  */
 export async function startSampleServer(): Promise<SampleServer> {
   const host = '127.0.0.1';
   const port = await freePort(host);
   const app = await NestFactory.create(AppModule, { logger: false });
   try {
+    // Keep in step with sample/main.ts: the sample's routes rely on it to answer 400.
+    app.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true }));
     setupDocs(app);
     await app.listen(port, host);
   } catch (error) {

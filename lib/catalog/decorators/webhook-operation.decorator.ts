@@ -1,5 +1,8 @@
-import { SetMetadata } from '@nestjs/common';
-import { WEBHOOK_OPERATION_METADATA } from '../../webhooks.constants.js';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import {
+  WEBHOOK_OPERATION_METADATA,
+  WEBHOOK_OPERATIONS_METADATA,
+} from '../../webhooks.constants.js';
 import type {
   WebhookMethod,
   WebhookOperationMetadata,
@@ -9,10 +12,25 @@ import type {
 const operation =
   (method: WebhookMethod) =>
   (options: WebhookOperationOptions = {}): MethodDecorator =>
-    SetMetadata<string, WebhookOperationMetadata>(WEBHOOK_OPERATION_METADATA, {
-      method,
-      options: { ...options },
-    });
+    applyDecorators(
+      SetMetadata<string, WebhookOperationMetadata>(WEBHOOK_OPERATION_METADATA, {
+        method,
+        options: { ...options, ...(options.tags && { tags: [...options.tags] }) },
+      }),
+      listOnClass,
+    );
+
+// Also lists the method on its class, so discovery reads one key per provider instead of
+// scanning every method of every provider in the application.
+const listOnClass: MethodDecorator = (prototype, methodName) => {
+  const listed: (string | symbol)[] =
+    Reflect.getOwnMetadata(WEBHOOK_OPERATIONS_METADATA, prototype.constructor) ?? [];
+  Reflect.defineMetadata(
+    WEBHOOK_OPERATIONS_METADATA,
+    [...listed, methodName],
+    prototype.constructor,
+  );
+};
 
 /** Declares a POST operation of the class's webhook; the body DTO is the first parameter's type. */
 export const WebhookPost = operation('post');

@@ -48,6 +48,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    // The dispatcher calls this after waiting its shutdownTimeout for attempts in flight; what
+    // is still running must be aborted. `agent.close()` would wait for it, up to `timeout`.
+    await this.agent.destroy();
   }
 }

@@ -77,7 +77,10 @@ describe('Swagger UI of the sample app (headless Chromium)', () => {
       // GET /users is a path operation, not a webhook; the webhook is not a path operation.
       await expect(webhooks.locator('.opblock-get').count()).resolves.toBe(0);
       await expect(
-        page.locator('.swagger-ui .opblock-tag-section .opblock-post').count(),
+        page
+          .locator('.swagger-ui .opblock-tag-section .opblock-summary-path')
+          .filter({ hasText: 'new-subscription' })
+          .count(),
       ).resolves.toBe(0);
 
       // The path operations come first and the Webhooks section under them.

@@ -118,7 +118,9 @@ describe('the seed app: parity with FastAPI', () => {
   );
 
   it('documents no webhook under paths', () => {
-    expect(Object.keys(document.paths)).toEqual(['/users']);
+    const paths = Object.keys(document.paths);
+    expect(paths).toContain('/users');
+    expect(paths.filter((path) => /new-subscription|newSubscription/.test(path))).toEqual([]);
   });
 
   it('serves the same document, webhook included, at /docs-json', async () => {

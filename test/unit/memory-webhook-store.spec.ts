@@ -1,0 +1,401 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryWebhookStore } from '../../lib/storage/memory-webhook.store.js';
+import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
+import type {
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookMessage,
+} from '../../lib/interfaces/webhook-message.interface.js';
+
+let sequence = 0;
+const nextId = (prefix: string) => `${prefix}_${String(++sequence).padStart(6, '0')}`;
+
+function endpoint(overrides: Partial<StoredWebhookEndpoint> = {}): StoredWebhookEndpoint {
+  const now = new Date();
+  return {
+    id: nextId('ep'),
+    url: 'https://example.com/hooks',
+    events: ['ping'],
+    secret: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0',
+    tenant: null,
+    description: null,
+    disabled: false,
+    disabledReason: null,
+    createdAt: now,
+    updatedAt: now,
+    retiredSecrets: [],
+    failingSince: null,
+    ...overrides,
+  };
+}
+
+function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
+  return {
+    id: nextId('msg'),
+    event: 'ping',
+    method: 'post',
+    tenant: null,
+    body: '{"message":"ping"}',
+    idempotencyKey: null,
+    createdAt: new Date(),
+    ...overrides,
+  };
+}
+
+function delivery(
+  of: WebhookMessage,
+  endpointId: string,
+  overrides: Partial<WebhookDelivery> = {},
+): WebhookDelivery {
+  return {
+    id: nextId('dlv'),
+    messageId: of.id,
+    endpointId,
+    tenant: of.tenant,
+    event: of.event,
+    status: 'pending',
+    attempts: 0,
+    scheduleAttempts: 0,
+    nextAttemptAt: of.createdAt,
+    lastError: null,
+    createdAt: of.createdAt,
+    updatedAt: of.createdAt,
+    ...overrides,
+  };
+}
+
+function attempt(of: WebhookDelivery, n = 1): WebhookAttempt {
+  return {
+    id: nextId('atm'),
+    deliveryId: of.id,
+    messageId: of.messageId,
+    endpointId: of.endpointId,
+    attempt: n,
+    startedAt: new Date(),
+    durationMs: 3.5,
+    statusCode: 500,
+    error: null,
+    responseBody: 'nope',
+    outcome: 'failed',
+  };
+}
+
+const EPOCH = new Date(0);
+
+describe('MemoryWebhookStore', () => {
+  describe('idempotency', () => {
+    it('returns the first message and its delivery count for a repeated key', async () => {
+      const store = new MemoryWebhookStore();
+      const first = message({ idempotencyKey: 'k' });
+      expect(
+        await store.insertMessage(first, [delivery(first, 'ep_a'), delivery(first, 'ep_b')], EPOCH),
+      ).toEqual({ inserted: true });
+
+      const repeat = message({ idempotencyKey: 'k', body: '{"other":true}' });
+      const result = await store.insertMessage(repeat, [delivery(repeat, 'ep_a')], EPOCH);
+
+      expect(result).toEqual({ inserted: false, existing: first, deliveries: 2 });
+      expect(await store.getMessage(repeat.id)).toBeUndefined();
+      expect(await store.listDeliveries({ messageId: repeat.id })).toEqual([]);
+      expect(await store.listDeliveries()).toHaveLength(2);
+    });
+
+    it('keeps keys apart per tenant (and tenant-less apart from every tenant)', async () => {
+      const store = new MemoryWebhookStore();
+      const none = message({ idempotencyKey: 'k' });
+      const acme = message({ idempotencyKey: 'k', tenant: 'acme' });
+      const globex = message({ idempotencyKey: 'k', tenant: 'globex' });
+      for (const item of [none, acme, globex]) {
+        expect(await store.insertMessage(item, [], EPOCH)).toEqual({ inserted: true });
+      }
+      const acmeAgain = await store.insertMessage(
+        message({ idempotencyKey: 'k', tenant: 'acme' }),
+        [],
+        EPOCH,
+      );
+      expect(acmeAgain).toMatchObject({ inserted: false, existing: { id: acme.id } });
+    });
+
+    it('does not mix up a tenant with a key that looks like a tenant-prefixed key', async () => {
+      const store = new MemoryWebhookStore();
+      const a = message({ tenant: 'a', idempotencyKey: 'b' });
+      const b = message({ tenant: null, idempotencyKey: 'a\u0000b' });
+      expect(await store.insertMessage(a, [], EPOCH)).toEqual({ inserted: true });
+      expect(await store.insertMessage(b, [], EPOCH)).toEqual({ inserted: true });
+    });
+
+    it('treats a key older than `since` as unused, and the new message takes it over', async () => {
+      const store = new MemoryWebhookStore();
+      const old = message({ idempotencyKey: 'k', createdAt: new Date(Date.now() - 10_000) });
+      await store.insertMessage(old, [], EPOCH);
+      const since = new Date(Date.now() - 5_000);
+
+      const fresh = message({ idempotencyKey: 'k' });
+      expect(await store.insertMessage(fresh, [], since)).toEqual({ inserted: true });
+      const repeat = await store.insertMessage(message({ idempotencyKey: 'k' }), [], since);
+      expect(repeat).toMatchObject({ inserted: false, existing: { id: fresh.id } });
+      // Both messages stay in the log.
+      expect(await store.getMessage(old.id)).toEqual(old);
+    });
+
+    it('never deduplicates messages without a key', async () => {
+      const store = new MemoryWebhookStore();
+      expect(await store.insertMessage(message(), [], EPOCH)).toEqual({ inserted: true });
+      expect(await store.insertMessage(message(), [], EPOCH)).toEqual({ inserted: true });
+    });
+  });
+
+  describe('listDeliveries', () => {
+    async function seeded() {
+      const store = new MemoryWebhookStore();
+      const m1 = message({ event: 'ping' });
+      const m2 = message({ event: 'pong', tenant: 'acme' });
+      const m3 = message({ event: 'ping', tenant: 'acme' });
+      const d = {
+        m1a: delivery(m1, 'ep_a', { status: 'delivered' }),
+        m1b: delivery(m1, 'ep_b', { status: 'failed' }),
+        m2a: delivery(m2, 'ep_a'),
+        m3a: delivery(m3, 'ep_a', { status: 'delivered' }),
+        m3b: delivery(m3, 'ep_b'),
+      };
+      await store.insertMessage(m1, [d.m1a, d.m1b], EPOCH);
+      await store.insertMessage(m2, [d.m2a], EPOCH);
+      await store.insertMessage(m3, [d.m3a, d.m3b], EPOCH);
+      return { store, m1, m2, m3, d };
+    }
+    const ids = (list: WebhookDelivery[]) => list.map((item) => item.id);
+
+    it('lists newest first', async () => {
+      const { store, d } = await seeded();
+      expect(ids(await store.listDeliveries())).toEqual(ids([d.m3b, d.m3a, d.m2a, d.m1b, d.m1a]));
+    });
+
+    it('filters by message, endpoint, tenant (null: none), event and status, combined', async () => {
+      const { store, m1, m3, d } = await seeded();
+      expect(ids(await store.listDeliveries({ messageId: m1.id }))).toEqual(ids([d.m1b, d.m1a]));
+      expect(ids(await store.listDeliveries({ endpointId: 'ep_b' }))).toEqual(ids([d.m3b, d.m1b]));
+      expect(ids(await store.listDeliveries({ tenant: null }))).toEqual(ids([d.m1b, d.m1a]));
+      expect(ids(await store.listDeliveries({ tenant: 'acme' }))).toEqual(
+        ids([d.m3b, d.m3a, d.m2a]),
+      );
+      expect(ids(await store.listDeliveries({ event: 'pong' }))).toEqual(ids([d.m2a]));
+      const statuses: [WebhookDeliveryStatus, WebhookDelivery[]][] = [
+        ['pending', [d.m3b, d.m2a]],
+        ['delivered', [d.m3a, d.m1a]],
+        ['failed', [d.m1b]],
+      ];
+      for (const [status, expected] of statuses) {
+        expect(ids(await store.listDeliveries({ status }))).toEqual(ids(expected));
+      }
+      expect(
+        ids(
+          await store.listDeliveries({ messageId: m3.id, endpointId: 'ep_a', status: 'delivered' }),
+        ),
+      ).toEqual(ids([d.m3a]));
+      expect(await store.listDeliveries({ messageId: 'msg_nope' })).toEqual([]);
+      expect(await store.listDeliveries({ tenant: 'globex' })).toEqual([]);
+    });
+
+    it('follows status changes made through updateDelivery', async () => {
+      const { store, d } = await seeded();
+      await store.updateDelivery(d.m2a.id, { status: 'failed', lastError: 'HTTP 500' });
+      expect(ids(await store.listDeliveries({ status: 'failed' }))).toEqual(ids([d.m2a, d.m1b]));
+      expect(await store.getDelivery(d.m2a.id)).toMatchObject({
+        status: 'failed',
+        lastError: 'HTTP 500',
+      });
+    });
+
+    it('returns at most `limit`, the newest, and 100 by default', async () => {
+      const { store, d } = await seeded();
+      expect(ids(await store.listDeliveries({ limit: 2 }))).toEqual(ids([d.m3b, d.m3a]));
+      expect(ids(await store.listDeliveries({ tenant: 'acme', limit: 1 }))).toEqual(ids([d.m3b]));
+      expect(await store.listDeliveries({ limit: 0 })).toEqual([]);
+
+      const many = new MemoryWebhookStore();
+      const big = message();
+      const deliveries = Array.from({ length: 150 }, (_, n) => delivery(big, `ep_${n}`));
+      await many.insertMessage(big, deliveries, EPOCH);
+      const listed = await many.listDeliveries();
+      expect(listed).toHaveLength(100);
+      expect(listed[0].id).toBe(deliveries[149].id);
+      expect(await many.listDeliveries({ limit: Infinity })).toHaveLength(150);
+    });
+  });
+
+  describe('copies', () => {
+    it('keeps endpoints apart from what callers hold, on the way in and out', async () => {
+      const store = new MemoryWebhookStore();
+      const input = endpoint({
+        events: ['ping'],
+        retiredSecrets: [{ secret: 'whsec_old', expiresAt: new Date(Date.now() + 60_000) }],
+      });
+      await store.insertEndpoint(input);
+      input.events.push('mutated');
+      input.retiredSecrets[0].secret = 'mutated';
+      input.url = 'https://mutated.example';
+
+      const got = (await store.getEndpoint(input.id))!;
+      expect(got.events).toEqual(['ping']);
+      expect(got.retiredSecrets[0].secret).toBe('whsec_old');
+      expect(got.url).toBe('https://example.com/hooks');
+
+      got.events.push('mutated');
+      got.retiredSecrets.push({ secret: 'x', expiresAt: new Date() });
+      got.retiredSecrets[0].expiresAt.setTime(0);
+      got.createdAt.setTime(0);
+      got.disabled = true;
+      const [listed] = await store.listEndpoints();
+      listed.events.length = 0;
+      const updated = (await store.updateEndpoint(input.id, { description: 'd' }))!;
+      updated.events.push('mutated');
+
+      const again = (await store.getEndpoint(input.id))!;
+      expect(again.events).toEqual(['ping']);
+      expect(again.retiredSecrets).toHaveLength(1);
+      expect(again.retiredSecrets[0].expiresAt.getTime()).toBeGreaterThan(Date.now());
+      expect(again.createdAt.getTime()).toBeGreaterThan(0);
+      expect(again.disabled).toBe(false);
+      expect(again.description).toBe('d');
+      expect(await store.findSubscribedEndpoints('ping', null)).toHaveLength(1);
+    });
+
+    it('keeps messages, deliveries and attempts apart from what callers hold', async () => {
+      const store = new MemoryWebhookStore();
+      const m = message();
+      const d = delivery(m, 'ep_a');
+      await store.insertMessage(m, [d], EPOCH);
+      const a = attempt(d);
+      await store.insertAttempt(a);
+      // Mutating the inputs after the fact changes nothing stored.
+      m.body = 'mutated';
+      d.status = 'failed';
+      a.statusCode = 999;
+
+      const gotMessage = (await store.getMessage(m.id))!;
+      gotMessage.body = 'mutated';
+      gotMessage.createdAt.setTime(0);
+      const gotDelivery = (await store.getDelivery(d.id))!;
+      gotDelivery.status = 'failed';
+      gotDelivery.nextAttemptAt!.setTime(0);
+      const [listed] = await store.listDeliveries();
+      listed.status = 'delivered';
+      listed.createdAt.setTime(0);
+      const updated = (await store.updateDelivery(d.id, { attempts: 1 }))!;
+      updated.attempts = 99;
+      const [gotAttempt] = await store.listAttempts(d.id);
+      gotAttempt.statusCode = 999;
+      gotAttempt.startedAt.setTime(0);
+
+      const message2 = (await store.getMessage(m.id))!;
+      expect(message2.body).toBe('{"message":"ping"}');
+      expect(message2.createdAt.getTime()).toBeGreaterThan(0);
+      const delivery2 = (await store.getDelivery(d.id))!;
+      expect(delivery2).toMatchObject({ status: 'pending', attempts: 1 });
+      expect(delivery2.nextAttemptAt!.getTime()).toBeGreaterThan(0);
+      expect(delivery2.createdAt.getTime()).toBeGreaterThan(0);
+      const [attempt2] = await store.listAttempts(d.id);
+      expect(attempt2.statusCode).toBe(500);
+      expect(attempt2.startedAt.getTime()).toBeGreaterThan(0);
+    });
+
+    it('returns a copy of the existing message on an idempotent repeat', async () => {
+      const store = new MemoryWebhookStore();
+      const m = message({ idempotencyKey: 'k' });
+      await store.insertMessage(m, [], EPOCH);
+      const repeat = await store.insertMessage(message({ idempotencyKey: 'k' }), [], EPOCH);
+      if (repeat.inserted) throw new Error('expected the repeat to be refused');
+      repeat.existing.body = 'mutated';
+      repeat.existing.createdAt.setTime(0);
+
+      const stored = (await store.getMessage(m.id))!;
+      expect(stored.body).toBe('{"message":"ping"}');
+      // Still young: the key still deduplicates.
+      expect(
+        await store.insertMessage(message({ idempotencyKey: 'k' }), [], new Date(1)),
+      ).toMatchObject({
+        inserted: false,
+      });
+    });
+  });
+
+  describe('retention', () => {
+    // The store prunes every 1000 inserted messages; filler messages trigger it.
+    async function fill(store: MemoryWebhookStore, count: number) {
+      for (let n = 0; n < count; n++) await store.insertMessage(message(), [], EPOCH);
+    }
+
+    it('forgets finished old messages with their deliveries, attempts and key; keeps pending ones', async () => {
+      const store = new MemoryWebhookStore(1_000);
+      const longAgo = new Date(Date.now() - 60_000);
+      const delivered = message({ createdAt: longAgo, idempotencyKey: 'k-delivered' });
+      const failed = message({ createdAt: longAgo });
+      const pending = message({ createdAt: longAgo, idempotencyKey: 'k-pending' });
+      const mixed = message({ createdAt: longAgo });
+      const young = message();
+      const d = {
+        delivered: delivery(delivered, 'ep_a', { status: 'delivered' }),
+        failed: delivery(failed, 'ep_a', { status: 'failed' }),
+        pending: delivery(pending, 'ep_a'),
+        mixedDone: delivery(mixed, 'ep_a', { status: 'delivered' }),
+        mixedPending: delivery(mixed, 'ep_b'),
+        young: delivery(young, 'ep_a', { status: 'delivered' }),
+      };
+      await store.insertMessage(delivered, [d.delivered], EPOCH);
+      await store.insertMessage(failed, [d.failed], EPOCH);
+      await store.insertMessage(pending, [d.pending], EPOCH);
+      await store.insertMessage(mixed, [d.mixedDone, d.mixedPending], EPOCH);
+      await store.insertMessage(young, [d.young], EPOCH);
+      await store.insertAttempt(attempt(d.delivered));
+      await store.insertAttempt(attempt(d.pending));
+
+      await fill(store, 1000 - 5);
+
+      expect(await store.getMessage(delivered.id)).toBeUndefined();
+      expect(await store.getMessage(failed.id)).toBeUndefined();
+      expect(await store.getDelivery(d.delivered.id)).toBeUndefined();
+      expect(await store.getDelivery(d.failed.id)).toBeUndefined();
+      expect(await store.listAttempts(d.delivered.id)).toEqual([]);
+      expect(await store.listDeliveries({ messageId: delivered.id })).toEqual([]);
+
+      expect(await store.getMessage(pending.id)).toEqual(pending);
+      expect(await store.getDelivery(d.pending.id)).toEqual(d.pending);
+      expect(await store.listAttempts(d.pending.id)).toHaveLength(1);
+      expect(await store.getMessage(mixed.id)).toEqual(mixed);
+      expect(await store.getDelivery(d.mixedDone.id)).toEqual(d.mixedDone);
+      expect(await store.getMessage(young.id)).toEqual(young);
+      expect(await store.getDelivery(d.young.id)).toEqual(d.young);
+
+      // The forgotten message's key is free again; the pending one's still deduplicates.
+      expect(
+        await store.insertMessage(message({ idempotencyKey: 'k-delivered' }), [], EPOCH),
+      ).toEqual({ inserted: true });
+      expect(
+        await store.insertMessage(message({ idempotencyKey: 'k-pending' }), [], EPOCH),
+      ).toMatchObject({ inserted: false, existing: { id: pending.id } });
+    });
+
+    it('forgets a once-pending message after it finishes, at a later prune', async () => {
+      const store = new MemoryWebhookStore(1_000);
+      const old = message({ createdAt: new Date(Date.now() - 60_000) });
+      const d = delivery(old, 'ep_a');
+      await store.insertMessage(old, [d], EPOCH);
+      await fill(store, 999);
+      expect(await store.getMessage(old.id)).toBeDefined();
+
+      await store.updateDelivery(d.id, { status: 'delivered' });
+      await fill(store, 1000);
+      expect(await store.getMessage(old.id)).toBeUndefined();
+    });
+
+    it('keeps everything younger than the retention', async () => {
+      const store = new MemoryWebhookStore(60 * 60 * 1000);
+      const m = message({ createdAt: new Date(Date.now() - 60_000) });
+      const d = delivery(m, 'ep_a', { status: 'delivered' });
+      await store.insertMessage(m, [d], EPOCH);
+      await fill(store, 999);
+      expect(await store.getDelivery(d.id)).toEqual(d);
+    });
+  });
+});
