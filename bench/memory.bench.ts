@@ -100,17 +100,27 @@ async function main(receiver: Receiver): Promise<MemoryReport> {
     rssMB: (after.rss - before.rss) / MB,
   };
   const perDelivery = (usage: NodeJS.MemoryUsage) =>
-    int((usage.heapUsed - before.heapUsed) / deliveriesExpected);
+    (usage.heapUsed - before.heapUsed) / deliveriesExpected;
+  const perAttempt = perDelivery(after) - perDelivery(queued);
+  const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
   console.log(
     `  ${int(EMITS)} emits x ${ENDPOINTS} endpoints in ${int(emitMs)} ms; every first attempt ` +
       `answered 503 after ${int(attemptMs)} ms (process cpu ${int((cpuMs.user + cpuMs.system) / 1000)} ms` +
-      `${otherEvents ? `, ${otherEvents} other events` : ''})`,
+      `${otherEvents ? `, ${otherEvents} other events` : ''}); ${int(pending)} deliveries pending`,
   );
   console.log(
-    `  heap before ${(before.heapUsed / MB).toFixed(1)} MB; queued +${report.queuedHeapMB.toFixed(1)} MB ` +
-      `(${perDelivery(queued)} B/delivery); attempted +${report.heapMB.toFixed(1)} MB ` +
-      `(${perDelivery(after)} B/delivery); rss ${int(before.rss / MB)} -> ${int(after.rss / MB)} MB; ` +
-      `${int(pending)} deliveries pending`,
+    `  heap used: before ${mb(before.heapUsed)}, queued +${mb(queued.heapUsed - before.heapUsed)} ` +
+      `(${int(perDelivery(queued))} B/delivery), attempted +${mb(after.heapUsed - before.heapUsed)} ` +
+      `(${int(perDelivery(after))} B/delivery, so ${int(perAttempt)} B per logged attempt)`,
+  );
+  console.log(
+    `  heap total ${mb(before.heapTotal)} -> ${mb(after.heapTotal)}, rss ${mb(before.rss)} -> ` +
+      `${mb(after.rss)} (rss keeps what the heap grew to while attempts ran), ` +
+      `external ${mb(before.external)} -> ${mb(after.external)}`,
+  );
+  console.log(
+    `  with all 10 attempts of the default schedule logged, ${int(deliveriesExpected)} pending ` +
+      `deliveries would hold about ${mb((perDelivery(queued) + 10 * perAttempt) * deliveriesExpected)}`,
   );
   await app.close();
   return report;

@@ -116,7 +116,16 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
     // The endpoint as it is now, not as it was when the attempt started: another delivery may
     // have succeeded meanwhile and stopped the failing clock.
-    const current = (await this.store.getEndpoint(endpoint.id)) ?? endpoint;
+    const current = await this.store.getEndpoint(endpoint.id);
+    if (!current || current.disabled) {
+      // Removed or disabled while this attempt ran: no retry for it.
+      return this.fail(
+        delivery,
+        attempt,
+        endpointUnavailable(endpoint.id, current?.disabledReason),
+        now,
+      );
+    }
     const failingSince = current.failingSince ?? now;
     if (now.getTime() - failingSince.getTime() >= this.options.disableEndpointAfter) {
       await this.disableEndpoint(current, endpointFailingTooLong(failingSince));

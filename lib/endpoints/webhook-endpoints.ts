@@ -3,7 +3,11 @@ import { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { generateSecret, parseSecret } from '../delivery/webhook-signer.js';
 import { createId } from '../storage/ids.js';
 import { WEBHOOK_STORE, WEBHOOKS_MODULE_OPTIONS } from '../webhooks.constants.js';
-import { endpointEventsEmpty, endpointNotFound } from '../webhooks.messages.js';
+import {
+  endpointEventsEmpty,
+  endpointNotFound,
+  endpointUnavailable,
+} from '../webhooks.messages.js';
 import { UrlPolicy } from './url-policy.js';
 import type {
   CreateWebhookEndpoint,
@@ -79,7 +83,25 @@ export class WebhookEndpoints {
 
   /** Deletes the endpoint; pending deliveries to it are dropped. Resolves to whether it existed. */
   async remove(id: string): Promise<boolean> {
-    return this.store.deleteEndpoint(id);
+    const removed = await this.store.deleteEndpoint(id);
+    if (removed) {
+      // Their queued jobs will find them finished and send nothing.
+      const now = new Date();
+      const pending = await this.store.listDeliveries({
+        endpointId: id,
+        status: 'pending',
+        limit: Infinity,
+      });
+      for (const delivery of pending) {
+        await this.store.updateDelivery(delivery.id, {
+          status: 'failed',
+          nextAttemptAt: null,
+          lastError: endpointUnavailable(id),
+          updatedAt: now,
+        });
+      }
+    }
+    return removed;
   }
 
   /**

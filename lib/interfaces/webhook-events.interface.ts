@@ -14,8 +14,8 @@ export type WebhookLifecycleEvent =
       type: 'attempt-failed';
       delivery: WebhookDelivery;
       attempt: WebhookAttempt;
-      /** When the next attempt is due; `null` when none will be made. */
-      nextAttemptAt: Date | null;
+      /** When the next attempt is due (a last failed attempt is `delivery-exhausted` instead). */
+      nextAttemptAt: Date;
     }
   | { type: 'delivery-exhausted'; delivery: WebhookDelivery; attempt: WebhookAttempt | null }
   | { type: 'endpoint-disabled'; endpoint: WebhookEndpointRef; reason: string };

@@ -319,6 +319,28 @@ describe('WebhookEndpoints', () => {
       expect(log.attemptLog[0].statusCode).toBe(500);
       expect(receiver.requests).toHaveLength(1);
     });
+    it('fails a delivery waiting for a retry as soon as its endpoint is removed', async () => {
+      await ctx.close();
+      await boot({ retryDelays: [60_000] });
+      const endpoint = await add('/down');
+      receiver.behave((_request, response) => {
+        response.statusCode = 500;
+        response.end();
+      });
+      const result = await ctx.emitter.emit('ping', ping());
+      await waitUntil(async () => {
+        const [log] = await ctx.deliveries.list({ messageId: result.id });
+        return log?.attemptLog.length === 1 && log.nextAttemptAt !== null;
+      }, 'the first attempt to fail and a retry to be scheduled');
+
+      await ctx.endpoints.remove(endpoint.id);
+
+      const [log] = await ctx.deliveries.list({ messageId: result.id });
+      expect(log.status).toBe('failed');
+      expect(log.nextAttemptAt).toBeNull();
+      expect(log.lastError).toMatch(/removed/);
+      expect(receiver.requests).toHaveLength(1);
+    });
   });
 
   describe('rotateSecret', () => {

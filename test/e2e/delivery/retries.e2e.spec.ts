@@ -301,7 +301,7 @@ describe.each(['http', 'undici'] as const)(
     });
 
     it('judges a failure against a success that came while it was in flight', async () => {
-      const disableEndpointAfter = 300;
+      const disableEndpointAfter = 500;
       await boot({ disableEndpointAfter, retryDelays: [50] });
       // seq 1 fails for good and starts the clock; seq 2 is held while seq 3 succeeds (which
       // stops the clock), then its connection is reset: a failure that started long after the
