@@ -23,3 +23,8 @@ export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
 export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
 /** Injection token of the module options with defaults filled in. */
 export const WEBHOOKS_RESOLVED_OPTIONS = Symbol('WEBHOOKS_RESOLVED_OPTIONS');
+/**
+ * Injection token of the `WebhookEventPublisher` (the lifecycle stream), so that `endpoints/`
+ * can report events without importing `delivery/`.
+ */
+export const WEBHOOK_EVENT_PUBLISHER = Symbol('WEBHOOK_EVENT_PUBLISHER');

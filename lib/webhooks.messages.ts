@@ -40,7 +40,8 @@ export const webhookMethodUndeclared = (
   declared: readonly string[],
 ) =>
   `Webhook '${webhook}' declares no ${method.toUpperCase()} operation; it declares ` +
-  `${declared.map((m) => m.toUpperCase()).join(', ')}.`;
+  `${declared.map((m) => m.toUpperCase()).join(', ')}. Send one of those, e.g. ` +
+  `emit(event, payload, { method: '${declared[0]}' }).`;
 
 export const invalidWebhookName = (name: unknown, className: string) =>
   `@Webhook() on ${className} needs a non-empty string name (got ${JSON.stringify(name)}), ` +
@@ -50,16 +51,51 @@ export const requestScopedWebhook = (className: string) =>
   `${className} is request-scoped; webhook declarations are read from its class, which is ` +
   `fine, but the provider itself is never instantiated by the webhooks module.`;
 
+export const staticWebhookOperation = (where: string) =>
+  `${where} is a static method decorated as a webhook operation, but operations are instance ` +
+  `methods of the @Webhook provider. Remove 'static' from it.`;
+
+export const conflictingWebhookOptions = (
+  webhook: string,
+  first: string,
+  second: string,
+  differing: readonly string[],
+) =>
+  `Webhook '${webhook}' is declared by ${first} and by ${second} with different @Webhook() ` +
+  `options (${differing.join(', ')}), and only one set can document it. Give both classes the ` +
+  `same options, or move what differs to the options of their @WebhookPost() (or sibling) methods.`;
+
+export const undocumentedWebhookBody = (dto: string, webhook: string, where: string) =>
+  `The body of webhook '${webhook}' (${where}) is ${dto}, which documents no property: the ` +
+  `document shows an empty object and every delivery sends {}. Add @ApiProperty() to the ` +
+  `properties of ${dto}, or enable the @nestjs/swagger CLI plugin in nest-cli.json.`;
+
 // --- openapi ------------------------------------------------------------------------------
 
 export const moduleNotImported = () =>
   `withWebhooks(app, document) found no WebhooksModule in this application. ` +
   `Import WebhooksModule.forRoot() in your root module.`;
 
+export const schemaNameConflict = (name: string, first: string, second: string) =>
+  `Two different classes, ${first} and ${second}, are both documented as schema '${name}' in ` +
+  `components.schemas, so one would silently replace the other. Rename one of them, or give it ` +
+  `a schema name of its own with @ApiSchema({ name: '...' }).`;
+
+export const operationIdConflict = (operationId: string, where: string, other: string) =>
+  `operationId '${operationId}' of webhook operation ${where} is already used by ${other}, and ` +
+  `operationIds must be unique in a document. Choose another operationId, or leave it out to ` +
+  `get a unique default.`;
+
+export const documentNotCloneable = (reason: string) =>
+  `withWebhooks(app, document) cannot copy the document (${reason}). A Swagger document must be ` +
+  `plain JSON data: remove the functions or symbols set on it by hand.`;
+
 // --- errors of the public API -------------------------------------------------------------
 
 export const unknownWebhook = (event: string, declared: readonly string[]) =>
-  `Unknown webhook '${event}': no @Webhook declares it. Declared webhooks: ${list(declared)}.`;
+  `Unknown webhook '${event}': no @Webhook declares it. Declared webhooks: ${list(declared)}. ` +
+  `Fix the name if it is a typo; otherwise add @Webhook('${event}') to a provider class with a ` +
+  `@WebhookPost() method, and list that class in the providers of a module.`;
 
 export const payloadValidationFailed = (event: string, errors: readonly ValidationError[]) => {
   const details = flattenValidationErrors(errors).join('; ');
@@ -279,3 +315,42 @@ export const noDeliveryToRedeliver = (messageId: string, endpointId?: string) =>
     ? `Message '${messageId}' was never queued for endpoint '${endpointId}'; ` +
       `only endpoints that were subscribed when it was emitted can receive it again.`
     : `Message '${messageId}' had no endpoint to go to; there is nothing to redeliver.`;
+
+// --- delivery: attempts, shutdown -------------------------------------------------------------
+
+/** Why an attempt failed when the receiver answered with a non-2xx status. */
+export const httpStatusError = (status: number) => `HTTP ${status}`;
+
+export const transportTimeout = (timeoutMs: number) =>
+  `timeout: no complete answer within ${timeoutMs} ms`;
+
+/** `code` is Node's or undici's error code (ECONNRESET, ...) when there is one. */
+export const transportFailure = (code: string | undefined, detail: string) =>
+  code ? `${code}: ${detail}` : detail;
+
+export const responseBodyUnreadable = (reason: string) =>
+  `the status arrived, but reading the response body failed (${reason}); the status decides`;
+
+export const disabledByUpdate = () => 'disabled by update()';
+
+export const emitAfterShutdown = (event: string) =>
+  `Cannot emit webhook '${event}': the application is shutting down (app.close() was called), ` +
+  `so nothing would deliver it and nothing was stored. Emit before closing the application.`;
+
+export const unexpectedAttemptError = (reason: string) => `unexpected error: ${reason}`;
+
+/** `delayMs`: when the attempt is retried; `undefined`: no retry is left. */
+export const attemptCrashed = (
+  deliveryId: string,
+  endpointId: string,
+  reason: string,
+  delayMs: number | undefined,
+) =>
+  `Delivery ${deliveryId} to endpoint ${endpointId} hit an unexpected error (${reason}); ` +
+  (delayMs === undefined
+    ? `no retry is left, so it is marked failed.`
+    : `retrying in ${Math.round(delayMs)} ms.`);
+
+export const attemptRecoveryFailed = (deliveryId: string, reason: string) =>
+  `Could not record the unexpected error of delivery ${deliveryId} either (${reason}); the ` +
+  `store keeps it as it was last recorded.`;

@@ -17,6 +17,7 @@ import { UrlPolicy } from './endpoints/url-policy.js';
 import { WebhookEndpoints } from './endpoints/webhook-endpoints.js';
 import { MemoryWebhookStore } from './storage/memory-webhook.store.js';
 import {
+  WEBHOOK_EVENT_PUBLISHER,
   WEBHOOK_QUEUE,
   WEBHOOK_STORE,
   WEBHOOK_TRANSPORT,
@@ -49,7 +50,8 @@ const providers: Provider[] = [
   },
   {
     provide: WEBHOOK_STORE,
-    useFactory: (options: ResolvedWebhooksOptions) => new MemoryWebhookStore(options.retention),
+    useFactory: ({ retention, idempotencyTtl }: ResolvedWebhooksOptions) =>
+      new MemoryWebhookStore({ retention, idempotencyTtl }),
     inject: [WEBHOOKS_RESOLVED_OPTIONS],
   },
   {
@@ -74,6 +76,7 @@ const providers: Provider[] = [
   WebhooksExplorer,
   WebhookCatalog,
   WebhookLifecycle,
+  { provide: WEBHOOK_EVENT_PUBLISHER, useExisting: WebhookLifecycle },
   WebhookPayloadSerializer,
   WebhookDispatcher,
   WebhookEmitter,
@@ -83,9 +86,12 @@ const providers: Provider[] = [
 
 /** Declares, documents and delivers outgoing webhooks. Global; `forRoot()` needs no options. */
 @Module({
-  imports: [DiscoveryModule, HttpModule],
+  // An axios instance of our own: the app's global axios defaults and interceptors (and those
+  // of a global HttpModule) must not reach deliveries, where they could swap the adapter or
+  // the agents that enforce the address policy at connect time.
+  imports: [DiscoveryModule, HttpModule.register({})],
   providers,
-  exports: [WebhookCatalog, WebhookEmitter, WebhookEndpoints, WebhookDeliveries],
+  exports: [WebhookEmitter, WebhookEndpoints, WebhookDeliveries],
 })
 export class WebhooksModule extends ConfigurableWebhooksModule {
   static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {

@@ -1,7 +1,6 @@
 import { Injectable, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DECORATORS } from '@nestjs/swagger';
-import { getMetadataStorage } from 'class-validator';
 import {
   WEBHOOK_METADATA,
   WEBHOOK_OPERATION_METADATA,
@@ -16,7 +15,16 @@ import type {
 const PLUGIN_METADATA_FACTORY = '_OPENAPI_METADATA_FACTORY';
 const PRIMITIVES = new Set<unknown>([String, Number, Boolean, Object, Array, Date, Symbol, BigInt]);
 
-/** The properties a DTO declares, each with its nested DTO class when it has one. */
+/** What `@ApiProperty()` or the swagger CLI plugin records about one property. */
+interface PropertyMetadata {
+  name?: string;
+  type?: unknown;
+}
+
+/**
+ * The properties a DTO documents, by the name the schema (and so the wire) uses, each with its
+ * nested DTO class when it has one.
+ */
 export type DeclaredProperties = ReadonlyMap<string, Type<unknown> | undefined>;
 
 /** Owns every metadata read of the library, so the explorer never touches `Reflect` itself. */
@@ -51,6 +59,19 @@ export class WebhooksMetadataAccessor {
     );
   }
 
+  /** The operation metadata of a static method, which cannot be an operation (see the explorer). */
+  getStaticOperation(
+    target: Type<unknown>,
+    methodName: string,
+  ): WebhookOperationMetadata | undefined {
+    const method: unknown = (target as unknown as Record<string, unknown>)[methodName];
+    if (typeof method !== 'function') return undefined;
+    return this.reflector.get<WebhookOperationMetadata | undefined>(
+      WEBHOOK_OPERATION_METADATA,
+      method,
+    );
+  }
+
   /** The parameter types TypeScript emitted for the method (`emitDecoratorMetadata`). */
   getParameterTypes(target: Type<unknown>, methodName: string): unknown[] {
     const types: unknown = Reflect.getMetadata('design:paramtypes', target.prototype, methodName);
@@ -58,38 +79,61 @@ export class WebhooksMetadataAccessor {
   }
 
   /**
-   * The properties a body DTO declares: those documented (`@ApiProperty`, the swagger CLI
-   * plugin) or validated (class-validator), with the nested DTO class of each when known.
+   * The properties a body DTO documents, exactly those that `generateSchema(type)` lists under
+   * `properties`: `@ApiProperty()` and its siblings, own and inherited (mapped types included),
+   * and the swagger CLI plugin's `_OPENAPI_METADATA_FACTORY`. Validation decorators alone do not
+   * count: a property the document leaves out must never reach a receiver. `@ApiHideProperty()`
+   * needs no handling of its own: in @nestjs/swagger 12 it records nothing at runtime and only
+   * keeps the CLI plugin from generating metadata, so what it hides is absent here as in the
+   * schema.
    */
   getDeclaredProperties(type: Type<unknown>): DeclaredProperties {
     const prototype = type.prototype as object;
-    const documented: string[] = (
-      Reflect.getMetadata(DECORATORS.API_MODEL_PROPERTIES_ARRAY, prototype) ?? []
-    ).map((key: string) => key.replace(/^:/, ''));
-    const plugin: Record<string, { type?: unknown }> =
-      (type as unknown as Record<string, () => Record<string, { type?: unknown }>>)[
-        PLUGIN_METADATA_FACTORY
-      ]?.() ?? {};
-    const validated = getMetadataStorage()
-      .getTargetValidationMetadatas(type, '', true, false)
-      .map((metadata) => metadata.propertyName);
+    const plugin = pluginMetadata(prototype);
+    // The order swagger lists them in: decorated first, then what only the plugin declares.
+    const keys = new Set<string>();
+    const decorated: unknown[] =
+      Reflect.getMetadata(DECORATORS.API_MODEL_PROPERTIES_ARRAY, prototype) ?? [];
+    for (const key of decorated) {
+      if (typeof key === 'string' && key.startsWith(':')) keys.add(key.slice(1));
+    }
+    Object.keys(plugin).forEach((key) => keys.add(key));
 
     const properties = new Map<string, Type<unknown> | undefined>();
-    for (const name of new Set([...documented, ...Object.keys(plugin), ...validated])) {
-      const swaggerType: unknown = Reflect.getMetadata(
+    for (const key of keys) {
+      const stored: PropertyMetadata | undefined = Reflect.getMetadata(
         DECORATORS.API_MODEL_PROPERTIES,
         prototype,
-        name,
-      )?.type;
-      properties.set(
-        name,
-        dtoClass(swaggerType) ??
-          dtoClass(plugin[name]?.type) ??
-          dtoClass(Reflect.getMetadata('design:type', prototype, name)),
+        key,
       );
+      // Decorator metadata wins over the plugin's, as when swagger merges them.
+      const metadata: PropertyMetadata = { ...plugin[key], ...stored };
+      const declaredType =
+        metadata.type !== undefined
+          ? metadata.type
+          : Reflect.getMetadata('design:type', prototype, key);
+      properties.set(metadata.name || key, dtoClass(declaredType));
     }
     return properties;
   }
+}
+
+/** The plugin metadata of the class and its ancestors; the nearest class wins, as in swagger. */
+function pluginMetadata(prototype: object): Record<string, PropertyMetadata> {
+  let metadata: Record<string, PropertyMetadata> = {};
+  for (
+    let current: object | null = prototype;
+    current && current !== Object.prototype;
+    current = Reflect.getPrototypeOf(current)
+  ) {
+    const factory: unknown = (current.constructor as unknown as Record<string, unknown>)?.[
+      PLUGIN_METADATA_FACTORY
+    ];
+    if (typeof factory === 'function') {
+      metadata = { ...(factory() as Record<string, PropertyMetadata>), ...metadata };
+    }
+  }
+  return metadata;
 }
 
 /** The DTO class behind a property type: `Dto`, `[Dto]`, `() => Dto` or `() => [Dto]`. */

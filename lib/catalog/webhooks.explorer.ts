@@ -4,10 +4,13 @@ import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js'
 import { WebhooksMetadataAccessor } from './webhooks-metadata.accessor.js';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
 import {
+  conflictingWebhookOptions,
   duplicateWebhookOperation,
   invalidWebhookName,
   operationWithoutWebhook,
   requestScopedWebhook,
+  staticWebhookOperation,
+  undocumentedWebhookBody,
   unknownWebhookBody,
   webhookWithoutOperations,
 } from '../webhooks.messages.js';
@@ -18,6 +21,7 @@ import type {
 import type {
   WebhookMethod,
   WebhookOperationMetadata,
+  WebhookOptions,
 } from '../interfaces/webhook-options.interface.js';
 
 // Types that say nothing about a body: an interface or `any` compiles to Object.
@@ -33,6 +37,10 @@ const OPAQUE_TYPES = new Set<unknown>([
   Symbol,
   BigInt,
 ]);
+
+// The `@Webhook()` options that document the webhook as a whole; the first class declaring a
+// name would silently win for each of them, so every class declaring it must agree.
+const SHARED_OPTIONS = ['summary', 'description', 'tags', 'deprecated'] as const;
 
 /** Walks the application's providers and reads their webhook declarations. */
 @Injectable()
@@ -68,6 +76,16 @@ export class WebhooksExplorer {
       if (!definition) {
         definition = { name: options.name, options, target, operations: new Map() };
         definitions.set(options.name, definition);
+      } else {
+        const first = definition;
+        const differing = SHARED_OPTIONS.filter(
+          (key) => !sameOption(first.options[key], options[key]),
+        );
+        if (differing.length > 0) {
+          throw new Error(
+            conflictingWebhookOptions(options.name, first.target.name, target.name, differing),
+          );
+        }
       }
       for (const { methodName, metadata } of operations) {
         const existing = definition.operations.get(metadata.method);
@@ -81,13 +99,20 @@ export class WebhooksExplorer {
             ),
           );
         }
+        const body = this.bodyOf(target, methodName, metadata);
+        if (this.accessor.getDeclaredProperties(body.body).size === 0) {
+          // A warning, not an error: an event may deliberately carry an empty object.
+          this.logger.warn(
+            undocumentedWebhookBody(body.body.name, options.name, describe(target, methodName)),
+          );
+        }
         definition.operations.set(metadata.method, {
           webhook: options.name,
           method: metadata.method,
           options: metadata.options,
           target,
           methodName,
-          ...this.bodyOf(target, methodName, metadata),
+          ...body,
         });
       }
     }
@@ -128,6 +153,9 @@ export class WebhooksExplorer {
   private operationsOf(target: Type<unknown>) {
     const found: { methodName: string; metadata: WebhookOperationMetadata }[] = [];
     for (const methodName of this.accessor.getOperationMethodNames(target)) {
+      if (this.accessor.getStaticOperation(target, methodName)) {
+        throw new Error(staticWebhookOperation(`${target.name}.${methodName}()`));
+      }
       const metadata = this.accessor.getOperation(target, methodName);
       if (metadata) found.push({ methodName, metadata });
     }
@@ -151,6 +179,13 @@ export class WebhooksExplorer {
     }
     return { body: body as Type<unknown>, isArray };
   }
+}
+
+function sameOption(
+  first: WebhookOptions[keyof WebhookOptions],
+  second: WebhookOptions[keyof WebhookOptions],
+): boolean {
+  return JSON.stringify(first) === JSON.stringify(second);
 }
 
 const describe = (target: Type<unknown>, methodName: string) => `${target.name}.${methodName}()`;

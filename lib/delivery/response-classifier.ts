@@ -6,14 +6,11 @@ export type ResponseClassification =
  * Classifies an attempt by its HTTP status (`undefined` when no response arrived): 2xx
  * delivered, 410 gone, anything else retried, honouring `Retry-After` on 429 and 503.
  */
-export function classifyResponse(
-  status: number | undefined,
-  _error?: unknown,
-): ResponseClassification {
+export function classifyResponse(status: number | undefined): ResponseClassification {
   // The status decides whenever there is one: a receiver that answered 2xx has accepted the
   // message even if reading the rest of its response then failed, and retrying would deliver
-  // it twice. `_error` only explains a missing status (timeout, refused, reset, SSRF block at
-  // connect time), all of which are worth retrying, so it never changes the outcome.
+  // it twice. No status (timeout, refused, reset, SSRF block at connect time) is always worth
+  // retrying.
   if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) {
     return { outcome: 'retry', honourRetryAfter: false };
   }

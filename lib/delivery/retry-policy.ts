@@ -59,11 +59,6 @@ export class RetryPolicy {
     this.maxRetryAfterMs = maxRetryAfterMs;
   }
 
-  /** Attempts in all, the first included: 1 + the number of retries. */
-  get maxAttempts(): number {
-    return this.retryDelays.length + 1;
-  }
-
   /**
    * Milliseconds to wait after attempt `attemptNumber` (1-based) failed, or `undefined` when
    * that was the last one. `retryAfterMs` is the receiver's parsed `Retry-After`, if any.

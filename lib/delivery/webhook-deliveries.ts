@@ -71,13 +71,15 @@ export class WebhookDeliveries {
       // A pending delivery has its next attempt queued or in flight already: a second job
       // would start a parallel retry chain, sending the message twice at once.
       if (delivery.status === 'pending') continue;
+      // Claim it: of two concurrent replays, only the one that turns it back to pending queues
+      // it; the other finds it pending already and leaves it.
+      const claimed = await this.store.updateDelivery(
+        delivery.id,
+        { status: 'pending', scheduleAttempts: 0, nextAttemptAt: now, updatedAt: now },
+        { status: delivery.status },
+      );
+      if (!claimed) continue;
       queued++;
-      await this.store.updateDelivery(delivery.id, {
-        status: 'pending',
-        scheduleAttempts: 0,
-        nextAttemptAt: now,
-        updatedAt: now,
-      });
       await this.queue.enqueue({ deliveryId: delivery.id, endpointId: delivery.endpointId }, 0);
     }
     return { id: messageId, deliveries: queued };

@@ -5,6 +5,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createId } from '../storage/ids.js';
 import {
@@ -15,16 +16,20 @@ import {
   WEBHOOKS_RESOLVED_OPTIONS,
 } from '../webhooks.constants.js';
 import {
+  attemptCrashed,
   attemptFailed,
+  attemptRecoveryFailed,
   deliveryExhausted,
   endpointDisabled,
   endpointFailingTooLong,
   endpointGone,
   endpointUnavailable,
+  httpStatusError,
   messageUnavailable,
   queueStopped,
+  unexpectedAttemptError,
 } from '../webhooks.messages.js';
-import { classifyResponse } from './response-classifier.js';
+import { classifyResponse, type ResponseClassification } from './response-classifier.js';
 import { RetryPolicy, parseRetryAfter } from './retry-policy.js';
 import { WebhookLifecycle } from './webhook-lifecycle.js';
 import { WebhookSigner } from './webhook-signer.js';
@@ -39,8 +44,16 @@ import type { WebhookStore } from '../interfaces/webhook-store.interface.js';
 import type { WebhookTransport } from '../interfaces/webhook-transport.interface.js';
 import type { ResolvedWebhooksOptions } from '../webhooks.options.js';
 
-const USER_AGENT = 'nestjs-webhooks/0.1 (+https://www.standardwebhooks.com)';
+const USER_AGENT = `${userAgentProduct()} (+https://www.standardwebhooks.com)`;
 const SIGNER_CACHE_LIMIT = 10_000;
+
+/** How far an attempt got, so that an unexpected error can be recovered from. */
+interface AttemptProgress {
+  /** The delivery as read when the attempt began. */
+  delivery?: WebhookDelivery;
+  /** The attempt, once it is recorded in the store. */
+  recorded?: WebhookAttempt;
+}
 
 /**
  * Runs delivery attempts as the queue hands them out: sign, send, record the attempt, then
@@ -72,10 +85,24 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     await this.transport.close();
   }
 
-  /** One attempt of one delivery; never rejects (the queue has nobody to tell). */
+  /**
+   * One attempt of one delivery. Never rejects: an unexpected error (a failing store, say) is
+   * logged, and the attempt is retried on the delivery's schedule, or the delivery failed once
+   * the schedule is used up.
+   */
   async attempt(job: WebhookJob): Promise<void> {
+    const progress: AttemptProgress = {};
+    try {
+      await this.run(job, progress);
+    } catch (error) {
+      await this.recover(job, progress, error);
+    }
+  }
+
+  private async run(job: WebhookJob, progress: AttemptProgress): Promise<void> {
     const delivery = await this.store.getDelivery(job.deliveryId);
     if (!delivery || delivery.status !== 'pending') return;
+    progress.delivery = delivery;
     const [message, endpoint] = await Promise.all([
       this.store.getMessage(delivery.messageId),
       this.store.getEndpoint(delivery.endpointId),
@@ -88,30 +115,19 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       );
     }
 
-    const { attempt, response } = await this.send(delivery, message, endpoint);
+    const { attempt, verdict, retryAfter } = await this.send(delivery, message, endpoint);
     await this.store.insertAttempt(attempt);
-    const verdict = classifyResponse(response.statusCode ?? undefined);
+    progress.recorded = attempt;
     const now = new Date();
 
-    if (verdict.outcome === 'delivered') {
-      const done = await this.store.updateDelivery(delivery.id, {
-        status: 'delivered',
-        attempts: attempt.attempt,
-        nextAttemptAt: null,
-        lastError: null,
-        updatedAt: now,
-      });
-      if (endpoint.failingSince) {
-        await this.store.updateEndpoint(endpoint.id, { failingSince: null });
-      }
-      this.lifecycle.publish({ type: 'delivered', delivery: done!, attempt });
-      return;
-    }
+    if (verdict.outcome === 'delivered') return this.succeed(delivery, endpoint.id, attempt, now);
 
-    const lastError = attempt.error ?? `HTTP ${attempt.statusCode}`;
+    // The status when there is one: a body that broke off is not why the attempt failed.
+    const lastError =
+      attempt.statusCode !== null ? httpStatusError(attempt.statusCode) : String(attempt.error);
     if (verdict.outcome === 'gone') {
       await this.disableEndpoint(endpoint, endpointGone());
-      return this.fail(delivery, attempt, lastError, now);
+      return this.fail(delivery.id, attempt, lastError, now);
     }
 
     // The endpoint as it is now, not as it was when the attempt started: another delivery may
@@ -120,7 +136,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     if (!current || current.disabled) {
       // Removed or disabled while this attempt ran: no retry for it.
       return this.fail(
-        delivery,
+        delivery.id,
         attempt,
         endpointUnavailable(endpoint.id, current?.disabledReason),
         now,
@@ -129,26 +145,29 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     const failingSince = current.failingSince ?? now;
     if (now.getTime() - failingSince.getTime() >= this.options.disableEndpointAfter) {
       await this.disableEndpoint(current, endpointFailingTooLong(failingSince));
-      return this.fail(delivery, attempt, lastError, now);
+      return this.fail(delivery.id, attempt, lastError, now);
     }
     if (!current.failingSince) await this.store.updateEndpoint(endpoint.id, { failingSince });
 
-    const retryAfter = verdict.honourRetryAfter
-      ? parseRetryAfter(response.headers['retry-after'])
-      : undefined;
     const delay = this.retries.nextDelay(delivery.scheduleAttempts + 1, retryAfter);
-    if (delay === undefined) return this.fail(delivery, attempt, lastError, now);
+    if (delay === undefined) return this.fail(delivery.id, attempt, lastError, now);
 
     const nextAttemptAt = new Date(now.getTime() + delay);
-    const updated = await this.store.updateDelivery(delivery.id, {
-      attempts: attempt.attempt,
-      scheduleAttempts: delivery.scheduleAttempts + 1,
-      nextAttemptAt,
-      lastError,
-      updatedAt: now,
-    });
+    const updated = await this.store.updateDelivery(
+      delivery.id,
+      {
+        attempts: attempt.attempt,
+        scheduleAttempts: delivery.scheduleAttempts + 1,
+        nextAttemptAt,
+        lastError,
+        updatedAt: now,
+      },
+      { status: 'pending' },
+    );
+    // Ended while this attempt ran (its endpoint was removed): nothing more to send.
+    if (!updated) return this.countOnly(delivery.id, attempt, now);
     this.logger.debug(attemptFailed(message.id, endpoint.id, attempt.attempt, lastError, delay));
-    this.lifecycle.publish({ type: 'attempt-failed', delivery: updated!, attempt, nextAttemptAt });
+    this.lifecycle.publish({ type: 'attempt-failed', delivery: updated, attempt, nextAttemptAt });
     await this.queue.enqueue(job, delay);
   }
 
@@ -156,7 +175,11 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     delivery: WebhookDelivery,
     message: WebhookMessage,
     endpoint: StoredWebhookEndpoint,
-  ) {
+  ): Promise<{
+    attempt: WebhookAttempt;
+    verdict: ResponseClassification;
+    retryAfter: number | undefined;
+  }> {
     const startedAt = new Date();
     const timestamp = Math.floor(startedAt.getTime() / 1000);
     const headers: Record<string, string> = {
@@ -172,7 +195,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       body: message.body,
       timeoutMs: this.options.timeout,
     });
-    const delivered = classifyResponse(response.statusCode ?? undefined).outcome === 'delivered';
+    const verdict = classifyResponse(response.statusCode ?? undefined);
     const attempt: WebhookAttempt = {
       id: createId('atm'),
       deliveryId: delivery.id,
@@ -184,9 +207,13 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       statusCode: response.statusCode,
       error: response.error,
       responseBody: response.body,
-      outcome: delivered ? 'delivered' : 'failed',
+      outcome: verdict.outcome === 'delivered' ? 'delivered' : 'failed',
     };
-    return { attempt, response };
+    const retryAfter =
+      verdict.outcome === 'retry' && verdict.honourRetryAfter
+        ? parseRetryAfter(response.headers['retry-after'])
+        : undefined;
+    return { attempt, verdict, retryAfter };
   }
 
   /** Current secret first, then retired ones still inside their grace period. */
@@ -205,39 +232,150 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     return signer;
   }
 
-  private async fail(
+  private async succeed(
     delivery: WebhookDelivery,
+    endpointId: string,
+    attempt: WebhookAttempt,
+    now: Date,
+  ) {
+    // Whatever happened to the delivery meanwhile (its endpoint removed, say): the receiver
+    // has the message, and the log says so.
+    const done = await this.store.updateDelivery(delivery.id, {
+      status: 'delivered',
+      attempts: attempt.attempt,
+      nextAttemptAt: null,
+      lastError: null,
+      updatedAt: now,
+    });
+    // The endpoint as stored now, not the snapshot this attempt began with: a delivery that
+    // failed while this one was in flight may have started the failing clock since. That costs
+    // one read per success; clearing without reading would cost a write per success instead,
+    // all contending for the endpoint's row in a durable store, for a field that is null in
+    // the common case.
+    const current = await this.store.getEndpoint(endpointId);
+    if (current?.failingSince) await this.store.updateEndpoint(endpointId, { failingSince: null });
+    if (done) this.lifecycle.publish({ type: 'delivered', delivery: done, attempt });
+  }
+
+  /** Ends a pending delivery as failed, and reports it; `attempt` is its last one, if any. */
+  private async fail(
+    deliveryId: string,
     attempt: WebhookAttempt | null,
     lastError: string,
     now: Date,
   ) {
-    const failed = await this.store.updateDelivery(delivery.id, {
-      status: 'failed',
-      attempts: attempt?.attempt ?? delivery.attempts,
-      nextAttemptAt: null,
-      lastError,
-      updatedAt: now,
-    });
-    this.logger.warn(deliveryExhausted(delivery.messageId, delivery.endpointId, lastError));
-    this.lifecycle.publish({ type: 'delivery-exhausted', delivery: failed!, attempt });
+    const failed = await this.store.updateDelivery(
+      deliveryId,
+      {
+        status: 'failed',
+        ...(attempt && { attempts: attempt.attempt }),
+        nextAttemptAt: null,
+        lastError,
+        updatedAt: now,
+      },
+      { status: 'pending' },
+    );
+    // Ended while the attempt ran (its endpoint was removed, which reported it already).
+    if (!failed) return attempt ? this.countOnly(deliveryId, attempt, now) : undefined;
+    this.logger.warn(deliveryExhausted(failed.messageId, failed.endpointId, lastError));
+    this.lifecycle.publish({ type: 'delivery-exhausted', delivery: failed, attempt });
+  }
+
+  /** Keeps the attempt count in step with the log for a delivery that ended elsewhere. */
+  private async countOnly(deliveryId: string, attempt: WebhookAttempt, now: Date) {
+    await this.store.updateDelivery(deliveryId, { attempts: attempt.attempt, updatedAt: now });
   }
 
   private abandon(delivery: WebhookDelivery, reason: string) {
-    return this.fail(delivery, null, reason, new Date());
+    return this.fail(delivery.id, null, reason, new Date());
   }
 
   private async disableEndpoint(endpoint: StoredWebhookEndpoint, reason: string) {
-    const updated = await this.store.updateEndpoint(endpoint.id, {
-      disabled: true,
-      disabledReason: reason,
-      updatedAt: new Date(),
-    });
-    if (!updated || endpoint.disabled) return;
-    this.logger.warn(endpointDisabled(endpoint.id, reason));
+    // Only the caller that flips it reports it: two attempts answered 410 at once disable the
+    // endpoint once, with one event and the first reason.
+    const disabled = await this.store.updateEndpoint(
+      endpoint.id,
+      { disabled: true, disabledReason: reason, updatedAt: new Date() },
+      { disabled: false },
+    );
+    if (!disabled) return;
+    this.logger.warn(endpointDisabled(disabled.id, reason));
     this.lifecycle.publish({
       type: 'endpoint-disabled',
-      endpoint: { id: endpoint.id, url: endpoint.url, tenant: endpoint.tenant },
+      endpoint: { id: disabled.id, url: disabled.url, tenant: disabled.tenant },
       reason,
     });
   }
+
+  /**
+   * After an unexpected error: retry the attempt after the delivery's next retry delay, or fail
+   * the delivery when its schedule is used up. The next attempt re-reads the delivery and sends
+   * only if it is still pending, so queueing it is safe even when its outcome was stored.
+   */
+  private async recover(job: WebhookJob, progress: AttemptProgress, error: unknown) {
+    // Without the delivery (reading it is what failed) its schedule is unknown: the first retry
+    // delay keeps it alive through a store outage without hammering the store.
+    const scheduleAttempts = (progress.delivery?.scheduleAttempts ?? 0) + 1;
+    const delay = this.retries.nextDelay(scheduleAttempts);
+    const reason = describeError(error);
+    this.logger.error(
+      attemptCrashed(job.deliveryId, job.endpointId, reason, delay),
+      error instanceof Error ? error.stack : undefined,
+    );
+    const now = new Date();
+    const lastError = unexpectedAttemptError(reason);
+    try {
+      if (delay === undefined) {
+        await this.fail(job.deliveryId, progress.recorded ?? null, lastError, now);
+        return;
+      }
+      try {
+        const rescheduled = await this.store.updateDelivery(
+          job.deliveryId,
+          {
+            ...(progress.recorded && { attempts: progress.recorded.attempt }),
+            scheduleAttempts,
+            nextAttemptAt: new Date(now.getTime() + delay),
+            lastError,
+            updatedAt: now,
+          },
+          { status: 'pending' },
+        );
+        // Finished already (the error came after its outcome was stored): nothing to retry.
+        if (!rescheduled) return;
+      } catch (storeError) {
+        // Queued all the same: left out, the delivery would stay pending with nothing to run it.
+        this.logger.error(attemptRecoveryFailed(job.deliveryId, describeError(storeError)));
+      }
+      await this.queue.enqueue(job, delay);
+    } catch (recoveryError) {
+      this.logger.error(attemptRecoveryFailed(job.deliveryId, describeError(recoveryError)));
+    }
+  }
+}
+
+/** An error's name and message: what a log line needs, without the objects it may carry. */
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * `nestjs-webhooks/<version>`, the version read from the package's own package.json at
+ * runtime: `../../package.json` is the package root both from `lib/delivery` (sources, tests)
+ * and from `dist/delivery` (the published build). A bundler may move this file elsewhere,
+ * where that path is another package's manifest or nothing; the name alone then.
+ */
+function userAgentProduct(): string {
+  const name = 'nestjs-webhooks';
+  try {
+    const manifest = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { name?: unknown; version?: unknown };
+    if (manifest.name === name && typeof manifest.version === 'string') {
+      return `${name}/${manifest.version}`;
+    }
+  } catch {
+    // Unreadable where the bundle put it: the name alone.
+  }
+  return name;
 }

@@ -1,7 +1,8 @@
-import { Inject, Injectable, type Type } from '@nestjs/common';
+import { Inject, Injectable, type BeforeApplicationShutdown, type Type } from '@nestjs/common';
 import { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
 import { WEBHOOK_QUEUE, WEBHOOK_STORE, WEBHOOKS_RESOLVED_OPTIONS } from '../webhooks.constants.js';
+import { emitAfterShutdown } from '../webhooks.messages.js';
 import { WebhookPayloadSerializer } from './webhook-payload.js';
 import type {
   EmitResult,
@@ -25,7 +26,9 @@ export interface EmitOptions {
 
 /** Sends a declared webhook to every endpoint registered for it. */
 @Injectable()
-export class WebhookEmitter {
+export class WebhookEmitter implements BeforeApplicationShutdown {
+  private closed = false;
+
   constructor(
     private readonly catalog: WebhookCatalog,
     private readonly payloads: WebhookPayloadSerializer,
@@ -34,15 +37,23 @@ export class WebhookEmitter {
     @Inject(WEBHOOKS_RESOLVED_OPTIONS) private readonly options: ResolvedWebhooksOptions,
   ) {}
 
+  // The queue stops in the same shutdown phase: a message stored from now on would be reported
+  // as queued but never sent (or, with a durable store, sent by surprise after a restart).
+  beforeApplicationShutdown() {
+    this.closed = true;
+  }
+
   /**
    * Validates `payload` against the webhook's DTO, stores the message and queues one delivery
    * per matching endpoint; resolves once all of that is done (not when receivers answer).
+   * Rejects, storing nothing, once the application is shutting down.
    */
   async emit(
     event: string | Type<unknown>,
     payload: unknown,
     options: EmitOptions = {},
   ): Promise<EmitResult> {
+    this.assertOpen(event);
     const operation = this.catalog.operation(event, options.method);
     const body = await this.payloads.serialize(operation, payload);
     const tenant = options.tenant ?? null;
@@ -73,6 +84,8 @@ export class WebhookEmitter {
       updatedAt: now,
     }));
     const idempotentSince = new Date(now.getTime() - this.options.idempotencyTtl);
+    // Again: the shutdown may have begun while the payload was validated.
+    this.assertOpen(event);
     const stored = await this.store.insertMessage(message, deliveries, idempotentSince);
     if (!stored.inserted) {
       return { id: stored.existing.id, event: stored.existing.event, endpoints: stored.deliveries };
@@ -83,5 +96,10 @@ export class WebhookEmitter {
       ),
     );
     return { id: message.id, event: message.event, endpoints: deliveries.length };
+  }
+
+  private assertOpen(event: string | Type<unknown>) {
+    if (!this.closed) return;
+    throw new Error(emitAfterShutdown(typeof event === 'function' ? event.name : String(event)));
   }
 }

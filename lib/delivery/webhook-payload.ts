@@ -34,13 +34,13 @@ export class WebhookPayloadSerializer {
   private asArray(operation: WebhookOperation, payload: unknown): unknown[] {
     if (Array.isArray(payload)) return payload;
     throw new WebhookPayloadValidationError(operation.webhook, [
-      rootError(payload, { isArray: payloadNotAnArray(operation.body.name) }),
+      rootError({ isArray: payloadNotAnArray(operation.body.name) }),
     ]);
   }
 
   private toInstance(operation: WebhookOperation, item: unknown, index?: number): object {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
-      const error = rootError(item, { isObject: payloadNotAnObject(operation.body.name, item) });
+      const error = rootError({ isObject: payloadNotAnObject(operation.body.name, item) });
       if (index !== undefined) error.property = String(index);
       throw new WebhookPayloadValidationError(operation.webhook, [error]);
     }
@@ -50,9 +50,16 @@ export class WebhookPayloadSerializer {
   }
 
   private async validateAll(instances: object[], isArray: boolean): Promise<ValidationError[]> {
-    // DTOs documented with @ApiProperty alone have no validation metadata: that is not an error.
     const results = await Promise.all(
-      instances.map((instance) => validate(instance, { forbidUnknownValues: false })),
+      instances.map((instance) =>
+        validate(instance, {
+          // DTOs documented with @ApiProperty alone have no validation metadata: not an error.
+          forbidUnknownValues: false,
+          // Each error would otherwise hold the whole payload, undeclared fields (a password
+          // hash) included, for anyone who logs or serializes the rejection.
+          validationError: { target: false },
+        }),
+      ),
     );
     if (!isArray) return results[0];
     return results.flatMap((children, index) => {
@@ -91,10 +98,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
-function rootError(value: unknown, constraints: Record<string, string>): ValidationError {
+// No `value`: for the payload as a whole that would be everything it carries, secrets included;
+// the constraint text already says what was wrong with it.
+function rootError(constraints: Record<string, string>): ValidationError {
   const error = new ValidationError();
   error.property = 'payload';
-  error.value = value;
   error.constraints = constraints;
   error.children = [];
   return error;

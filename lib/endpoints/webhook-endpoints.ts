@@ -1,13 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { WebhookCatalog } from '../catalog/webhook-catalog.js';
-import { generateSecret, parseSecret } from '../delivery/webhook-signer.js';
 import { createId } from '../storage/ids.js';
-import { WEBHOOK_STORE, WEBHOOKS_MODULE_OPTIONS } from '../webhooks.constants.js';
 import {
+  WEBHOOK_EVENT_PUBLISHER,
+  WEBHOOK_STORE,
+  WEBHOOKS_RESOLVED_OPTIONS,
+} from '../webhooks.constants.js';
+import {
+  disabledByUpdate,
   endpointEventsEmpty,
   endpointNotFound,
   endpointUnavailable,
 } from '../webhooks.messages.js';
+import { generateSecret, parseSecret } from './endpoint-secret.js';
 import { UrlPolicy } from './url-policy.js';
 import type {
   CreateWebhookEndpoint,
@@ -16,10 +21,9 @@ import type {
   WebhookEndpoint,
   WebhookEndpointFilter,
 } from '../interfaces/webhook-endpoint.interface.js';
+import type { WebhookEventPublisher } from '../interfaces/webhook-events.interface.js';
 import type { WebhookStore } from '../interfaces/webhook-store.interface.js';
-import type { WebhooksModuleOptions } from '../interfaces/webhooks-module-options.interface.js';
-
-const DEFAULT_ROTATION_GRACE = 24 * 60 * 60 * 1000;
+import type { ResolvedWebhooksOptions } from '../webhooks.options.js';
 
 /** The registry of destination URLs: who receives which webhooks, and with which secret. */
 @Injectable()
@@ -28,7 +32,8 @@ export class WebhookEndpoints {
     private readonly catalog: WebhookCatalog,
     private readonly urls: UrlPolicy,
     @Inject(WEBHOOK_STORE) private readonly store: WebhookStore,
-    @Inject(WEBHOOKS_MODULE_OPTIONS) private readonly options: WebhooksModuleOptions,
+    @Inject(WEBHOOKS_RESOLVED_OPTIONS) private readonly options: ResolvedWebhooksOptions,
+    @Inject(WEBHOOK_EVENT_PUBLISHER) private readonly events: WebhookEventPublisher,
   ) {}
 
   /** Registers an endpoint; generates a `whsec_` secret when none is given. */
@@ -75,33 +80,40 @@ export class WebhookEndpoints {
     if (patch.description !== undefined) changes.description = patch.description;
     if (patch.disabled !== undefined) {
       changes.disabled = patch.disabled;
-      changes.disabledReason = patch.disabled ? 'disabled by update()' : null;
+      changes.disabledReason = patch.disabled ? disabledByUpdate() : null;
       if (!patch.disabled) changes.failingSince = null;
     }
     return toPublic((await this.store.updateEndpoint(id, changes))!);
   }
 
-  /** Deletes the endpoint; pending deliveries to it are dropped. Resolves to whether it existed. */
+  /**
+   * Deletes the endpoint; its pending deliveries end as failed, each with a `delivery-exhausted`
+   * event. Resolves to whether it existed.
+   */
   async remove(id: string): Promise<boolean> {
     const removed = await this.store.deleteEndpoint(id);
-    if (removed) {
-      // Their queued jobs will find them finished and send nothing.
-      const now = new Date();
-      const pending = await this.store.listDeliveries({
-        endpointId: id,
-        status: 'pending',
-        limit: Infinity,
-      });
-      for (const delivery of pending) {
-        await this.store.updateDelivery(delivery.id, {
-          status: 'failed',
-          nextAttemptAt: null,
-          lastError: endpointUnavailable(id),
-          updatedAt: now,
-        });
+    if (!removed) return false;
+    // Their queued jobs will find them finished and send nothing.
+    const now = new Date();
+    const lastError = endpointUnavailable(id);
+    const pending = await this.store.listDeliveries({
+      endpointId: id,
+      status: 'pending',
+      limit: Infinity,
+    });
+    for (const delivery of pending) {
+      // Only while still pending: an attempt in flight may finish it first, and then it has
+      // been reported already.
+      const failed = await this.store.updateDelivery(
+        delivery.id,
+        { status: 'failed', nextAttemptAt: null, lastError, updatedAt: now },
+        { status: 'pending' },
+      );
+      if (failed) {
+        this.events.publish({ type: 'delivery-exhausted', delivery: failed, attempt: null });
       }
     }
-    return removed;
+    return true;
   }
 
   /**
@@ -111,7 +123,7 @@ export class WebhookEndpoints {
   async rotateSecret(id: string): Promise<string> {
     const endpoint = await this.require(id);
     const now = new Date();
-    const grace = this.options.secretRotationGracePeriod ?? DEFAULT_ROTATION_GRACE;
+    const grace = this.options.secretRotationGracePeriod;
     const secret = generateSecret();
     await this.store.updateEndpoint(id, {
       secret,

@@ -19,3 +19,8 @@ export type WebhookLifecycleEvent =
     }
   | { type: 'delivery-exhausted'; delivery: WebhookDelivery; attempt: WebhookAttempt | null }
   | { type: 'endpoint-disabled'; endpoint: WebhookEndpointRef; reason: string };
+
+/** Publishes lifecycle events to `WebhookDeliveries.events`. */
+export interface WebhookEventPublisher {
+  publish(event: WebhookLifecycleEvent): void;
+}

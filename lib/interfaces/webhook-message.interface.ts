@@ -45,7 +45,10 @@ export interface WebhookAttempt {
   startedAt: Date;
   durationMs: number;
   statusCode: number | null;
-  /** Network error, timeout or refusal; `null` when an HTTP answer came. */
+  /**
+   * Network error, timeout or refusal when no HTTP answer came (`statusCode` is `null`); beside
+   * a status, why reading the response body failed; otherwise `null`.
+   */
   error: string | null;
   /** The response body, cut to `maxResponseBodyBytes`. */
   responseBody: string | null;

@@ -27,9 +27,15 @@ export interface WebhookStore {
   listEndpoints(filter?: WebhookEndpointFilter): Promise<StoredWebhookEndpoint[]>;
   /** Enabled endpoints subscribed to `event` for exactly this tenant (`null`: no tenant). */
   findSubscribedEndpoints(event: string, tenant: string | null): Promise<StoredWebhookEndpoint[]>;
+  /**
+   * Applies `patch` and returns the endpoint as stored now; `undefined` when there is no such
+   * endpoint, or when `expected` is given and the stored endpoint does not match it (compare and
+   * set, atomically: of two concurrent callers expecting `{ disabled: false }`, one wins).
+   */
   updateEndpoint(
     id: string,
     patch: Partial<StoredWebhookEndpoint>,
+    expected?: { disabled?: boolean },
   ): Promise<StoredWebhookEndpoint | undefined>;
   deleteEndpoint(id: string): Promise<boolean>;
 
@@ -47,7 +53,16 @@ export interface WebhookStore {
   getMessage(id: string): Promise<WebhookMessage | undefined>;
 
   getDelivery(id: string): Promise<WebhookDelivery | undefined>;
-  updateDelivery(id: string, patch: Partial<WebhookDelivery>): Promise<WebhookDelivery | undefined>;
+  /**
+   * Applies `patch` and returns the delivery as stored now; `undefined` when there is no such
+   * delivery, or when `expected` is given and the stored delivery does not match it (compare and
+   * set, atomically: of two concurrent callers expecting `{ status: 'failed' }`, one wins).
+   */
+  updateDelivery(
+    id: string,
+    patch: Partial<WebhookDelivery>,
+    expected?: { status?: WebhookDeliveryStatus },
+  ): Promise<WebhookDelivery | undefined>;
   listDeliveries(filter?: WebhookDeliveryFilter): Promise<WebhookDelivery[]>;
 
   insertAttempt(attempt: WebhookAttempt): Promise<void>;

@@ -13,7 +13,10 @@ export interface WebhookResponse {
   headers: Record<string, string | string[] | undefined>;
   /** The response body, cut to the configured cap. */
   body: string | null;
-  /** Set when no HTTP answer came: timeout, refused address, network error. */
+  /**
+   * Why no HTTP answer came (timeout, refused address, network error; `statusCode` is `null`),
+   * or, beside a status, why the response body broke off (`body` holds what arrived).
+   */
   error: string | null;
 }
 

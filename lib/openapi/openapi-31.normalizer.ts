@@ -51,14 +51,14 @@ export function normalizeSchema(schema: unknown): unknown {
       );
     }
   }
+  if (Array.isArray(result.items)) {
+    // 3.0 never allowed tuple `items`; 2020-12 spells it `prefixItems`. Only `items` had a tuple
+    // form: an array under any other single-schema keyword is not a schema and is left alone.
+    result.prefixItems = result.items.map(normalizeSchema);
+    delete result.items;
+  }
   for (const key of SCHEMA_SINGLES) {
-    if (Array.isArray(result[key])) {
-      // 3.0 never allowed tuple `items`; 2020-12 spells it `prefixItems`.
-      result.prefixItems = (result[key] as unknown[]).map(normalizeSchema);
-      delete result[key];
-    } else if (isObject(result[key])) {
-      result[key] = normalizeSchema(result[key]);
-    }
+    if (isObject(result[key])) result[key] = normalizeSchema(result[key]);
   }
   for (const key of SCHEMA_LISTS) {
     if (Array.isArray(result[key])) result[key] = (result[key] as unknown[]).map(normalizeSchema);
@@ -132,15 +132,21 @@ function allowNull(schema: Json): Json {
 }
 
 function normalizeMediaMap(content: unknown): unknown {
-  if (!isObject(content)) return content;
-  return Object.fromEntries(
-    Object.entries(content).map(([type, media]) => [
-      type,
-      isObject(media) && 'schema' in media
-        ? { ...media, schema: normalizeSchema(media.schema) }
-        : media,
-    ]),
-  );
+  return isObject(content) ? mapValues(content, normalizeMediaType) : content;
+}
+
+function normalizeMediaType(media: unknown): unknown {
+  if (!isObject(media)) return media;
+  const result: Json = { ...media };
+  if ('schema' in result) result.schema = normalizeSchema(result.schema);
+  // A multipart part's headers are header objects, with schemas of their own.
+  if (isObject(result.encoding)) result.encoding = mapValues(result.encoding, normalizeEncoding);
+  return result;
+}
+
+function normalizeEncoding(encoding: unknown): unknown {
+  if (!isObject(encoding) || !isObject(encoding.headers)) return encoding;
+  return { ...encoding, headers: mapValues(encoding.headers, normalizeParameterLike) };
 }
 
 function normalizeParameterLike(parameter: unknown): unknown {

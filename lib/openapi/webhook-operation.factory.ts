@@ -6,6 +6,8 @@ import type {
   ResponsesObject,
   SchemaObject,
 } from '@nestjs/swagger';
+import type { WebhooksMetadataAccessor } from '../catalog/webhooks-metadata.accessor.js';
+import { schemaNameConflict } from '../webhooks.messages.js';
 import {
   WEBHOOK_ID_HEADER,
   WEBHOOK_SIGNATURE_HEADER,
@@ -70,17 +72,69 @@ const RESPONSES: ResponsesObject = {
 };
 
 /**
- * Adds the body DTO's schema, and those of its nested DTOs and named enums, to `schemas`.
- * The body's own schema replaces a stale one; nested ones already present are kept.
+ * What one `withWebhooks` call has put under `components.schemas` so far: which class each
+ * generated schema name stands for, so two different classes never share a name unnoticed.
  */
-export function addBodySchemas(body: Type<unknown>, schemas: Record<string, SchemaObject>): void {
+export interface BodySchemaContext {
+  accessor: WebhooksMetadataAccessor;
+  /** Schema name -> the class generated under it, and where that class was found. */
+  owners: Map<string, { type: Type<unknown>; where: string }>;
+  /** Classes already checked in this call. */
+  seen: Set<Type<unknown>>;
+}
+
+/** A fresh context for one `withWebhooks` call. */
+export function createBodySchemaContext(accessor: WebhooksMetadataAccessor): BodySchemaContext {
+  return { accessor, owners: new Map(), seen: new Set() };
+}
+
+/**
+ * Adds the body DTO's schema, and those of its nested DTOs and named enums, to `schemas`.
+ * The body's own schema replaces a stale one; nested ones already present are kept. Throws when
+ * the body or a nested DTO has the schema name of a different class met earlier in the same
+ * call: swagger names schemas after classes, so the later one would silently replace the other.
+ */
+export function addBodySchemas(
+  body: Type<unknown>,
+  schemas: Record<string, SchemaObject>,
+  context: BodySchemaContext,
+): void {
+  claimSchemaNames(body, `${body.name}, a webhook body`, context);
   // Generated alone: passing the growing map would make swagger copy it on every call.
   const generated = generateSchema(body).schemas;
-  const bodyName = getSchemaPath(body).split('/').pop()!;
+  const bodyName = schemaName(body);
   for (const [name, schema] of Object.entries(generated)) {
     if (name === bodyName || !(name in schemas)) schemas[name] = schema;
   }
 }
+
+// Only classes are compared: a schema that came in with the input document has no class to
+// compare with, and the same class met again is the same schema.
+function claimSchemaNames(type: Type<unknown>, where: string, context: BodySchemaContext): void {
+  const pending: [Type<unknown>, string][] = [[type, where]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [current, foundAt] = next;
+    if (context.seen.has(current)) continue;
+    context.seen.add(current);
+    const name = schemaName(current);
+    const owner = context.owners.get(name);
+    if (owner && owner.type !== current) {
+      throw new Error(
+        schemaNameConflict(
+          name,
+          `${owner.type.name} (${owner.where})`,
+          `${current.name} (${foundAt})`,
+        ),
+      );
+    }
+    context.owners.set(name, { type: current, where: foundAt });
+    for (const [property, nested] of context.accessor.getDeclaredProperties(current)) {
+      if (nested) pending.push([nested, `the type of ${current.name}.${property}`]);
+    }
+  }
+}
+
+const schemaName = (type: Type<unknown>) => getSchemaPath(type).split('/').pop()!;
 
 /** The OpenAPI operation for one webhook operation; its body is a `$ref` to the DTO schema. */
 export function createWebhookOperation(

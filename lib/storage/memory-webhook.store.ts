@@ -5,16 +5,31 @@ import type {
 import type {
   WebhookAttempt,
   WebhookDelivery,
+  WebhookDeliveryStatus,
   WebhookMessage,
 } from '../interfaces/webhook-message.interface.js';
 import type { WebhookDeliveryFilter, WebhookStore } from '../interfaces/webhook-store.interface.js';
 
 const DEFAULT_LIMIT = 100;
 
+/** How long the memory store keeps what it no longer needs for delivery. */
+export interface MemoryWebhookStoreOptions {
+  /** Milliseconds finished messages stay in the delivery log. Default 24 h. */
+  retention?: number;
+  /**
+   * Milliseconds a message with an `idempotencyKey` is kept regardless of `retention`, so the
+   * key keeps deduplicating for as long as `emit` promises it does. Default 24 h.
+   */
+  idempotencyTtl?: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
 /**
  * The default store: everything in this process's memory, lost on restart. Finished messages
- * (every delivery delivered or failed) are forgotten after `retentionMs` so a long-running
- * process does not grow without bound; pending ones are always kept.
+ * (every delivery delivered or failed) are forgotten after `retention` so a long-running
+ * process does not grow without bound; pending ones are always kept, and so are messages whose
+ * idempotency key is younger than `idempotencyTtl`.
  */
 export class MemoryWebhookStore implements WebhookStore {
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
@@ -25,7 +40,13 @@ export class MemoryWebhookStore implements WebhookStore {
   private readonly idempotency = new Map<string, string>();
   private insertsSincePrune = 0;
 
-  constructor(private readonly retentionMs = 24 * 60 * 60 * 1000) {}
+  private readonly retentionMs: number;
+  private readonly idempotencyTtlMs: number;
+
+  constructor(options: MemoryWebhookStoreOptions = {}) {
+    this.retentionMs = options.retention ?? DAY;
+    this.idempotencyTtlMs = options.idempotencyTtl ?? DAY;
+  }
 
   async insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void> {
     this.endpoints.set(endpoint.id, copyEndpoint(endpoint));
@@ -57,9 +78,14 @@ export class MemoryWebhookStore implements WebhookStore {
   async updateEndpoint(
     id: string,
     patch: Partial<StoredWebhookEndpoint>,
+    expected: { disabled?: boolean } = {},
   ): Promise<StoredWebhookEndpoint | undefined> {
+    // No await from the check to the set: that is what makes this compare-and-set atomic.
     const endpoint = this.endpoints.get(id);
     if (!endpoint) return undefined;
+    if (expected.disabled !== undefined && endpoint.disabled !== expected.disabled) {
+      return undefined;
+    }
     const updated = copyEndpoint({ ...endpoint, ...patch, id });
     this.endpoints.set(id, updated);
     return copyEndpoint(updated);
@@ -110,9 +136,12 @@ export class MemoryWebhookStore implements WebhookStore {
   async updateDelivery(
     id: string,
     patch: Partial<WebhookDelivery>,
+    expected: { status?: WebhookDeliveryStatus } = {},
   ): Promise<WebhookDelivery | undefined> {
+    // No await from the check to the set: that is what makes this compare-and-set atomic.
     const delivery = this.deliveries.get(id);
     if (!delivery) return undefined;
+    if (expected.status !== undefined && delivery.status !== expected.status) return undefined;
     const clone = dateCloner();
     // In place, so the delivery keeps its position in the newest-first order.
     for (const [key, value] of Object.entries(patch)) {
@@ -158,10 +187,14 @@ export class MemoryWebhookStore implements WebhookStore {
 
   private prune() {
     this.insertsSincePrune = 0;
-    const cutoff = Date.now() - this.retentionMs;
+    const now = Date.now();
+    const cutoff = now - this.retentionMs;
+    const keyCutoff = now - this.idempotencyTtlMs;
     for (const [id, message] of this.messages) {
       // Map order is insertion order: the first young message ends the scan.
       if (message.createdAt.getTime() >= cutoff) break;
+      // Forgetting it would free its key early: a repeated emit would then send again.
+      if (message.idempotencyKey !== null && message.createdAt.getTime() >= keyCutoff) continue;
       const deliveryIds = this.deliveriesByMessage.get(id) ?? [];
       if (deliveryIds.some((deliveryId) => this.deliveries.get(deliveryId)?.status === 'pending')) {
         continue;

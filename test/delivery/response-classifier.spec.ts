@@ -6,10 +6,6 @@ describe('classifyResponse', () => {
     expect(classifyResponse(status)).toEqual({ outcome: 'delivered' });
   });
 
-  it('counts a 2xx as delivered even if reading the response then failed', () => {
-    expect(classifyResponse(200, new Error('aborted'))).toEqual({ outcome: 'delivered' });
-  });
-
   it('reports 410 Gone so the endpoint gets disabled', () => {
     expect(classifyResponse(410)).toEqual({ outcome: 'gone' });
   });
@@ -36,22 +32,8 @@ describe('classifyResponse', () => {
     expect(classifyResponse(status)).toEqual({ outcome: 'retry', honourRetryAfter: false });
   });
 
-  it.each([
-    [
-      'a timeout',
-      Object.assign(new Error('timeout of 15000ms exceeded'), { code: 'ECONNABORTED' }),
-    ],
-    [
-      'a refused connection',
-      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
-    ],
-    ['a reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
-    ['no error at all', undefined],
-  ])('retries when no response arrived: %s', (_, error) => {
-    expect(classifyResponse(undefined, error)).toEqual({
-      outcome: 'retry',
-      honourRetryAfter: false,
-    });
+  it('retries when no response arrived (timeout, refused, reset)', () => {
+    expect(classifyResponse(undefined)).toEqual({ outcome: 'retry', honourRetryAfter: false });
   });
 
   it.each([0, -1, 200.5, 600, Number.NaN])('retries an impossible status %s', (status) => {

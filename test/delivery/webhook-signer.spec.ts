@@ -2,13 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import {
-  generateSecret,
-  parseSecret,
-  sign,
-  signatureHeaders,
-  WebhookSigner,
-} from '../../lib/delivery/webhook-signer.js';
+import { WebhookSigner } from '../../lib/delivery/webhook-signer.js';
+import { generateSecret, parseSecret } from '../../lib/endpoints/endpoint-secret.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const body = JSON.stringify({ username: 'ada', monthly_fee: 12.5, start_date: '2024-01-01' });
@@ -17,7 +12,7 @@ const id = 'msg_2KWPBgLlAfxdpx2AI54pPJ85f4W';
 describe('webhook signer', () => {
   it('produces headers that the reference standardwebhooks package verifies', () => {
     const secret = generateSecret();
-    const headers = signatureHeaders([secret], id, nowSeconds(), body);
+    const headers = new WebhookSigner([secret]).headers(id, nowSeconds(), body);
 
     expect(Object.keys(headers).sort()).toEqual([
       'webhook-id',
@@ -29,8 +24,7 @@ describe('webhook signer', () => {
   });
 
   it('matches the Standard Webhooks reference vector', () => {
-    const signature = sign(
-      ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+    const signature = new WebhookSigner(['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw']).sign(
       'msg_p5jXN8AQM9LWM0D4loKWxJek',
       1614265330,
       '{"test": 2432232314}',
@@ -55,7 +49,7 @@ describe('webhook signer', () => {
   it('fails verification when the body, id or timestamp is tampered with', () => {
     const secret = generateSecret();
     const timestamp = nowSeconds();
-    const headers = signatureHeaders([secret], id, timestamp, body);
+    const headers = new WebhookSigner([secret]).headers(id, timestamp, body);
     const receiver = new Webhook(secret);
 
     expect(() => receiver.verify(body.replace('12.5', '1.25'), { ...headers })).toThrow(
@@ -72,7 +66,7 @@ describe('webhook signer', () => {
   it('signs non-ASCII bodies as UTF-8, as receivers do', () => {
     const secret = generateSecret();
     const unicode = JSON.stringify({ username: 'Zoë 🚀', note: 'naïve — ok' });
-    const headers = signatureHeaders([secret], id, nowSeconds(), unicode);
+    const headers = new WebhookSigner([secret]).headers(id, nowSeconds(), unicode);
     expect(new Webhook(secret).verify(Buffer.from(unicode), { ...headers })).toEqual(
       JSON.parse(unicode),
     );
@@ -81,18 +75,20 @@ describe('webhook signer', () => {
   it('accepts decoded key bytes and signs the same as with the secret string', () => {
     const secret = generateSecret();
     const timestamp = nowSeconds();
-    expect(sign([parseSecret(secret)], id, timestamp, body)).toBe(
-      sign([secret], id, timestamp, body),
+    expect(new WebhookSigner([parseSecret(secret)]).sign(id, timestamp, body)).toBe(
+      new WebhookSigner([secret]).sign(id, timestamp, body),
     );
   });
 
   it('refuses to sign without a secret or with a timestamp receivers cannot parse', () => {
-    expect(() => sign([], id, nowSeconds(), body)).toThrow(/at least one/);
+    expect(() => new WebhookSigner([]).sign(id, nowSeconds(), body)).toThrow(/at least one/);
     const signer = new WebhookSigner([generateSecret()]);
     for (const timestamp of [Date.now() / 1000, -1, Number.NaN, Infinity]) {
       expect(() => signer.sign(id, timestamp, body)).toThrow(/non-negative integer/);
     }
-    expect(() => sign([randomBytes(16)], id, nowSeconds(), body)).toThrow(/16 bytes/);
+    expect(() => new WebhookSigner([randomBytes(16)]).sign(id, nowSeconds(), body)).toThrow(
+      /16 bytes/,
+    );
   });
 
   it('does not print its keys when logged', () => {

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Injectable, Logger, Module, Scope, type Provider, type Type } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Webhook } from '../../lib/catalog/decorators/webhook.decorator.js';
@@ -12,10 +13,13 @@ import { WebhookCatalog } from '../../lib/catalog/webhook-catalog.js';
 import { WebhooksExplorer } from '../../lib/catalog/webhooks.explorer.js';
 import { UnknownWebhookError } from '../../lib/webhooks.errors.js';
 import {
+  conflictingWebhookOptions,
   duplicateWebhookOperation,
   invalidWebhookName,
   operationWithoutWebhook,
   requestScopedWebhook,
+  staticWebhookOperation,
+  undocumentedWebhookBody,
   unknownWebhook,
   unknownWebhookBody,
   webhookMethodRequired,
@@ -25,15 +29,19 @@ import {
 import { WebhooksModule } from '../../lib/webhooks.module.js';
 import type { WebhookMethod } from '../../lib/interfaces/webhook-options.interface.js';
 
+// Documented, as every body DTO should be: an undocumented one is warned about at bootstrap.
 class Subscription {
+  @ApiProperty()
   username: string;
 }
 
 class Invoice {
+  @ApiProperty()
   total: number;
 }
 
 class Order {
+  @ApiProperty()
   id: string;
 }
 
@@ -257,6 +265,33 @@ describe('WebhookCatalog', () => {
       expect(catalog.names()).toStrictEqual(['transient']);
     });
 
+    it('warns once about a body DTO that documents no property, and not about documented ones', async () => {
+      const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      class Bare {
+        username: string;
+      }
+      @Webhook('bare')
+      class BareWebhook {
+        @WebhookPost()
+        send(_body: Bare) {}
+
+        @WebhookPut({ body: [Bare] })
+        replace() {}
+      }
+
+      await bootstrap([BareWebhook, NewSubscriptionWebhook, InvoiceBatchWebhook]);
+
+      expect(warn.mock.calls).toStrictEqual([
+        [undocumentedWebhookBody('Bare', 'bare', 'BareWebhook.send()')],
+        [undocumentedWebhookBody('Bare', 'bare', 'BareWebhook.replace()')],
+      ]);
+      expect(warn.mock.calls[0]?.[0]).toBe(
+        "The body of webhook 'bare' (BareWebhook.send()) is Bare, which documents no property: " +
+          'the document shows an empty object and every delivery sends {}. Add @ApiProperty() ' +
+          'to the properties of Bare, or enable the @nestjs/swagger CLI plugin in nest-cli.json.',
+      );
+    });
+
     it('explores once however often it is asked', async () => {
       const explore = vi.spyOn(WebhooksExplorer.prototype, 'explore');
       const catalog = await bootstrap(everyShape);
@@ -325,7 +360,9 @@ describe('WebhookCatalog', () => {
       ]);
       expect(unknown.message).toBe(
         "Unknown webhook 'new-subscriptoin': no @Webhook declares it. Declared webhooks: " +
-          "'invoice.paid', 'new-subscription', 'order', 'user.deleted'.",
+          "'invoice.paid', 'new-subscription', 'order', 'user.deleted'. Fix the name if it is a " +
+          "typo; otherwise add @Webhook('new-subscriptoin') to a provider class with a " +
+          '@WebhookPost() method, and list that class in the providers of a module.',
       );
       expect(unknown.message).toBe(unknownWebhook('new-subscriptoin', unknown.declared));
     });
@@ -337,7 +374,9 @@ describe('WebhookCatalog', () => {
         new UnknownWebhookError('NotAWebhook', ['invoice.paid']),
       );
       expect(() => catalog.get(NotAWebhook)).toThrowError(
-        "Unknown webhook 'NotAWebhook': no @Webhook declares it. Declared webhooks: 'invoice.paid'.",
+        "Unknown webhook 'NotAWebhook': no @Webhook declares it. Declared webhooks: 'invoice.paid'. " +
+          "Fix the name if it is a typo; otherwise add @Webhook('NotAWebhook') to a provider " +
+          'class with a @WebhookPost() method, and list that class in the providers of a module.',
       );
     });
 
@@ -346,7 +385,9 @@ describe('WebhookCatalog', () => {
 
       expect(catalog.all()).toStrictEqual([]);
       expect(() => catalog.get('anything')).toThrowError(
-        "Unknown webhook 'anything': no @Webhook declares it. Declared webhooks: (none).",
+        "Unknown webhook 'anything': no @Webhook declares it. Declared webhooks: (none). Fix the " +
+          "name if it is a typo; otherwise add @Webhook('anything') to a provider class with a " +
+          '@WebhookPost() method, and list that class in the providers of a module.',
       );
     });
   });
@@ -386,7 +427,8 @@ describe('WebhookCatalog', () => {
       const catalog = await bootstrap(everyShape);
 
       expect(() => catalog.operation('order', 'patch')).toThrowError(
-        "Webhook 'order' declares no PATCH operation; it declares POST, PUT, DELETE.",
+        "Webhook 'order' declares no PATCH operation; it declares POST, PUT, DELETE. Send one of " +
+          "those, e.g. emit(event, payload, { method: 'post' }).",
       );
       expect(() => catalog.operation('order', 'patch')).toThrowError(
         webhookMethodUndeclared('order', 'patch', ['post', 'put', 'delete']),
@@ -448,6 +490,78 @@ describe('WebhookCatalog', () => {
       expect(catalog.operation('split', 'post').target).toBe(SplitPost);
       expect(catalog.operation('split', 'put').target).toBe(SplitPut);
       expect(catalog.get(SplitPut)).toBe(catalog.get('split'));
+    });
+
+    it('rejects one name declared by two classes with different @Webhook options, naming both', async () => {
+      @Webhook('shared', { summary: 'Shared', tags: ['a'] })
+      class SharedPost {
+        @WebhookPost()
+        send(_body: Order) {}
+      }
+      @Webhook('shared', { summary: 'Shared', tags: ['b'], deprecated: true })
+      class SharedPut {
+        @WebhookPut()
+        replace(_body: Order) {}
+      }
+
+      const error = await bootstrapError([SharedPost, SharedPut]);
+
+      expect(error.message).toBe(
+        conflictingWebhookOptions('shared', 'SharedPost', 'SharedPut', ['tags', 'deprecated']),
+      );
+      expect(error.message).toBe(
+        "Webhook 'shared' is declared by SharedPost and by SharedPut with different @Webhook() " +
+          'options (tags, deprecated), and only one set can document it. Give both classes the ' +
+          'same options, or move what differs to the options of their @WebhookPost() (or ' +
+          'sibling) methods.',
+      );
+    });
+
+    it('merges one name declared by two classes with the same @Webhook options', async () => {
+      @Webhook('agreed', { description: 'Same words.', tags: ['x', 'y'] })
+      class AgreedPost {
+        @WebhookPost()
+        send(_body: Order) {}
+      }
+      @Webhook({ name: 'agreed', tags: ['x', 'y'], description: 'Same words.' })
+      class AgreedDelete {
+        @WebhookDelete()
+        remove(_body: Order) {}
+      }
+
+      const catalog = await bootstrap([AgreedPost, AgreedDelete]);
+
+      expect([...catalog.get('agreed').operations.keys()]).toStrictEqual(['post', 'delete']);
+    });
+
+    it('rejects a static method decorated as an operation', async () => {
+      @Webhook('static-operation')
+      class StaticOperation {
+        @WebhookPost()
+        send(_body: Order) {}
+
+        @WebhookPut()
+        static replace(_body: Order) {}
+      }
+
+      const error = await bootstrapError([StaticOperation]);
+
+      expect(error.message).toBe(staticWebhookOperation('StaticOperation.replace()'));
+      expect(error.message).toBe(
+        'StaticOperation.replace() is a static method decorated as a webhook operation, but ' +
+          "operations are instance methods of the @Webhook provider. Remove 'static' from it.",
+      );
+    });
+
+    it('rejects a static operation on a class without @Webhook, or with nothing else', async () => {
+      class StaticOnly {
+        @WebhookPost()
+        static send(_body: Order) {}
+      }
+
+      const error = await bootstrapError([StaticOnly]);
+
+      expect(error.message).toBe(staticWebhookOperation('StaticOnly.send()'));
     });
 
     it('rejects the same method declared twice in one class', async () => {

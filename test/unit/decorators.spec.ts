@@ -9,6 +9,7 @@ import {
   WebhookPut,
 } from '../../lib/catalog/decorators/webhook-operation.decorator.js';
 import { WebhooksMetadataAccessor } from '../../lib/catalog/webhooks-metadata.accessor.js';
+import { WEBHOOK_OPERATIONS_METADATA } from '../../lib/webhooks.constants.js';
 import type {
   WebhookOperationOptions,
   WebhookOptions,
@@ -190,6 +191,28 @@ describe('@WebhookPost/Put/Patch/Delete()', () => {
     expect(one).toStrictEqual({ method: 'post', options: {} });
     expect(two).toStrictEqual({ method: 'delete', options: {} });
     expect(one?.options).not.toBe(two?.options);
+  });
+
+  it('lists a static operation on its own class, never on Function, and not as an instance one', () => {
+    @Webhook('with-static')
+    class WithStatic {
+      @WebhookPost()
+      send(_body: Payload) {}
+
+      @WebhookPut()
+      static replace(_body: Payload) {}
+    }
+
+    // On a static member the decorator's target is the class: its `constructor` is Function,
+    // which every class shares.
+    expect(Reflect.getOwnMetadata(WEBHOOK_OPERATIONS_METADATA, Function)).toBeUndefined();
+    expect(accessor.getOperationMethodNames(WithStatic)).toStrictEqual(['send', 'replace']);
+    expect(accessor.getOperation(WithStatic, 'replace')).toBeUndefined();
+    expect(accessor.getStaticOperation(WithStatic, 'replace')).toStrictEqual({
+      method: 'put',
+      options: {},
+    });
+    expect(accessor.getStaticOperation(WithStatic, 'send')).toBeUndefined();
   });
 
   it('keeps the same method metadata apart across classes', () => {

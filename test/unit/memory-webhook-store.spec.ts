@@ -224,6 +224,51 @@ describe('MemoryWebhookStore', () => {
     });
   });
 
+  describe('compare and set', () => {
+    it('updates a delivery only while its status is the expected one', async () => {
+      const store = new MemoryWebhookStore();
+      const m = message();
+      const d = delivery(m, 'ep_a', { status: 'failed' });
+      await store.insertMessage(m, [d], EPOCH);
+
+      const claims = await Promise.all([
+        store.updateDelivery(d.id, { status: 'pending' }, { status: 'failed' }),
+        store.updateDelivery(d.id, { status: 'pending' }, { status: 'failed' }),
+      ]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(claims.find(Boolean)).toMatchObject({ id: d.id, status: 'pending' });
+      expect(
+        await store.updateDelivery(d.id, { lastError: 'x' }, { status: 'delivered' }),
+      ).toBeUndefined();
+      expect(await store.getDelivery(d.id)).toMatchObject({ status: 'pending', lastError: null });
+      // Without `expected` it always applies; an unknown id is undefined either way.
+      expect(await store.updateDelivery(d.id, { lastError: 'y' })).toMatchObject({
+        lastError: 'y',
+      });
+      expect(await store.updateDelivery('dlv_nope', {}, { status: 'pending' })).toBeUndefined();
+    });
+
+    it('updates an endpoint only while its disabled flag is the expected one', async () => {
+      const store = new MemoryWebhookStore();
+      const ep = endpoint();
+      await store.insertEndpoint(ep);
+
+      const flips = await Promise.all([
+        store.updateEndpoint(ep.id, { disabled: true, disabledReason: 'a' }, { disabled: false }),
+        store.updateEndpoint(ep.id, { disabled: true, disabledReason: 'b' }, { disabled: false }),
+      ]);
+      expect(flips.filter(Boolean)).toHaveLength(1);
+      expect(await store.getEndpoint(ep.id)).toMatchObject({
+        disabled: true,
+        disabledReason: 'a',
+      });
+      expect(
+        await store.updateEndpoint(ep.id, { disabled: false }, { disabled: true }),
+      ).toMatchObject({ disabled: false });
+      expect(await store.updateEndpoint('ep_nope', {}, { disabled: false })).toBeUndefined();
+    });
+  });
+
   describe('copies', () => {
     it('keeps endpoints apart from what callers hold, on the way in and out', async () => {
       const store = new MemoryWebhookStore();
@@ -327,7 +372,7 @@ describe('MemoryWebhookStore', () => {
     }
 
     it('forgets finished old messages with their deliveries, attempts and key; keeps pending ones', async () => {
-      const store = new MemoryWebhookStore(1_000);
+      const store = new MemoryWebhookStore({ retention: 1_000, idempotencyTtl: 1_000 });
       const longAgo = new Date(Date.now() - 60_000);
       const delivered = message({ createdAt: longAgo, idempotencyKey: 'k-delivered' });
       const failed = message({ createdAt: longAgo });
@@ -377,7 +422,7 @@ describe('MemoryWebhookStore', () => {
     });
 
     it('forgets a once-pending message after it finishes, at a later prune', async () => {
-      const store = new MemoryWebhookStore(1_000);
+      const store = new MemoryWebhookStore({ retention: 1_000 });
       const old = message({ createdAt: new Date(Date.now() - 60_000) });
       const d = delivery(old, 'ep_a');
       await store.insertMessage(old, [d], EPOCH);
@@ -389,8 +434,34 @@ describe('MemoryWebhookStore', () => {
       expect(await store.getMessage(old.id)).toBeUndefined();
     });
 
+    it('keeps a message with a key for idempotencyTtl even when retention is shorter', async () => {
+      const hour = 60 * 60 * 1000;
+      const store = new MemoryWebhookStore({ retention: 1_000, idempotencyTtl: hour });
+      const keyed = message({ createdAt: new Date(Date.now() - 60_000), idempotencyKey: 'k' });
+      const expired = message({ createdAt: new Date(Date.now() - 2 * hour), idempotencyKey: 'e' });
+      const plain = message({ createdAt: new Date(Date.now() - 60_000) });
+      const d = delivery(keyed, 'ep_a', { status: 'delivered' });
+      await store.insertMessage(expired, [], EPOCH);
+      await store.insertMessage(keyed, [d], EPOCH);
+      await store.insertMessage(plain, [], EPOCH);
+      await fill(store, 1000 - 3);
+
+      // Past the retention: the plain message goes, and so does the key older than the TTL.
+      expect(await store.getMessage(plain.id)).toBeUndefined();
+      expect(await store.getMessage(expired.id)).toBeUndefined();
+      // Inside the TTL the key still deduplicates, and the message it names is still there.
+      expect(await store.getMessage(keyed.id)).toEqual(keyed);
+      expect(await store.getDelivery(d.id)).toEqual(d);
+      const since = new Date(Date.now() - hour);
+      expect(await store.insertMessage(message({ idempotencyKey: 'k' }), [], since)).toMatchObject({
+        inserted: false,
+        existing: { id: keyed.id },
+        deliveries: 1,
+      });
+    });
+
     it('keeps everything younger than the retention', async () => {
-      const store = new MemoryWebhookStore(60 * 60 * 1000);
+      const store = new MemoryWebhookStore({ retention: 60 * 60 * 1000 });
       const m = message({ createdAt: new Date(Date.now() - 60_000) });
       const d = delivery(m, 'ep_a', { status: 'delivered' });
       await store.insertMessage(m, [d], EPOCH);

@@ -296,6 +296,18 @@ describe('normalizeSchema', () => {
     ).toStrictEqual({ type: 'array', prefixItems: [{ type: ['string', 'null'] }, { $ref: REF }] });
   });
 
+  it('makes prefixItems of a tuple `items` only, never of another keyword holding a list', () => {
+    const odd = { type: 'array', contains: [{ type: 'string' }], not: [{ type: 'number' }] };
+
+    expect(normalizeSchema(odd)).toStrictEqual(odd);
+    expect(
+      normalizeSchema({
+        type: 'object',
+        additionalProperties: [{ type: 'string', nullable: true }],
+      }),
+    ).toStrictEqual({ type: 'object', additionalProperties: [{ type: 'string', nullable: true }] });
+  });
+
   it('returns non-schemas as they are', () => {
     expect(normalizeSchema(true)).toBe(true);
     expect(normalizeSchema(null)).toBe(null);
@@ -521,6 +533,37 @@ describe('normalizeDocument', () => {
         pathItems: { Reusable: { delete: convertedOperation } },
         callbacks: { Shared: { '{$request.body#/url}': { post: convertedOperation } } },
       },
+    });
+  });
+
+  it('reaches the header schemas of a multipart encoding', () => {
+    const encoded = (schema: unknown) => ({
+      content: {
+        'multipart/form-data': {
+          schema: { type: 'object', properties: { file: schema } },
+          encoding: {
+            file: {
+              contentType: 'image/png',
+              headers: {
+                'x-rate': { schema },
+                'x-shared': { $ref: '#/components/headers/Rate' },
+              },
+            },
+            plain: { contentType: 'text/plain' },
+          },
+        },
+      },
+    });
+    const input = deepFreeze({
+      openapi: '3.0.0',
+      info: { title: 't', version: '1' },
+      paths: { '/upload': { post: { requestBody: encoded(nullableString()), responses: {} } } },
+    }) as unknown as OpenAPIObject;
+
+    const normalized = normalizeDocument(input) as unknown as Record<string, unknown>;
+
+    expect(normalized.paths).toStrictEqual({
+      '/upload': { post: { requestBody: encoded(converted), responses: {} } },
     });
   });
 

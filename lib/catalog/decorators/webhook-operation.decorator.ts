@@ -21,15 +21,15 @@ const operation =
     );
 
 // Also lists the method on its class, so discovery reads one key per provider instead of
-// scanning every method of every provider in the application.
-const listOnClass: MethodDecorator = (prototype, methodName) => {
+// scanning every method of every provider in the application. On a static method the target is
+// the class itself, not its prototype: `target.constructor` would be `Function`, shared by every
+// class. A static one is listed on its class too, so the explorer can refuse it by name instead
+// of dropping it without a word (an operation is a method of the provider instance).
+const listOnClass: MethodDecorator = (target, methodName) => {
+  const owner = typeof target === 'function' ? target : target.constructor;
   const listed: (string | symbol)[] =
-    Reflect.getOwnMetadata(WEBHOOK_OPERATIONS_METADATA, prototype.constructor) ?? [];
-  Reflect.defineMetadata(
-    WEBHOOK_OPERATIONS_METADATA,
-    [...listed, methodName],
-    prototype.constructor,
-  );
+    Reflect.getOwnMetadata(WEBHOOK_OPERATIONS_METADATA, owner) ?? [];
+  Reflect.defineMetadata(WEBHOOK_OPERATIONS_METADATA, [...listed, methodName], owner);
 };
 
 /** Declares a POST operation of the class's webhook; the body DTO is the first parameter's type. */

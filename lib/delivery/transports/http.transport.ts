@@ -1,11 +1,13 @@
 import { HttpService } from '@nestjs/axios';
+import type { AxiosRequestConfig, AxiosResponse } from 'axios';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { firstValueFrom } from 'rxjs';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
-import { describeFailure, readCapped } from './read-capped.js';
+import { answeredResponse, failedResponse, readCapped } from './transport-response.js';
 import type {
   WebhookRequest,
   WebhookResponse,
@@ -13,12 +15,13 @@ import type {
 } from '../../interfaces/webhook-transport.interface.js';
 
 /**
- * The default transport: `HttpService` from `@nestjs/axios`, over keep-alive agents whose
- * DNS lookup enforces the address policy at connect time.
+ * The default transport: `HttpService` from `@nestjs/axios` (on the module's own axios
+ * instance), over keep-alive agents whose DNS lookup enforces the address policy at connect time.
  */
 export class HttpWebhookTransport implements WebhookTransport {
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
+  private readonly lookup: LookupFunction;
 
   constructor(
     private readonly http: HttpService,
@@ -26,22 +29,21 @@ export class HttpWebhookTransport implements WebhookTransport {
     private readonly maxResponseBodyBytes: number,
     maxSocketsPerHost: number,
   ) {
-    const agentOptions = {
-      keepAlive: true,
-      maxSockets: maxSocketsPerHost,
-      lookup: guardedLookup(policy),
-    };
+    this.lookup = guardedLookup(policy);
+    const agentOptions = { keepAlive: true, maxSockets: maxSocketsPerHost, lookup: this.lookup };
     this.httpAgent = new HttpAgent(agentOptions);
     this.httpsAgent = new HttpsAgent(agentOptions);
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
+    let response: AxiosResponse<Readable>;
     try {
       assertConnectAllowed(this.policy, new URL(request.url).hostname);
-      const signal = AbortSignal.timeout(request.timeoutMs);
-      const response = await firstValueFrom(
+      response = await firstValueFrom(
         this.http.request<Readable>({
           url: request.url,
+          // An app-wide `baseURL` with `allowAbsoluteUrls: false` would send elsewhere.
+          allowAbsoluteUrls: true,
           method: request.method,
           headers: request.headers,
           data: request.body,
@@ -49,30 +51,34 @@ export class HttpWebhookTransport implements WebhookTransport {
           transformRequest: [(data: unknown) => data],
           responseType: 'stream',
           timeout: request.timeoutMs,
-          signal,
+          signal: AbortSignal.timeout(request.timeoutMs),
           maxRedirects: 0,
-          // An environment proxy would bypass the connect-time address check.
-          proxy: false,
           validateStatus: () => true,
+          // Everything below keeps the connection on the guarded path whatever axios defaults
+          // the process sets: only Node's HTTP/1 adapter uses our agents (fetch and xhr ignore
+          // them, HTTP/2 opens its own sessions), `lookup` guards even a replaced agent, a
+          // socket path would skip DNS and the address check, and an environment proxy would
+          // hide the destination from the connect-time check.
+          adapter: 'http',
+          httpVersion: 1,
+          socketPath: null,
+          // Node's lookup signature; axios types `family` narrower (4 | 6) than Node's number.
+          lookup: this.lookup as AxiosRequestConfig['lookup'],
+          proxy: false,
           httpAgent: this.httpAgent,
           httpsAgent: this.httpsAgent,
         }),
       );
-      const body = await readCapped(response.data, this.maxResponseBodyBytes);
-      return {
-        statusCode: response.status,
-        headers: response.headers as WebhookResponse['headers'],
-        body,
-        error: null,
-      };
     } catch (error) {
-      return {
-        statusCode: null,
-        headers: {},
-        body: null,
-        error: describeFailure(error, request.timeoutMs),
-      };
+      return failedResponse(error, request.timeoutMs);
     }
+    const body = await readCapped(response.data, this.maxResponseBodyBytes);
+    return answeredResponse(
+      response.status,
+      response.headers as WebhookResponse['headers'],
+      body,
+      request.timeoutMs,
+    );
   }
 
   async close(): Promise<void> {

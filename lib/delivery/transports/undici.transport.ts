@@ -1,7 +1,7 @@
-import { Agent, request as undiciRequest } from 'undici';
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
-import { describeFailure, readCapped } from './read-capped.js';
+import { answeredResponse, failedResponse, readCapped } from './transport-response.js';
 import type {
   WebhookRequest,
   WebhookResponse,
@@ -24,9 +24,10 @@ export class UndiciWebhookTransport implements WebhookTransport {
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
+    let response: Dispatcher.ResponseData;
     try {
       assertConnectAllowed(this.policy, new URL(request.url).hostname);
-      const response = await undiciRequest(request.url, {
+      response = await undiciRequest(request.url, {
         dispatcher: this.agent,
         method: request.method as 'POST',
         headers: request.headers,
@@ -35,16 +36,11 @@ export class UndiciWebhookTransport implements WebhookTransport {
         bodyTimeout: request.timeoutMs,
         signal: AbortSignal.timeout(request.timeoutMs),
       });
-      const body = await readCapped(response.body, this.maxResponseBodyBytes);
-      return { statusCode: response.statusCode, headers: response.headers, body, error: null };
     } catch (error) {
-      return {
-        statusCode: null,
-        headers: {},
-        body: null,
-        error: describeFailure(error, request.timeoutMs),
-      };
+      return failedResponse(error, request.timeoutMs);
     }
+    const body = await readCapped(response.body, this.maxResponseBodyBytes);
+    return answeredResponse(response.statusCode, response.headers, body, request.timeoutMs);
   }
 
   async close(): Promise<void> {

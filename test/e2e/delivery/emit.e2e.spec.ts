@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   UnknownWebhookError,
@@ -7,6 +8,13 @@ import {
   type WebhookEndpoint,
   type WebhooksModuleOptions,
 } from '../../../lib/index.js';
+import { undocumentedWebhookBody } from '../../../lib/webhooks.messages.js';
+import {
+  AccountUpdatedWebhook,
+  AuditEntryWebhook,
+  accountRecord,
+  accountWireBody,
+} from '../../fixtures/delivery/account.webhook.js';
 import { customerEntity, customerWireBody } from '../../fixtures/delivery/customer.entity.js';
 import {
   CustomerCreatedWebhook,
@@ -23,6 +31,7 @@ import {
   type DeliveryApp,
 } from '../../support/delivery-app.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
+import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 
 const baseOptions: WebhooksModuleOptions = {
   allowedNetworks: ['127.0.0.0/8'],
@@ -301,6 +310,91 @@ describe('WebhookEmitter.emit', () => {
     });
   });
 
+  describe('only documented properties', () => {
+    beforeEach(async () => {
+      ctx = await bootDeliveryApp({
+        options: baseOptions,
+        providers: [...deliveryWebhooks, AccountUpdatedWebhook],
+      });
+    });
+
+    it('sends neither an @ApiHideProperty nor a validated-only property, nested ones included', async () => {
+      const endpoint = await subscribe(['account-updated']);
+      const result = await ctx.emitter.emit('account-updated', accountRecord());
+      const [request] = await received(result.id);
+
+      expect(JSON.parse(request.body)).toEqual(accountWireBody());
+      for (const leaked of ['passwordHash', 'SECRET-HASH', 'internalNote', 'INTERNAL-NOTE']) {
+        expect(request.body).not.toContain(leaked);
+      }
+      expect(verifyWithStandardWebhooks(endpoint.secret, request)).toEqual(accountWireBody());
+      const validate = publishedBodyValidator(ctx.app, 'account-updated', { closed: true });
+      expect(validate(JSON.parse(request.body)), JSON.stringify(validate.errors)).toBe(true);
+    });
+
+    it('still validates the undocumented properties it does not send', async () => {
+      const error = await rejection(
+        ctx.emitter.emit('account-updated', { ...accountRecord(), internalNote: 42 }),
+      );
+      expect(error).toBeInstanceOf(WebhookPayloadValidationError);
+      expect((error as WebhookPayloadValidationError).errors.map((item) => item.property)).toEqual([
+        'internalNote',
+      ]);
+    });
+
+    it('keeps the payload out of validation errors: no target, no whole payload as value', async () => {
+      const invalid = (await rejection(
+        ctx.emitter.emit('account-updated', {
+          ...accountRecord(),
+          email: 'not-an-email',
+          profile: { displayName: 7, internalNote: 'PROFILE-INTERNAL-NOTE' },
+        }),
+      )) as WebhookPayloadValidationError;
+      expect(invalid).toBeInstanceOf(WebhookPayloadValidationError);
+      expect(invalid.errors.map((item) => item.property).sort()).toEqual(['email', 'profile']);
+      const everyError = (errors: typeof invalid.errors): typeof invalid.errors =>
+        errors.flatMap((item) => [item, ...everyError(item.children ?? [])]);
+      for (const item of everyError(invalid.errors)) expect(item.target).toBeUndefined();
+      expect(JSON.stringify(invalid.errors)).not.toContain('SECRET-HASH');
+
+      // An object where an array is declared: the root error names the problem, not the payload.
+      const notArray = (await rejection(
+        ctx.emitter.emit('customers-imported', { ...customerEntity() }),
+      )) as WebhookPayloadValidationError;
+      expect(notArray).toBeInstanceOf(WebhookPayloadValidationError);
+      expect(notArray.errors[0]).not.toHaveProperty('value');
+      expect(JSON.stringify(notArray.errors)).not.toContain('SECRET-HASH');
+      expect(notArray.message).not.toContain('SECRET-HASH');
+    });
+  });
+
+  describe('a body DTO that documents nothing', () => {
+    it('is reported at bootstrap, naming the DTO, the webhook and the fix', async () => {
+      const logger = new CaptureLogger();
+      ctx = await bootDeliveryApp({
+        options: baseOptions,
+        providers: [...deliveryWebhooks, AuditEntryWebhook],
+        logger,
+      });
+
+      const warning = undocumentedWebhookBody(
+        'AuditEntryDto',
+        'audit-entry',
+        'AuditEntryWebhook.auditEntry()',
+      );
+      expect(logger.at('warn')).toContainEqual({
+        level: 'warn',
+        message: warning,
+        context: 'Webhooks',
+      });
+      // The documented bodies of the other webhooks are not reported.
+      const undocumented = logger.at('warn').filter((line) => /Dto\b/.test(line.message));
+      expect(undocumented.map((line) => line.message)).toEqual([warning]);
+      expect(warning).toContain('@ApiProperty()');
+      expect(warning).toContain('CLI plugin');
+    });
+  });
+
   describe('tenants', () => {
     beforeEach(() => boot());
 
@@ -419,6 +513,26 @@ describe('WebhookEmitter.emit', () => {
       expect(JSON.parse(request.body)).toEqual({ message: 'b', sequence: 2 });
       await received(first.id);
     });
+
+    it('still deduplicates when retention is shorter than idempotencyTtl', async () => {
+      await boot({ retention: 0 });
+      const first = await ctx.emitter.emit(
+        'ping',
+        { message: 'a', sequence: 1 },
+        { idempotencyKey: 'k' },
+      );
+      // The in-memory store prunes every 1,000 messages; with no endpoint each one is finished.
+      for (let sequence = 2; sequence <= 1001; sequence++) {
+        await ctx.emitter.emit('ping', { message: 'filler', sequence });
+      }
+      expect(await ctx.deliveries.getMessage(first.id)).toBeDefined();
+      const again = await ctx.emitter.emit(
+        'ping',
+        { message: 'b', sequence: 2 },
+        { idempotencyKey: 'k' },
+      );
+      expect(again).toEqual<EmitResult>(first);
+    });
   });
 
   describe.each(['http', 'undici'] as const)('on the wire (transport: %s)', (transport) => {
@@ -461,7 +575,13 @@ describe('WebhookEmitter.emit', () => {
 
     it('sends content-type application/json and a user-agent naming the library', () => {
       expect(request.headers['content-type']).toMatch(/^application\/json\b/);
-      expect(request.headers['user-agent']).toMatch(/nestjs-webhooks/);
+      // The version is the package's own, read at runtime.
+      const { version } = JSON.parse(
+        readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+      ) as { version: string };
+      expect(request.headers['user-agent']).toBe(
+        `nestjs-webhooks/${version} (+https://www.standardwebhooks.com)`,
+      );
     });
 
     it('records the delivery as delivered with one 2xx attempt', async () => {

@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import { HttpService } from '@nestjs/axios';
+import axios from 'axios';
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -312,9 +314,14 @@ describe('WebhookEndpoints', () => {
       });
       const result = await ctx.emitter.emit('ping', ping());
 
-      const [log] = await settledDeliveries(ctx.deliveries, result.id);
+      // Settled by the removal first; the attempt in flight is recorded when its answer comes.
+      const [log] = await waitUntil(async () => {
+        const found = await settledDeliveries(ctx.deliveries, result.id);
+        return found[0].attemptLog.length > 0 && found;
+      }, 'the attempt to be recorded');
       expect(log.status).toBe('failed');
       expect(log.lastError).toMatch(/removed/);
+      expect(log.attempts).toBe(1);
       expect(log.attemptLog).toHaveLength(1);
       expect(log.attemptLog[0].statusCode).toBe(500);
       expect(receiver.requests).toHaveLength(1);
@@ -448,5 +455,56 @@ describe('WebhookEndpoints', () => {
         expect(receiver.requests).toHaveLength(0);
       },
     );
+
+    /** Delivers one message to a loopback name and expects every attempt refused unsent. */
+    const expectRefusedUnsent = async () => {
+      // A name, not an IP literal: only the guarded lookup stands between it and loopback.
+      const url = `${receiver.url.replace('127.0.0.1', 'localhost')}/guarded`;
+      const endpoint = await insertBypassingAdd(url);
+      const result = await ctx.emitter.emit('ping', ping());
+      const [log] = await settledDeliveries(ctx.deliveries, result.id);
+      expect(log).toMatchObject({ endpointId: endpoint.id, status: 'failed' });
+      expect(log.attemptLog).toHaveLength(3);
+      for (const attempt of log.attemptLog) {
+        expect(attempt.statusCode).toBeNull();
+        expect(attempt.error).toMatch(/Refused to connect to localhost at/);
+      }
+      expect(receiver.requests).toHaveLength(0);
+    };
+
+    // fetch and xhr never use our agents, so their connections skip the guarded lookup.
+    it("still refuses when the app sets axios.defaults.adapter = 'fetch'", async () => {
+      const adapter = axios.defaults.adapter;
+      axios.defaults.adapter = 'fetch';
+      try {
+        await expectRefusedUnsent();
+      } finally {
+        axios.defaults.adapter = adapter;
+      }
+    });
+
+    it('still refuses when a global axios interceptor switches the adapter', async () => {
+      const interceptor = axios.interceptors.request.use((config) => {
+        config.adapter = 'fetch';
+        return config;
+      });
+      try {
+        await expectRefusedUnsent();
+      } finally {
+        axios.interceptors.request.eject(interceptor);
+      }
+    });
+
+    it("still refuses when the module's own axios instance defaults to fetch", async () => {
+      // Defaults set before the module is loaded reach its instance: axios.create() copies them.
+      const own = ctx.app.get(HttpService, { strict: false }).axiosRef;
+      const adapter = own.defaults.adapter;
+      own.defaults.adapter = 'fetch';
+      try {
+        await expectRefusedUnsent();
+      } finally {
+        own.defaults.adapter = adapter;
+      }
+    });
   });
 });

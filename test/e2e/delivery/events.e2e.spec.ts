@@ -223,6 +223,55 @@ describe('WebhookDeliveries.events', () => {
     expect(receiver.requests).toHaveLength(1);
   });
 
+  it("emits 'delivery-exhausted' without an attempt when the endpoint of a pending delivery is removed", async () => {
+    // Its retry is an hour away when the endpoint goes.
+    receiver.behave((_request, response) => {
+      response.statusCode = 503;
+      response.setHeader('retry-after', '3600');
+      response.end();
+    });
+    const result = await ctx.emitter.emit('ping', ping());
+    await waitForEvent('attempt-failed', result.id);
+
+    expect(await ctx.endpoints.remove(endpoint.id)).toBe(true);
+    const exhausted = await waitForEvent('delivery-exhausted', result.id);
+    if (exhausted.type !== 'delivery-exhausted') throw new Error('expected delivery-exhausted');
+    expect(exhausted.attempt).toBeNull();
+    expect(exhausted.delivery).toMatchObject({
+      messageId: result.id,
+      endpointId: endpoint.id,
+      status: 'failed',
+      attempts: 1,
+      nextAttemptAt: null,
+    });
+    expect(exhausted.delivery.lastError).toMatch(/removed/);
+    expect(eventsOf(result.id).map((event) => event.type)).toEqual([
+      'attempt-failed',
+      'delivery-exhausted',
+    ]);
+  });
+
+  it("emits one 'delivery-exhausted' when the endpoint is removed during an attempt that fails", async () => {
+    receiver.behave(async (_request, response) => {
+      await ctx.endpoints.remove(endpoint.id);
+      response.statusCode = 500;
+      response.end();
+    });
+    const result = await ctx.emitter.emit('ping', ping());
+    // The attempt's own outcome is recorded after the removal reported the delivery.
+    const [log] = await waitUntil(async () => {
+      const found = await ctx.deliveries.list({ messageId: result.id });
+      return found[0]?.attemptLog.length === 1 && found[0].attempts === 1 && found;
+    }, 'the attempt to be recorded');
+    expect(log).toMatchObject({ status: 'failed' });
+    expect(log.lastError).toMatch(/removed/);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // longer than a retry would wait
+    const own = eventsOf(result.id);
+    expect(own.map((event) => event.type)).toEqual(['delivery-exhausted']);
+    expect(own[0]).toMatchObject({ attempt: null });
+    expect(receiver.requests).toHaveLength(1);
+  });
+
   it('reports each endpoint of a fan-out separately', async () => {
     const second = await ctx.endpoints.add({ url: `${receiver.url}/second`, events: ['ping'] });
     receiver.behave((request, response) => {

@@ -4,8 +4,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type {
   WebhookDeliveryLog,
   WebhookEndpoint,
+  WebhookLifecycleEvent,
   WebhooksModuleOptions,
 } from '../../../lib/index.js';
+import type { WebhookStore } from '../../../lib/interfaces/webhook-store.interface.js';
+import { WEBHOOK_STORE } from '../../../lib/webhooks.constants.js';
+import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import {
   bootDeliveryApp,
   sleep,
@@ -185,6 +189,29 @@ describe.each(['http', 'undici'] as const)(
       expect(received('/hook')).toHaveLength(1);
     });
 
+    it('reports an endpoint disabled once when two attempts get 410 at the same time', async () => {
+      await boot({ retryDelays: [] });
+      const events: WebhookLifecycleEvent[] = [];
+      const subscription = ctx!.deliveries.events.subscribe((event) => events.push(event));
+      // Each request is held until both have arrived, then both are answered 410.
+      let releaseBoth!: () => void;
+      const bothIn = new Promise<void>((resolve) => (releaseBoth = resolve));
+      receiver.behave(async (_request, res) => {
+        if (receiver.requests.length >= 2) releaseBoth();
+        await bothIn;
+        answer(res, 410);
+      });
+      const endpoint = await addEndpoint('/hook');
+      const emitted = await Promise.all([1, 2].map((seq) => ctx!.emitter.emit('ping', { seq })));
+
+      for (const { id } of emitted) expect((await settled(id)).status).toBe('failed');
+      subscription.unsubscribe();
+      const disabled = events.filter((event) => event.type === 'endpoint-disabled');
+      expect(disabled).toHaveLength(1);
+      expect(disabled[0]).toMatchObject({ endpoint: { id: endpoint.id }, reason: /410/ });
+      expect(received('/hook')).toHaveLength(2);
+    });
+
     it('retries an attempt that timed out', async () => {
       await boot({ timeout: 200, retryDelays: [30] });
       let calls = 0;
@@ -199,6 +226,30 @@ describe.each(['http', 'undici'] as const)(
       expect(first.error).toMatch(/timeout/i);
       expect(second).toMatchObject({ statusCode: 200, error: null, outcome: 'delivered' });
       expect(received('/hook')).toHaveLength(2);
+    });
+
+    it('records a 2xx whose body stalls past the timeout as delivered, with the read error', async () => {
+      await boot({ timeout: 300, retryDelays: [30, 30] });
+      receiver.behave((_request, res) => {
+        // The status and a first chunk arrive; the rest of the body never does.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('accepted, and then');
+        return hang(res);
+      });
+      await addEndpoint('/hook');
+      const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+
+      const delivery = await settled(id);
+      expect(delivery).toMatchObject({ status: 'delivered', attempts: 1, lastError: null });
+      const [attempt] = delivery.attemptLog;
+      expect(attempt).toMatchObject({
+        statusCode: 200,
+        outcome: 'delivered',
+        responseBody: 'accepted, and then',
+      });
+      expect(attempt.error).toMatch(/reading the response body failed \(timeout/);
+      await sleep(100); // longer than a retry would wait: none may come
+      expect(received('/hook')).toHaveLength(1);
     });
 
     it('retries an attempt whose connection was reset', async () => {
@@ -338,6 +389,37 @@ describe.each(['http', 'undici'] as const)(
       expect((await ctx!.endpoints.get(endpoint.id))?.disabled).toBe(false);
     });
 
+    it('stops the failing clock on a success that ends after a concurrent failure', async () => {
+      const disableEndpointAfter = 300;
+      await boot({ disableEndpointAfter, retryDelays: [] });
+      // seq 1 and seq 2 start together; seq 1 fails at once (starting the clock), seq 2 is held
+      // until that failure is recorded and then succeeds: its success must stop the clock,
+      // though the endpoint had no clock running when seq 2 started.
+      let releaseSecond!: () => void;
+      const secondHeld = new Promise<void>((resolve) => (releaseSecond = resolve));
+      receiver.behave(async (request, res) => {
+        const { seq } = JSON.parse(request.body) as { seq: number };
+        if (seq === 2) await secondHeld;
+        answer(res, seq === 2 ? 200 : 500);
+      });
+      const endpoint = await addEndpoint('/hook');
+      const [first, second] = await Promise.all(
+        [1, 2].map((seq) => ctx!.emitter.emit('ping', { seq })),
+      );
+      await receiver.waitFor(2);
+      expect((await settled(first.id)).status).toBe('failed');
+      const clockStartedBy = Date.now();
+      releaseSecond();
+      expect((await settled(second.id)).status).toBe('delivered');
+
+      // Past disableEndpointAfter from the first failure, a new failure starts a new clock.
+      await sleep(clockStartedBy + disableEndpointAfter + 50 - Date.now());
+      const third = await ctx!.emitter.emit('ping', { seq: 3 });
+      expect((await settled(third.id)).status).toBe('failed');
+      const after = await ctx!.endpoints.get(endpoint.id);
+      expect(after).toMatchObject({ disabled: false, disabledReason: null });
+    });
+
     it('redelivers a failed message, to one endpoint or to all, with the same webhook-id', async () => {
       await boot({ retryDelays: [20] });
       const healthy = new Set<string>();
@@ -396,6 +478,31 @@ describe.each(['http', 'undici'] as const)(
       expect(received('/hook')).toHaveLength(3);
     });
 
+    it('sends once when two redeliveries of the same message race', async () => {
+      await boot({ retryDelays: [] });
+      let healthy = false;
+      receiver.behave((_request, res) => answer(res, healthy ? 200 : 500));
+      await addEndpoint('/hook');
+      const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+      expect((await settled(id)).status).toBe('failed');
+
+      healthy = true;
+      const replays = await Promise.all([
+        ctx!.deliveries.redeliver(id),
+        ctx!.deliveries.redeliver(id),
+      ]);
+      expect(replays.map((replay) => replay.deliveries).sort()).toEqual([0, 1]);
+      const delivery: WebhookDeliveryLog = await vi.waitFor(async () => {
+        const found = await ctx!.delivery(id);
+        expect(found.status).toBe('delivered');
+        return found;
+      }, WAIT);
+      await sleep(100); // time for a second, parallel replay to arrive: none may
+      expect(received('/hook')).toHaveLength(2);
+      expect(delivery).toMatchObject({ attempts: 2 });
+      expect(delivery.attemptLog.map((attempt) => attempt.statusCode)).toEqual([500, 200]);
+    });
+
     it('logs every attempt: number, status, duration, error and the truncated body', async () => {
       await boot({ maxResponseBodyBytes: 16, retryDelays: [20, 20] });
       let calls = 0;
@@ -431,6 +538,89 @@ describe.each(['http', 'undici'] as const)(
       expect(log[2].durationMs).toBeGreaterThanOrEqual(55); // the receiver took 60 ms to answer
       const started = log.map((a) => a.startedAt.getTime());
       expect([...started].sort((x, y) => x - y)).toEqual(started);
+    });
+
+    describe('an unexpected error in an attempt', () => {
+      let logger: CaptureLogger;
+
+      /** Boots with a logger, and makes `method` of the store throw on its first call. */
+      const bootWithFlakyStore = async (
+        method: 'insertAttempt' | 'getDelivery',
+        options: WebhooksModuleOptions,
+      ) => {
+        logger = new CaptureLogger();
+        ctx = await bootDeliveryApp(
+          { transport, timeout: 2_000, shutdownTimeout: 2_000, ...options },
+          logger,
+        );
+        const store = ctx.app.get<WebhookStore>(WEBHOOK_STORE);
+        const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
+        let broken = true;
+        (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+          if (!broken) return original(...args);
+          broken = false;
+          return Promise.reject(new Error(`${method} failed: store unavailable`));
+        };
+      };
+      const errors = () =>
+        logger
+          .at('error')
+          .filter((line) => line.context === 'Webhooks')
+          .map((line) => line.message);
+
+      it('is logged, and the attempt retried after the next retry delay', async () => {
+        await bootWithFlakyStore('insertAttempt', { retryDelays: [200] });
+        const endpoint = await addEndpoint('/hook');
+        const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+
+        const delivery = await settled(id);
+        expect(delivery).toMatchObject({ status: 'delivered', lastError: null });
+        // The first attempt was sent but could not be recorded; the retry was both.
+        expect(delivery.attemptLog.map((attempt) => attempt.statusCode)).toEqual([204]);
+        const requests = received('/hook');
+        expect(requests).toHaveLength(2);
+        expect(gaps(requests)[0]).toBeGreaterThanOrEqual(0.8 * 200 - 5);
+        expect(errors()).toEqual([
+          expect.stringMatching(
+            new RegExp(
+              `^Delivery ${delivery.id} to endpoint ${endpoint.id} hit an unexpected error ` +
+                `\\(Error: insertAttempt failed: store unavailable\\); retrying in \\d+ ms\\.$`,
+            ),
+          ),
+        ]);
+        const logged = JSON.stringify(logger.lines);
+        expect(logged).not.toContain(endpoint.secret.slice('whsec_'.length));
+      });
+
+      it('before the delivery is read still retries it', async () => {
+        await bootWithFlakyStore('getDelivery', { retryDelays: [50] });
+        await addEndpoint('/hook');
+        const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+
+        const delivery = await settled(id);
+        expect(delivery).toMatchObject({ status: 'delivered', attempts: 1 });
+        expect(received('/hook')).toHaveLength(1);
+        expect(errors()).toEqual([expect.stringMatching(/getDelivery failed.*retrying in/)]);
+      });
+
+      it('fails the delivery when no retry is left, and reports it', async () => {
+        await bootWithFlakyStore('insertAttempt', { retryDelays: [] });
+        const events: WebhookLifecycleEvent[] = [];
+        const subscription = ctx!.deliveries.events.subscribe((event) => events.push(event));
+        await addEndpoint('/hook');
+        const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+
+        const delivery = await settled(id);
+        subscription.unsubscribe();
+        expect(delivery).toMatchObject({ status: 'failed', nextAttemptAt: null });
+        expect(delivery.lastError).toMatch(/^unexpected error: Error: insertAttempt failed/);
+        expect(errors()).toEqual([
+          expect.stringMatching(/no retry is left, so it is marked failed/),
+        ]);
+        expect(events.map((event) => event.type)).toEqual(['delivery-exhausted']);
+        await sleep(100);
+        expect(received('/hook')).toHaveLength(1);
+      });
     });
   },
 );

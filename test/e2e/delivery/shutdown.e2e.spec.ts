@@ -2,8 +2,12 @@ import 'reflect-metadata';
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebhooksModuleOptions } from '../../../lib/index.js';
+import type { WebhookQueue } from '../../../lib/interfaces/webhook-queue.interface.js';
+import type { WebhookStore } from '../../../lib/interfaces/webhook-store.interface.js';
+import { WEBHOOK_QUEUE, WEBHOOK_STORE } from '../../../lib/webhooks.constants.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import { bootDeliveryApp, sleep, type DeliveryApp } from '../../fixtures/retry/delivery-app.js';
+import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
 
 const WAIT = { timeout: 10_000, interval: 10 };
@@ -124,6 +128,41 @@ describe.each(['http', 'undici'] as const)('shutdown (%s transport)', (transport
     expect(warnings()).toEqual([
       expect.stringContaining('0 attempt(s) still running after the shutdown timeout, 1 queued'),
     ]);
+  });
+
+  it('refuses emit once shutdown has begun, storing and sending nothing', async () => {
+    await boot({ shutdownTimeout: 5_000, retryDelays: [50] });
+    const store = ctx!.app.get<WebhookStore>(WEBHOOK_STORE);
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    receiver.behave(async (_request, res) => {
+      await firstHeld;
+      answer(res, 200);
+    });
+    const first = await ctx!.emitter.emit('ping', { seq: 1 });
+    await receiver.waitFor(1);
+    const insertMessage = vi.spyOn(store, 'insertMessage');
+
+    // While close() waits for the attempt in flight, and after it is done.
+    const stop = vi.spyOn(ctx!.app.get<WebhookQueue>(WEBHOOK_QUEUE), 'stop');
+    const closing = close();
+    await vi.waitFor(() => expect(stop).toHaveBeenCalled(), WAIT);
+    const during = ctx!.emitter.emit('ping', { seq: 2 });
+    await expect(during).rejects.toThrow(
+      /^Cannot emit webhook 'ping': the application is shutting down \(app\.close\(\) was called\)/,
+    );
+    releaseFirst();
+    await closing;
+    await expect(ctx!.emitter.emit(PingWebhook, { seq: 3 })).rejects.toThrow(
+      /Cannot emit webhook 'PingWebhook': the application is shutting down/,
+    );
+
+    expect(insertMessage).not.toHaveBeenCalled();
+    expect((await ctx!.deliveries.list()).map((delivery) => delivery.messageId)).toEqual([
+      first.id,
+    ]);
+    await sleep(100);
+    expect(receiver.requests).toHaveLength(1);
   });
 
   it('leaves no timer behind to keep the process alive', async () => {

@@ -113,10 +113,12 @@ describe('withWebhooks on an app with nested DTOs, several methods and provider 
     expect(ids).toHaveLength(1 + 8);
   });
 
-  it('suffixes an operationId already taken by a route, and shares the route’s DTO schema', () => {
-    expect(document.paths['/legacy']!.post!.operationId).toBe('LegacyController_update');
+  it('suffixes a default operationId already taken by a route, and shares the route’s DTO schema', () => {
+    expect(document.paths['/legacy']!.post!.operationId).toBe(
+      'profile_updatedprofile_updated_post',
+    );
     const operation = document.webhooks!['profile-updated']!.post;
-    expect(operation?.operationId).toBe('LegacyController_update_2');
+    expect(operation?.operationId).toBe('profile_updatedprofile_updated_post_2');
     expect(bodySchema(operation)).toEqual(ref('LegacyProfile'));
     expect(bodySchema(document.paths['/legacy']!.post)).toEqual(ref('LegacyProfile'));
   });
