@@ -117,8 +117,10 @@ export class MemoryWebhookQueue implements WebhookQueue {
 
   private run(job: WebhookJob, active: number) {
     this.activeByEndpoint.set(job.endpointId, active + 1);
+    // A handler must not reject (the dispatcher logs and reschedules its own failures); one
+    // that does anyway must not stop the queue from freeing the slot and moving on.
     const running = this.handler!(job)
-      .catch(() => undefined) // the handler records its own failures
+      .catch(() => undefined)
       .finally(() => {
         this.running.delete(running);
         const left = (this.activeByEndpoint.get(job.endpointId) ?? 1) - 1;

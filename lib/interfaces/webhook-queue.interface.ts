@@ -4,7 +4,10 @@ export interface WebhookJob {
   endpointId: string;
 }
 
-/** Runs one attempt of a delivery; resolves when it is recorded (and any retry scheduled). */
+/**
+ * Runs one attempt of a delivery; resolves when it is recorded (and any retry scheduled).
+ * Never rejects: it handles its own failures, since the queue has nobody to report them to.
+ */
 export type WebhookJobHandler = (job: WebhookJob) => Promise<void>;
 
 /**
