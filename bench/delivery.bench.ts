@@ -55,7 +55,7 @@ const RAW_CONCURRENCY = 64;
 const EMIT_OPS = Number(process.env.BENCH_EMIT_OPS ?? 20_000);
 const PENDING = Number(process.env.BENCH_PENDING ?? 100_000);
 const RUN_TIMEOUT_MS = 120_000;
-const USER_AGENT = 'nestjs-webhooks/0.1 (+https://www.standardwebhooks.com)';
+const USER_AGENT = 'nestjs-webhooks/0.1.0 (+https://www.standardwebhooks.com)';
 const ALLOWED = { allowedNetworks: ['127.0.0.0/8'] };
 
 type Transport = 'http' | 'undici';

@@ -69,8 +69,10 @@ export class WebhookEmitter implements BeforeApplicationShutdown {
       idempotencyKey: options.idempotencyKey ?? null,
       createdAt: now,
     };
-    const deliveries = endpoints.map((endpoint): WebhookDelivery => ({
-      id: createId('dlv'),
+    // Derived from the message id: as unique, without drawing randomness per endpoint.
+    const deliveryIdPrefix = `dlv_${message.id.slice(message.id.indexOf('_') + 1)}`;
+    const deliveries = endpoints.map((endpoint, index): WebhookDelivery => ({
+      id: `${deliveryIdPrefix}${index.toString(36)}`,
       messageId: message.id,
       endpointId: endpoint.id,
       tenant,

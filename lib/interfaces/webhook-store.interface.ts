@@ -42,6 +42,8 @@ export interface WebhookStore {
   /**
    * Stores the message with its deliveries atomically. When `message.idempotencyKey` was already
    * used by the same tenant since `idempotentSince`, stores nothing and returns that message.
+   * The store takes ownership of the objects it is given (it may keep them as they are): the
+   * caller must not change them afterwards. This is the hot path of every emit.
    */
   insertMessage(
     message: WebhookMessage,

@@ -109,16 +109,15 @@ export class MemoryWebhookStore implements WebhookStore {
       }
       this.idempotency.set(key, message.id);
     }
-    // One clone per distinct Date: the deliveries of a message keep sharing their timestamps.
-    const clone = dateCloner();
-    this.messages.set(message.id, copyMessage(message, clone));
-    this.deliveriesByMessage.set(
-      message.id,
-      deliveries.map((delivery) => delivery.id),
-    );
-    for (const delivery of deliveries) {
-      this.deliveries.set(delivery.id, copyDelivery(delivery, clone));
+    // Kept as given (the contract hands them over): no copy on the hot path of every emit.
+    // The deliveries of a message may share their Date objects; reads and updates copy them.
+    this.messages.set(message.id, message);
+    const ids: string[] = new Array(deliveries.length);
+    for (let i = 0; i < deliveries.length; i++) {
+      ids[i] = deliveries[i].id;
+      this.deliveries.set(deliveries[i].id, deliveries[i]);
     }
+    this.deliveriesByMessage.set(message.id, ids);
     if (++this.insertsSincePrune >= 1000) this.prune();
     return { inserted: true as const };
   }

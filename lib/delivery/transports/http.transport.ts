@@ -7,7 +7,12 @@ import type { Readable } from 'node:stream';
 import { firstValueFrom } from 'rxjs';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
-import { answeredResponse, failedResponse, readCapped } from './transport-response.js';
+import {
+  answeredResponse,
+  attemptDeadline,
+  failedResponse,
+  readCapped,
+} from './transport-response.js';
 import type {
   WebhookRequest,
   WebhookResponse,
@@ -36,49 +41,54 @@ export class HttpWebhookTransport implements WebhookTransport {
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
-    let response: AxiosResponse<Readable>;
+    const deadline = attemptDeadline(request.timeoutMs);
     try {
-      assertConnectAllowed(this.policy, new URL(request.url).hostname);
-      response = await firstValueFrom(
-        this.http.request<Readable>({
-          url: request.url,
-          // An app-wide `baseURL` with `allowAbsoluteUrls: false` would send elsewhere.
-          allowAbsoluteUrls: true,
-          method: request.method,
-          headers: request.headers,
-          data: request.body,
-          // The body is already JSON; axios would parse it again to "stringify" it.
-          transformRequest: [(data: unknown) => data],
-          responseType: 'stream',
-          timeout: request.timeoutMs,
-          signal: AbortSignal.timeout(request.timeoutMs),
-          maxRedirects: 0,
-          validateStatus: () => true,
-          // Everything below keeps the connection on the guarded path whatever axios defaults
-          // the process sets: only Node's HTTP/1 adapter uses our agents (fetch and xhr ignore
-          // them, HTTP/2 opens its own sessions), `lookup` guards even a replaced agent, a
-          // socket path would skip DNS and the address check, and an environment proxy would
-          // hide the destination from the connect-time check.
-          adapter: 'http',
-          httpVersion: 1,
-          socketPath: null,
-          // Node's lookup signature; axios types `family` narrower (4 | 6) than Node's number.
-          lookup: this.lookup as AxiosRequestConfig['lookup'],
-          proxy: false,
-          httpAgent: this.httpAgent,
-          httpsAgent: this.httpsAgent,
-        }),
+      let response: AxiosResponse<Readable>;
+      try {
+        assertConnectAllowed(this.policy, new URL(request.url).hostname);
+        response = await firstValueFrom(
+          this.http.request<Readable>({
+            url: request.url,
+            // An app-wide `baseURL` with `allowAbsoluteUrls: false` would send elsewhere.
+            allowAbsoluteUrls: true,
+            method: request.method,
+            headers: request.headers,
+            data: request.body,
+            // The body is already JSON; axios would parse it again to "stringify" it.
+            transformRequest: [(data: unknown) => data],
+            responseType: 'stream',
+            timeout: request.timeoutMs,
+            signal: deadline.signal,
+            maxRedirects: 0,
+            validateStatus: () => true,
+            // Everything below keeps the connection on the guarded path whatever axios defaults
+            // the process sets: only Node's HTTP/1 adapter uses our agents (fetch and xhr ignore
+            // them, HTTP/2 opens its own sessions), `lookup` guards even a replaced agent, a
+            // socket path would skip DNS and the address check, and an environment proxy would
+            // hide the destination from the connect-time check.
+            adapter: 'http',
+            httpVersion: 1,
+            socketPath: null,
+            // Node's lookup signature; axios types `family` narrower (4 | 6) than Node's number.
+            lookup: this.lookup as AxiosRequestConfig['lookup'],
+            proxy: false,
+            httpAgent: this.httpAgent,
+            httpsAgent: this.httpsAgent,
+          }),
+        );
+      } catch (error) {
+        return failedResponse(error, request.timeoutMs);
+      }
+      const body = await readCapped(response.data, this.maxResponseBodyBytes);
+      return answeredResponse(
+        response.status,
+        response.headers as WebhookResponse['headers'],
+        body,
+        request.timeoutMs,
       );
-    } catch (error) {
-      return failedResponse(error, request.timeoutMs);
+    } finally {
+      deadline.done();
     }
-    const body = await readCapped(response.data, this.maxResponseBodyBytes);
-    return answeredResponse(
-      response.status,
-      response.headers as WebhookResponse['headers'],
-      body,
-      request.timeoutMs,
-    );
   }
 
   async close(): Promise<void> {

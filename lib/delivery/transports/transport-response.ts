@@ -77,3 +77,18 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   if (err?.cause && !err.code) return describeFailure(err.cause, timeoutMs);
   return transportFailure(err?.code, err?.message ?? String(error));
 }
+
+/**
+ * An abort signal that fires after `timeoutMs`, for the whole attempt (answer and body), with a
+ * `TimeoutError` reason. Unlike `AbortSignal.timeout()` its timer is cleared by `done()`, so
+ * finished attempts do not leave a live timer behind for the rest of the timeout.
+ */
+export function attemptDeadline(timeoutMs: number): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
+    timeoutMs,
+  );
+  timer.unref();
+  return { signal: controller.signal, done: () => clearTimeout(timer) };
+}
