@@ -7,7 +7,6 @@ import {
 } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { createId } from '../storage/ids.js';
 import {
   WEBHOOK_QUEUE,
   WEBHOOK_STORE,
@@ -196,12 +195,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       timeoutMs: this.options.timeout,
     });
     const verdict = classifyResponse(response.statusCode ?? undefined);
+    const number = delivery.attempts + 1;
     const attempt: WebhookAttempt = {
-      id: createId('atm'),
+      // Derived from the delivery id and the attempt number: unique without new randomness.
+      id: `atm_${delivery.id.slice(delivery.id.indexOf('_') + 1)}_${number}`,
       deliveryId: delivery.id,
       messageId: message.id,
       endpointId: endpoint.id,
-      attempt: delivery.attempts + 1,
+      attempt: number,
       startedAt,
       durationMs: Math.round((performance.now() - started) * 100) / 100,
       statusCode: response.statusCode,
@@ -218,11 +219,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   /** Current secret first, then retired ones still inside their grace period. */
   private signerFor(endpoint: StoredWebhookEndpoint, now: Date): WebhookSigner {
-    const secrets = [
-      endpoint.secret,
-      ...endpoint.retiredSecrets.filter((r) => r.expiresAt > now).map((r) => r.secret),
-    ];
-    const key = secrets.join(' ');
+    // The common case, no rotation under way, builds no array and no key.
+    const secrets =
+      endpoint.retiredSecrets.length === 0
+        ? [endpoint.secret]
+        : [
+            endpoint.secret,
+            ...endpoint.retiredSecrets.filter((r) => r.expiresAt > now).map((r) => r.secret),
+          ];
+    const key = secrets.length === 1 ? endpoint.secret : secrets.join(' ');
     let signer = this.signers.get(key);
     if (!signer) {
       if (this.signers.size >= SIGNER_CACHE_LIMIT) this.signers.clear();

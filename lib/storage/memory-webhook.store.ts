@@ -112,10 +112,10 @@ export class MemoryWebhookStore implements WebhookStore {
     // Kept as given (the contract hands them over): no copy on the hot path of every emit.
     // The deliveries of a message may share their Date objects; reads and updates copy them.
     this.messages.set(message.id, message);
-    const ids: string[] = new Array(deliveries.length);
-    for (let i = 0; i < deliveries.length; i++) {
-      ids[i] = deliveries[i].id;
-      this.deliveries.set(deliveries[i].id, deliveries[i]);
+    const ids: string[] = [];
+    for (const delivery of deliveries) {
+      ids.push(delivery.id);
+      this.deliveries.set(delivery.id, delivery);
     }
     this.deliveriesByMessage.set(message.id, ids);
     if (++this.insertsSincePrune >= 1000) this.prune();

@@ -310,12 +310,11 @@ describe('MemoryWebhookStore', () => {
       const store = new MemoryWebhookStore();
       const m = message();
       const d = delivery(m, 'ep_a');
+      // insertMessage takes ownership of its inputs (the contract says so: it is the emit hot
+      // path); everything read back, and attempts, are copies.
       await store.insertMessage(m, [d], EPOCH);
       const a = attempt(d);
       await store.insertAttempt(a);
-      // Mutating the inputs after the fact changes nothing stored.
-      m.body = 'mutated';
-      d.status = 'failed';
       a.statusCode = 999;
 
       const gotMessage = (await store.getMessage(m.id))!;
@@ -334,7 +333,8 @@ describe('MemoryWebhookStore', () => {
       gotAttempt.startedAt.setTime(0);
 
       const message2 = (await store.getMessage(m.id))!;
-      expect(message2.body).toBe('{"message":"ping"}');
+      expect(message2.body).toBe(m.body);
+      expect(message2).not.toBe(m);
       expect(message2.createdAt.getTime()).toBeGreaterThan(0);
       const delivery2 = (await store.getDelivery(d.id))!;
       expect(delivery2).toMatchObject({ status: 'pending', attempts: 1 });

@@ -9,7 +9,7 @@ import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
 import {
   answeredResponse,
-  attemptDeadline,
+  answeredTooLate,
   failedResponse,
   readCapped,
 } from './transport-response.js';
@@ -41,54 +41,55 @@ export class HttpWebhookTransport implements WebhookTransport {
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
-    const deadline = attemptDeadline(request.timeoutMs);
+    // axios's `timeout` bounds the wait for the answer, readCapped the rest of the attempt.
+    const deadline = Date.now() + request.timeoutMs;
+    let response: AxiosResponse<Readable>;
     try {
-      let response: AxiosResponse<Readable>;
-      try {
-        assertConnectAllowed(this.policy, new URL(request.url).hostname);
-        response = await firstValueFrom(
-          this.http.request<Readable>({
-            url: request.url,
-            // An app-wide `baseURL` with `allowAbsoluteUrls: false` would send elsewhere.
-            allowAbsoluteUrls: true,
-            method: request.method,
-            headers: request.headers,
-            data: request.body,
-            // The body is already JSON; axios would parse it again to "stringify" it.
-            transformRequest: [(data: unknown) => data],
-            responseType: 'stream',
-            timeout: request.timeoutMs,
-            signal: deadline.signal,
-            maxRedirects: 0,
-            validateStatus: () => true,
-            // Everything below keeps the connection on the guarded path whatever axios defaults
-            // the process sets: only Node's HTTP/1 adapter uses our agents (fetch and xhr ignore
-            // them, HTTP/2 opens its own sessions), `lookup` guards even a replaced agent, a
-            // socket path would skip DNS and the address check, and an environment proxy would
-            // hide the destination from the connect-time check.
-            adapter: 'http',
-            httpVersion: 1,
-            socketPath: null,
-            // Node's lookup signature; axios types `family` narrower (4 | 6) than Node's number.
-            lookup: this.lookup as AxiosRequestConfig['lookup'],
-            proxy: false,
-            httpAgent: this.httpAgent,
-            httpsAgent: this.httpsAgent,
-          }),
-        );
-      } catch (error) {
-        return failedResponse(error, request.timeoutMs);
-      }
-      const body = await readCapped(response.data, this.maxResponseBodyBytes);
-      return answeredResponse(
-        response.status,
-        response.headers as WebhookResponse['headers'],
-        body,
-        request.timeoutMs,
+      assertConnectAllowed(this.policy, new URL(request.url).hostname);
+      response = await firstValueFrom(
+        this.http.request<Readable>({
+          url: request.url,
+          // An app-wide `baseURL` with `allowAbsoluteUrls: false` would send elsewhere.
+          allowAbsoluteUrls: true,
+          method: request.method,
+          headers: request.headers,
+          data: request.body,
+          // The body is already JSON; axios would parse it again to "stringify" it.
+          transformRequest: [(data: unknown) => data],
+          responseType: 'stream',
+          timeout: request.timeoutMs,
+          maxRedirects: 0,
+          validateStatus: () => true,
+          // Everything below keeps the connection on the guarded path whatever axios defaults
+          // the process sets: only Node's HTTP/1 adapter uses our agents (fetch and xhr ignore
+          // them, HTTP/2 opens its own sessions), `lookup` guards even a replaced agent, a
+          // socket path would skip DNS and the address check, and an environment proxy would
+          // hide the destination from the connect-time check.
+          adapter: 'http',
+          httpVersion: 1,
+          socketPath: null,
+          // Node's lookup signature; axios types `family` narrower (4 | 6) than Node's number.
+          lookup: this.lookup as AxiosRequestConfig['lookup'],
+          proxy: false,
+          httpAgent: this.httpAgent,
+          httpsAgent: this.httpsAgent,
+        }),
       );
-    } finally {
-      deadline.done();
+    } catch (error) {
+      return failedResponse(error, request.timeoutMs);
     }
+    const late = answeredTooLate(deadline, request.timeoutMs);
+    if (late) {
+      response.data.destroy();
+      return late;
+    }
+    const body = await readCapped(response.data, this.maxResponseBodyBytes, deadline);
+    return answeredResponse(
+      response.status,
+      response.headers as WebhookResponse['headers'],
+      body,
+      request.timeoutMs,
+    );
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   responseBodyUnreadable,
   transportFailure,
@@ -12,17 +13,24 @@ export interface CappedBody {
 }
 
 /**
- * Reads a response body stream, keeping at most `cap` bytes for the delivery log and draining
+ * Reads a response body stream until `deadline` (epoch ms), keeping at most `cap` bytes for the delivery log and draining
  * the rest without buffering it, so keep-alive connections stay reusable. Never rejects: a body
  * that breaks off (reset, timeout) comes back as what arrived so far, with the error.
  */
 export async function readCapped(
-  stream: AsyncIterable<Uint8Array | string>,
+  stream: Readable,
   cap: number,
+  deadline: number,
 ): Promise<CappedBody> {
   const kept: Buffer[] = [];
   let size = 0;
   let error: unknown;
+  // The attempt's timeout covers the body too: a receiver that drips it slowly is cut off.
+  const timer = setTimeout(
+    () => stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
+    Math.max(deadline - Date.now(), 0),
+  );
+  timer.unref();
   try {
     for await (const chunk of stream) {
       if (size >= cap) continue;
@@ -33,6 +41,8 @@ export async function readCapped(
     }
   } catch (caught) {
     error = caught ?? new Error('aborted');
+  } finally {
+    clearTimeout(timer);
   }
   return { body: Buffer.concat(kept).toString('utf8'), error };
 }
@@ -56,6 +66,16 @@ export function answeredResponse(
   };
 }
 
+/**
+ * An answer whose headers were handled after the attempt's deadline counts as a timeout: when
+ * the event loop is busy, a late answer can be read before the timeout timer gets to run, and
+ * the outcome must not depend on which of the two Node happens to handle first.
+ */
+export function answeredTooLate(deadline: number, timeoutMs: number): WebhookResponse | undefined {
+  if (Date.now() <= deadline) return undefined;
+  return failedResponse(new DOMException('answered after the deadline', 'TimeoutError'), timeoutMs);
+}
+
 /** The response of an attempt that got no HTTP answer. */
 export function failedResponse(error: unknown, timeoutMs: number): WebhookResponse {
   return { statusCode: null, headers: {}, body: null, error: describeFailure(error, timeoutMs) };
@@ -76,19 +96,4 @@ function describeFailure(error: unknown, timeoutMs: number): string {
   }
   if (err?.cause && !err.code) return describeFailure(err.cause, timeoutMs);
   return transportFailure(err?.code, err?.message ?? String(error));
-}
-
-/**
- * An abort signal that fires after `timeoutMs`, for the whole attempt (answer and body), with a
- * `TimeoutError` reason. Unlike `AbortSignal.timeout()` its timer is cleared by `done()`, so
- * finished attempts do not leave a live timer behind for the rest of the timeout.
- */
-export function attemptDeadline(timeoutMs: number): { signal: AbortSignal; done: () => void } {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
-    timeoutMs,
-  );
-  timer.unref();
-  return { signal: controller.signal, done: () => clearTimeout(timer) };
 }

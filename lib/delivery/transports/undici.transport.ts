@@ -3,7 +3,7 @@ import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
 import {
   answeredResponse,
-  attemptDeadline,
+  answeredTooLate,
   failedResponse,
   readCapped,
 } from './transport-response.js';
@@ -29,31 +29,42 @@ export class UndiciWebhookTransport implements WebhookTransport {
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
-    const deadline = attemptDeadline(request.timeoutMs);
+    const deadline = Date.now() + request.timeoutMs;
+    // undici's own headersTimeout runs on a coarse timer and starts late (once the request is
+    // written): an abort signal keeps the attempt's timeout exact. Cleared once headers arrive;
+    // readCapped bounds the body.
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new DOMException('no answer in time', 'TimeoutError')),
+      request.timeoutMs,
+    );
+    timer.unref();
+    let response: Dispatcher.ResponseData;
     try {
-      let response: Dispatcher.ResponseData;
-      try {
-        const url = new URL(request.url);
-        assertConnectAllowed(this.policy, url.hostname);
-        // The agent directly, with the URL parsed once: `undici.request(url)` parses it again.
-        response = await this.agent.request({
-          origin: url.origin,
-          path: `${url.pathname}${url.search}`,
-          method: request.method as Dispatcher.HttpMethod,
-          headers: request.headers,
-          body: request.body,
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
-          signal: deadline.signal,
-        });
-      } catch (error) {
-        return failedResponse(error, request.timeoutMs);
-      }
-      const body = await readCapped(response.body, this.maxResponseBodyBytes);
-      return answeredResponse(response.statusCode, response.headers, body, request.timeoutMs);
+      const url = new URL(request.url);
+      assertConnectAllowed(this.policy, url.hostname);
+      // The agent directly, with the URL parsed once: `undici.request(url)` parses it again.
+      response = await this.agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: request.method as Dispatcher.HttpMethod,
+        headers: request.headers,
+        body: request.body,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+      });
+    } catch (error) {
+      return failedResponse(error, request.timeoutMs);
     } finally {
-      deadline.done();
+      clearTimeout(timer);
     }
+    const late = answeredTooLate(deadline, request.timeoutMs);
+    if (late) {
+      response.body.destroy();
+      return late;
+    }
+    const body = await readCapped(response.body, this.maxResponseBodyBytes, deadline);
+    return answeredResponse(response.statusCode, response.headers, body, request.timeoutMs);
   }
 
   async close(): Promise<void> {
