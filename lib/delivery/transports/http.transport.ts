@@ -78,11 +78,8 @@ export class HttpWebhookTransport implements WebhookTransport {
     } catch (error) {
       return failedResponse(error, request.timeoutMs);
     }
-    const late = answeredTooLate(deadline, request.timeoutMs);
-    if (late) {
-      response.data.destroy();
-      return late;
-    }
+    const late = answeredTooLate(response.data, deadline, request.timeoutMs);
+    if (late) return late;
     const body = await readCapped(response.data, this.maxResponseBodyBytes, deadline);
     return answeredResponse(
       response.status,

@@ -71,8 +71,15 @@ export function answeredResponse(
  * the event loop is busy, a late answer can be read before the timeout timer gets to run, and
  * the outcome must not depend on which of the two Node happens to handle first.
  */
-export function answeredTooLate(deadline: number, timeoutMs: number): WebhookResponse | undefined {
+export function answeredTooLate(
+  body: Readable,
+  deadline: number,
+  timeoutMs: number,
+): WebhookResponse | undefined {
   if (Date.now() <= deadline) return undefined;
+  // Nobody reads this body: drop the connection, and the error destroying it raises.
+  body.on('error', () => undefined);
+  body.destroy();
   return failedResponse(new DOMException('answered after the deadline', 'TimeoutError'), timeoutMs);
 }
 

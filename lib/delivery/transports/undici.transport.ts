@@ -58,11 +58,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
     } finally {
       clearTimeout(timer);
     }
-    const late = answeredTooLate(deadline, request.timeoutMs);
-    if (late) {
-      response.body.destroy();
-      return late;
-    }
+    const late = answeredTooLate(response.body, deadline, request.timeoutMs);
+    if (late) return late;
     const body = await readCapped(response.body, this.maxResponseBodyBytes, deadline);
     return answeredResponse(response.statusCode, response.headers, body, request.timeoutMs);
   }
