@@ -87,6 +87,15 @@ export class WebhooksMetadataAccessor {
    * keeps the CLI plugin from generating metadata, so what it hides is absent here as in the
    * schema.
    */
+  /** Whether the DTO documents at least one property; cheap enough for every bootstrap. */
+  documentsAnyProperty(type: Type<unknown>): boolean {
+    const decorated: unknown[] | undefined = Reflect.getMetadata(
+      DECORATORS.API_MODEL_PROPERTIES_ARRAY,
+      type.prototype as object,
+    );
+    return (decorated?.length ?? 0) > 0 || Object.keys(pluginMetadata(type.prototype)).length > 0;
+  }
+
   getDeclaredProperties(type: Type<unknown>): DeclaredProperties {
     const prototype = type.prototype as object;
     const plugin = pluginMetadata(prototype);

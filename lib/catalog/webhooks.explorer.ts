@@ -100,7 +100,7 @@ export class WebhooksExplorer {
           );
         }
         const body = this.bodyOf(target, methodName, metadata);
-        if (this.accessor.getDeclaredProperties(body.body).size === 0) {
+        if (!this.accessor.documentsAnyProperty(body.body)) {
           // A warning, not an error: an event may deliberately carry an empty object.
           this.logger.warn(
             undocumentedWebhookBody(body.body.name, options.name, describe(target, methodName)),
