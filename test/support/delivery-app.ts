@@ -169,3 +169,15 @@ function closeObjects<T>(schema: T): T {
   }
   return copy as T;
 }
+
+/** The requests that carried message `id`, once `count` of them have arrived. */
+export function receivedMessage(
+  receiver: { requests: ReceivedRequest[] },
+  id: string,
+  count = 1,
+): Promise<ReceivedRequest[]> {
+  return waitUntil(() => {
+    const found = receiver.requests.filter((request) => request.headers['webhook-id'] === id);
+    return found.length >= count && found;
+  }, `${count} request(s) of message ${id}`);
+}

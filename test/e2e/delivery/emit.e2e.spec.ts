@@ -27,6 +27,7 @@ import {
   publishedBodyValidator,
   settledDeliveries,
   verifyWithStandardWebhooks,
+  receivedMessage,
   waitUntil,
   type DeliveryApp,
 } from '../../support/delivery-app.js';
@@ -74,11 +75,7 @@ describe('WebhookEmitter.emit', () => {
     ctx.endpoints.add({ url: `${receiver.url}${path}`, events, tenant });
 
   /** The requests that carried message `id`, once they have arrived. */
-  const received = (id: string, count = 1) =>
-    waitUntil(() => {
-      const found = receiver.requests.filter((request) => request.headers['webhook-id'] === id);
-      return found.length >= count && found;
-    }, `${count} request(s) of message ${id}`);
+  const received = (id: string, count = 1) => receivedMessage(receiver, id, count);
 
   beforeEach(async () => {
     receiver = await startReceiver();

@@ -15,6 +15,7 @@ import {
   bootDeliveryApp,
   settledDeliveries,
   verifyWithStandardWebhooks,
+  receivedMessage,
   waitUntil,
   type DeliveryApp,
 } from '../../support/delivery-app.js';
@@ -53,11 +54,7 @@ describe('WebhookEndpoints', () => {
   const add = (path = '/hooks', extra: { events?: string[]; tenant?: string } = {}) =>
     ctx.endpoints.add({ url: `${receiver.url}${path}`, events: ['ping'], ...extra });
 
-  const received = (id: string, count = 1) =>
-    waitUntil(() => {
-      const found = receiver.requests.filter((request) => request.headers['webhook-id'] === id);
-      return found.length >= count && found;
-    }, `${count} request(s) of message ${id}`);
+  const received = (id: string, count = 1) => receivedMessage(receiver, id, count);
 
   beforeEach(async () => {
     receiver = await startReceiver();
