@@ -19,6 +19,15 @@ import type { WebhookStore } from '../../lib/interfaces/webhook-store.interface.
 import type { ReceivedRequest } from './receiver.js';
 
 /** What `bootDeliveryApp` needs: module options, the webhook providers, and a logger. */
+/** Options for delivery tests: the receiver is on loopback, and retries come quickly. */
+export const LOOPBACK_TEST_OPTIONS: WebhooksModuleOptions = {
+  allowedNetworks: ['127.0.0.0/8'],
+  retryDelays: [20, 40],
+};
+
+/** A payload of the fixtures' `ping` webhook. */
+export const ping = (sequence = 1) => ({ message: 'ping', sequence });
+
 export interface DeliveryAppSetup {
   /** `WebhooksModule.forRoot(options)`; tests normally allow `127.0.0.0/8`. */
   options?: WebhooksModuleOptions;

@@ -30,14 +30,10 @@ import {
   receivedMessage,
   waitUntil,
   type DeliveryApp,
+  LOOPBACK_TEST_OPTIONS,
 } from '../../support/delivery-app.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
-
-const baseOptions: WebhooksModuleOptions = {
-  allowedNetworks: ['127.0.0.0/8'],
-  retryDelays: [20, 40],
-};
 
 /** A payload that passes every rule of `CustomerDto`, as an application would build it. */
 function validCustomer(id = 'cus_1') {
@@ -66,7 +62,7 @@ describe('WebhookEmitter.emit', () => {
 
   const boot = async (options: WebhooksModuleOptions = {}) => {
     ctx = await bootDeliveryApp({
-      options: { ...baseOptions, ...options },
+      options: { ...LOOPBACK_TEST_OPTIONS, ...options },
       providers: deliveryWebhooks,
     });
   };
@@ -310,7 +306,7 @@ describe('WebhookEmitter.emit', () => {
   describe('only documented properties', () => {
     beforeEach(async () => {
       ctx = await bootDeliveryApp({
-        options: baseOptions,
+        options: LOOPBACK_TEST_OPTIONS,
         providers: [...deliveryWebhooks, AccountUpdatedWebhook],
       });
     });
@@ -369,7 +365,7 @@ describe('WebhookEmitter.emit', () => {
     it('is reported at bootstrap, naming the DTO, the webhook and the fix', async () => {
       const logger = new CaptureLogger();
       ctx = await bootDeliveryApp({
-        options: baseOptions,
+        options: LOOPBACK_TEST_OPTIONS,
         providers: [...deliveryWebhooks, AuditEntryWebhook],
         logger,
       });

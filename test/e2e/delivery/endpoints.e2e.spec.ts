@@ -18,15 +18,11 @@ import {
   receivedMessage,
   waitUntil,
   type DeliveryApp,
+  LOOPBACK_TEST_OPTIONS,
+  ping,
 } from '../../support/delivery-app.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
 
-const loopbackAllowed: WebhooksModuleOptions = {
-  allowedNetworks: ['127.0.0.0/8'],
-  retryDelays: [20, 40],
-};
-
-const ping = (sequence = 1) => ({ message: 'ping', sequence });
 const newSecret = (bytes = 32) => `whsec_${randomBytes(bytes).toString('base64')}`;
 const signatures = (request: ReceivedRequest) =>
   String(request.headers['webhook-signature']).split(' ');
@@ -46,7 +42,7 @@ describe('WebhookEndpoints', () => {
 
   const boot = async (options: WebhooksModuleOptions = {}) => {
     ctx = await bootDeliveryApp({
-      options: { ...loopbackAllowed, ...options },
+      options: { ...LOOPBACK_TEST_OPTIONS, ...options },
       providers: deliveryWebhooks,
     });
   };

@@ -2,26 +2,17 @@ import 'reflect-metadata';
 import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type {
-  WebhookEndpoint,
-  WebhookLifecycleEvent,
-  WebhooksModuleOptions,
-} from '../../../lib/index.js';
+import type { WebhookEndpoint, WebhookLifecycleEvent } from '../../../lib/index.js';
 import { deliveryWebhooks } from '../../fixtures/delivery/delivery.webhooks.js';
 import {
   bootDeliveryApp,
   settledDeliveries,
   waitUntil,
   type DeliveryApp,
+  LOOPBACK_TEST_OPTIONS,
+  ping,
 } from '../../support/delivery-app.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
-
-const options: WebhooksModuleOptions = {
-  allowedNetworks: ['127.0.0.0/8'],
-  retryDelays: [20, 40],
-};
-
-const ping = (sequence = 1) => ({ message: 'ping', sequence });
 
 const ALL_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -95,7 +86,7 @@ describe('WebhookDeliveries.events', () => {
 
   beforeEach(async () => {
     receiver = await startReceiver();
-    ctx = await bootDeliveryApp({ options, providers: deliveryWebhooks });
+    ctx = await bootDeliveryApp({ options: LOOPBACK_TEST_OPTIONS, providers: deliveryWebhooks });
     events = [];
     subscription = ctx.deliveries.events.subscribe((event) => events.push(event));
     endpoint = await ctx.endpoints.add({ url: `${receiver.url}/events`, events: ['ping'] });
@@ -312,7 +303,7 @@ describe('logging', () => {
     // Explicit levels that include debug, as an app that wants everything would set them.
     Logger.overrideLogger(ALL_LEVELS);
     ctx = await bootDeliveryApp({
-      options,
+      options: LOOPBACK_TEST_OPTIONS,
       providers: deliveryWebhooks,
       logger,
     });
