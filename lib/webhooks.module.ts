@@ -1,4 +1,3 @@
-import { HttpModule, HttpService } from '@nestjs/axios';
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { WebhookCatalog } from './catalog/webhook-catalog.js';
@@ -66,11 +65,14 @@ const providers: Provider[] = [
     // smaller pool would make attempts wait for a socket with their timeout running, and
     // time out without having been sent.
     provide: WEBHOOK_TRANSPORT,
-    useFactory: (options: ResolvedWebhooksOptions, http: HttpService, policy: AddressPolicy) =>
-      options.transport === 'undici'
-        ? new UndiciWebhookTransport(policy, options.maxResponseBodyBytes, options.concurrency)
-        : new HttpWebhookTransport(http, policy, options.maxResponseBodyBytes, options.concurrency),
-    inject: [WEBHOOKS_RESOLVED_OPTIONS, HttpService, AddressPolicy],
+    useFactory: (
+      { transport, maxResponseBodyBytes, concurrency }: ResolvedWebhooksOptions,
+      policy: AddressPolicy,
+    ) =>
+      transport === 'undici'
+        ? new UndiciWebhookTransport(policy, maxResponseBodyBytes, concurrency)
+        : new HttpWebhookTransport(policy, maxResponseBodyBytes, concurrency),
+    inject: [WEBHOOKS_RESOLVED_OPTIONS, AddressPolicy],
   },
   WebhooksMetadataAccessor,
   WebhooksExplorer,
@@ -86,10 +88,7 @@ const providers: Provider[] = [
 
 /** Declares, documents and delivers outgoing webhooks. Global; `forRoot()` needs no options. */
 @Module({
-  // An axios instance of our own: the app's global axios defaults and interceptors (and those
-  // of a global HttpModule) must not reach deliveries, where they could swap the adapter or
-  // the agents that enforce the address policy at connect time.
-  imports: [DiscoveryModule, HttpModule.register({})],
+  imports: [DiscoveryModule],
   providers,
   exports: [WebhookEmitter, WebhookEndpoints, WebhookDeliveries],
 })

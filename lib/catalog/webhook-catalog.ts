@@ -1,4 +1,4 @@
-import { Injectable, type OnModuleInit, type Type } from '@nestjs/common';
+import { Injectable, type Type } from '@nestjs/common';
 import { WebhooksExplorer } from './webhooks.explorer.js';
 import { UnknownWebhookError } from '../webhooks.errors.js';
 import { webhookMethodRequired, webhookMethodUndeclared } from '../webhooks.messages.js';
@@ -8,18 +8,19 @@ import type {
 } from '../interfaces/webhook-definition.interface.js';
 import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
 
-/** What webhooks the application declares: filled from the explorer once, on first use. */
+/**
+ * What webhooks the application declares: filled from the explorer once, on first use —
+ * `withWebhooks()` (which most `main.ts` files call before `listen()`), the first `emit()`, or
+ * the first endpoint registration — and declaration errors are thrown there. Not at
+ * `onModuleInit`: exploring reads the metadata of every declaring class, which would add a
+ * quarter to the bootstrap of an app with hundreds of webhooks (see `npm run bench:docs`).
+ */
 @Injectable()
-export class WebhookCatalog implements OnModuleInit {
+export class WebhookCatalog {
   private byName?: Map<string, WebhookDefinition>;
   private byClass?: Map<Type<unknown>, WebhookDefinition>;
 
   constructor(private readonly explorer: WebhooksExplorer) {}
-
-  onModuleInit() {
-    // Surfaces declaration errors at bootstrap rather than at the first emit.
-    this.load();
-  }
 
   /** Every declared webhook, sorted by name. */
   all(): WebhookDefinition[] {

@@ -6,7 +6,9 @@ import {
   WEBHOOK_OPERATION_METADATA,
   WEBHOOK_OPERATIONS_METADATA,
 } from '../webhooks.constants.js';
+import { declaresWebhooks } from './decorators/declaring-classes.js';
 import type {
+  WebhookOperationDeclaration,
   WebhookOperationMetadata,
   WebhookOptions,
 } from '../interfaces/webhook-options.interface.js';
@@ -36,35 +38,43 @@ export class WebhooksMetadataAccessor {
     return this.reflector.get<WebhookOptions | undefined>(WEBHOOK_METADATA, target);
   }
 
-  /** Names of the methods decorated as webhook operations, own and inherited. */
-  getOperationMethodNames(target: Type<unknown>): string[] {
-    const names = new Set<string>();
-    for (let type: unknown = target; typeof type === 'function' && type !== Function.prototype;) {
-      const listed: unknown[] | undefined = Reflect.getOwnMetadata(
+  /** Whether the class or a parent class carries a webhook decorator: no metadata read. */
+  declaresWebhooks(target: Type<unknown>): boolean {
+    return declaresWebhooks(target);
+  }
+
+  /**
+   * The operations the class declares, own and inherited (a subclass's declaration of a method
+   * wins over its parent's), static ones included, in declaration order: one read per class.
+   */
+  getOperations(target: Type<unknown>): (WebhookOperationDeclaration & { methodName: string })[] {
+    const found: (WebhookOperationDeclaration & { methodName: string })[] = [];
+    // Instance and static members live apart: `send` may be both.
+    const seen = { instance: new Set<string>(), static: new Set<string>() };
+    for (
+      let type: unknown = target;
+      typeof type === 'function';
+      type = Object.getPrototypeOf(type)
+    ) {
+      const listed: WebhookOperationDeclaration[] | undefined = Reflect.getOwnMetadata(
         WEBHOOK_OPERATIONS_METADATA,
         type,
       );
-      listed?.forEach((name) => typeof name === 'string' && names.add(name));
-      type = Object.getPrototypeOf(type);
+      for (const declaration of listed ?? []) {
+        const names = declaration.isStatic ? seen.static : seen.instance;
+        // A symbol-keyed method has no name to document or to report.
+        const { methodName } = declaration;
+        if (typeof methodName !== 'string' || names.has(methodName)) continue;
+        names.add(methodName);
+        found.push({ ...declaration, methodName });
+      }
     }
-    return [...names];
+    return found;
   }
 
+  /** The operation metadata `@WebhookPost()` and its siblings record on the method itself. */
   getOperation(target: Type<unknown>, methodName: string): WebhookOperationMetadata | undefined {
     const method: unknown = target.prototype[methodName];
-    if (typeof method !== 'function') return undefined;
-    return this.reflector.get<WebhookOperationMetadata | undefined>(
-      WEBHOOK_OPERATION_METADATA,
-      method,
-    );
-  }
-
-  /** The operation metadata of a static method, which cannot be an operation (see the explorer). */
-  getStaticOperation(
-    target: Type<unknown>,
-    methodName: string,
-  ): WebhookOperationMetadata | undefined {
-    const method: unknown = (target as unknown as Record<string, unknown>)[methodName];
     if (typeof method !== 'function') return undefined;
     return this.reflector.get<WebhookOperationMetadata | undefined>(
       WEBHOOK_OPERATION_METADATA,

@@ -133,33 +133,32 @@ export class WebhooksExplorer {
 
   private classOf(wrapper: InstanceWrapper): Type<unknown> | undefined {
     if (wrapper.isAlias) return undefined;
+    // A class provider's wrapper names its class, so most providers are ruled out without
+    // touching their instance (core's DiscoverableMetaHostCollection defers it the same way).
+    // `useValue` and `useFactory` providers are only known by their instance.
+    const metatype = wrapper.metatype as Type<unknown> | null;
+    const isClass = !!metatype?.prototype && !wrapper.inject;
+    if (isClass && !this.accessor.declaresWebhooks(metatype)) return undefined;
     if (!wrapper.isDependencyTreeStatic()) {
       // Request-scoped providers have no instance at bootstrap; their class still declares.
-      const metatype = wrapper.metatype as Type<unknown> | undefined;
-      if (metatype?.prototype && this.accessor.getWebhook(metatype)) {
-        this.logger.warn(requestScopedWebhook(metatype.name));
-        return metatype;
-      }
-      return undefined;
+      if (isClass) this.logger.warn(requestScopedWebhook(metatype.name));
+      return isClass ? metatype : undefined;
     }
     const instance: unknown = wrapper.instance;
     if (!instance || typeof instance !== 'object' || !Object.getPrototypeOf(instance)) {
       return undefined;
     }
     // Resolves class, useValue and useFactory providers alike.
-    return instance.constructor as Type<unknown>;
+    const target = instance.constructor as Type<unknown>;
+    return this.accessor.declaresWebhooks(target) ? target : undefined;
   }
 
   private operationsOf(target: Type<unknown>) {
-    const found: { methodName: string; metadata: WebhookOperationMetadata }[] = [];
-    for (const methodName of this.accessor.getOperationMethodNames(target)) {
-      if (this.accessor.getStaticOperation(target, methodName)) {
-        throw new Error(staticWebhookOperation(`${target.name}.${methodName}()`));
-      }
-      const metadata = this.accessor.getOperation(target, methodName);
-      if (metadata) found.push({ methodName, metadata });
+    const operations = this.accessor.getOperations(target);
+    for (const { methodName, isStatic } of operations) {
+      if (isStatic) throw new Error(staticWebhookOperation(`${target.name}.${methodName}()`));
     }
-    return found;
+    return operations;
   }
 
   private bodyOf(

@@ -32,3 +32,11 @@ export interface WebhookOperationMetadata {
   method: WebhookMethod;
   options: WebhookOperationOptions;
 }
+
+/** What an operation decorator lists on its class: one read finds every operation of a class. */
+export interface WebhookOperationDeclaration {
+  methodName: string | symbol;
+  /** Declared on a static method, which cannot be an operation (the explorer refuses it). */
+  isStatic: boolean;
+  metadata: WebhookOperationMetadata;
+}

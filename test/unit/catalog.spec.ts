@@ -113,15 +113,15 @@ async function bootstrap(providers: Provider[], imports: Type<unknown>[] = []) {
   return moduleRef.get(WebhookCatalog);
 }
 
+/** The declaration error of the catalog's first use; the app itself boots. */
 async function bootstrapError(providers: Provider[]): Promise<Error> {
-  const moduleRef = await compile(providers);
-  const app = moduleRef.createNestApplication({ logger: false });
-  const error: unknown = await app.init().then(
-    () => undefined,
-    (caught: unknown) => caught,
-  );
-  if (!(error instanceof Error)) throw new Error('expected app.init() to reject');
-  return error;
+  const catalog = await bootstrap(providers);
+  try {
+    catalog.all();
+  } catch (error) {
+    if (error instanceof Error) return error;
+  }
+  throw new Error('expected the first use of the catalog to throw');
 }
 
 afterEach(async () => {
@@ -279,7 +279,7 @@ describe('WebhookCatalog', () => {
         replace() {}
       }
 
-      await bootstrap([BareWebhook, NewSubscriptionWebhook, InvoiceBatchWebhook]);
+      (await bootstrap([BareWebhook, NewSubscriptionWebhook, InvoiceBatchWebhook])).all();
 
       expect(warn.mock.calls).toStrictEqual([
         [undocumentedWebhookBody('Bare', 'bare', 'BareWebhook.send()')],
@@ -306,6 +306,15 @@ describe('WebhookCatalog', () => {
         first.map((definition) => definition.name),
       );
       second.forEach((definition, index) => expect(definition).toBe(first[index]));
+      expect(explore).toHaveBeenCalledTimes(1);
+    });
+
+    it('does not explore at bootstrap, only on first use', async () => {
+      const explore = vi.spyOn(WebhooksExplorer.prototype, 'explore');
+      const catalog = await bootstrap([NewSubscriptionWebhook]);
+
+      expect(explore).not.toHaveBeenCalled();
+      expect(catalog.names()).toStrictEqual(['new-subscription']);
       expect(explore).toHaveBeenCalledTimes(1);
     });
 
@@ -698,17 +707,17 @@ describe('WebhookCatalog', () => {
       );
     });
 
-    it('rejects through moduleRef.init() too', async () => {
+    it('boots, then throws at every use until the declaration is fixed', async () => {
       class Orphan {
         @WebhookDelete()
         remove(_body: Order) {}
       }
 
-      const moduleRef = await compile([Orphan]);
+      const catalog = await bootstrap([Orphan]);
 
-      await expect(moduleRef.init()).rejects.toThrowError(
-        operationWithoutWebhook('Orphan.remove()'),
-      );
+      const error = operationWithoutWebhook('Orphan.remove()');
+      expect(() => catalog.names()).toThrowError(error);
+      expect(() => catalog.get('anything')).toThrowError(error);
     });
   });
 });

@@ -206,13 +206,59 @@ describe('@WebhookPost/Put/Patch/Delete()', () => {
     // On a static member the decorator's target is the class: its `constructor` is Function,
     // which every class shares.
     expect(Reflect.getOwnMetadata(WEBHOOK_OPERATIONS_METADATA, Function)).toBeUndefined();
-    expect(accessor.getOperationMethodNames(WithStatic)).toStrictEqual(['send', 'replace']);
+    expect(
+      accessor.getOperations(WithStatic).map(({ methodName, isStatic, metadata }) => ({
+        methodName,
+        isStatic,
+        method: metadata.method,
+      })),
+    ).toStrictEqual([
+      { methodName: 'send', isStatic: false, method: 'post' },
+      { methodName: 'replace', isStatic: true, method: 'put' },
+    ]);
     expect(accessor.getOperation(WithStatic, 'replace')).toBeUndefined();
-    expect(accessor.getStaticOperation(WithStatic, 'replace')).toStrictEqual({
-      method: 'put',
-      options: {},
-    });
-    expect(accessor.getStaticOperation(WithStatic, 'send')).toBeUndefined();
+  });
+
+  it('lists inherited operations once, the subclass declaration of a method winning', () => {
+    class BaseWebhook {
+      @WebhookPost({ summary: 'Base send' })
+      send(_body: Payload) {}
+
+      @WebhookPut()
+      replace(_body: Payload) {}
+    }
+    @Webhook('inherited')
+    class ChildWebhook extends BaseWebhook {
+      @WebhookPost({ summary: 'Child send' })
+      override send(_body: Payload) {}
+    }
+
+    expect(
+      accessor
+        .getOperations(ChildWebhook)
+        .map(({ methodName, metadata }) => [methodName, metadata.options.summary]),
+    ).toStrictEqual([
+      ['send', 'Child send'],
+      ['replace', undefined],
+    ]);
+    expect(accessor.declaresWebhooks(ChildWebhook)).toBe(true);
+    expect(accessor.declaresWebhooks(BaseWebhook)).toBe(true);
+  });
+
+  it('tells declaring classes, and their subclasses, from the others without metadata', () => {
+    @Webhook('declared')
+    class Declared {}
+    class Inheriting extends Declared {}
+    class OperationsOnly {
+      @WebhookPost()
+      send(_body: Payload) {}
+    }
+    class Plain {}
+
+    expect(accessor.declaresWebhooks(Declared)).toBe(true);
+    expect(accessor.declaresWebhooks(Inheriting)).toBe(true);
+    expect(accessor.declaresWebhooks(OperationsOnly)).toBe(true);
+    expect(accessor.declaresWebhooks(Plain)).toBe(false);
   });
 
   it('keeps the same method metadata apart across classes', () => {

@@ -1,4 +1,5 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { markDeclaringClass } from './declaring-classes.js';
 import { WEBHOOK_METADATA } from '../../webhooks.constants.js';
 import type { WebhookOptions } from '../../interfaces/webhook-options.interface.js';
 
@@ -11,5 +12,5 @@ export function Webhook(
 ): ClassDecorator {
   const metadata: WebhookOptions =
     typeof nameOrOptions === 'string' ? { ...options, name: nameOrOptions } : { ...nameOrOptions };
-  return SetMetadata(WEBHOOK_METADATA, metadata);
+  return applyDecorators(SetMetadata(WEBHOOK_METADATA, metadata), markDeclaringClass);
 }

@@ -1,5 +1,5 @@
 import { HttpService } from '@nestjs/axios';
-import type { AxiosRequestConfig, AxiosResponse } from 'axios';
+import axios, { type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -20,16 +20,21 @@ import type {
 } from '../../interfaces/webhook-transport.interface.js';
 
 /**
- * The default transport: `HttpService` from `@nestjs/axios` (on the module's own axios
- * instance), over keep-alive agents whose DNS lookup enforces the address policy at connect time.
+ * The default transport: `HttpService` from `@nestjs/axios` on an axios instance of its own,
+ * over keep-alive agents whose DNS lookup enforces the address policy at connect time.
+ *
+ * Its own instance, not the app's: the app's global axios defaults and interceptors (and those
+ * of a global HttpModule) must not reach deliveries, where they could swap the adapter or the
+ * agents that enforce the address policy. Made on the first attempt, so that an app which
+ * never delivers does not pay for it at bootstrap.
  */
 export class HttpWebhookTransport implements WebhookTransport {
   private readonly httpAgent: HttpAgent;
   private readonly httpsAgent: HttpsAgent;
   private readonly lookup: LookupFunction;
+  private client?: HttpService;
 
   constructor(
-    private readonly http: HttpService,
     private readonly policy: AddressPolicy,
     private readonly maxResponseBodyBytes: number,
     maxSocketsPerHost: number,
@@ -38,6 +43,10 @@ export class HttpWebhookTransport implements WebhookTransport {
     const agentOptions = { keepAlive: true, maxSockets: maxSocketsPerHost, lookup: this.lookup };
     this.httpAgent = new HttpAgent(agentOptions);
     this.httpsAgent = new HttpsAgent(agentOptions);
+  }
+
+  private get http(): HttpService {
+    return (this.client ??= new HttpService(axios.create()));
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {

@@ -13,19 +13,24 @@ import type {
   WebhookTransport,
 } from '../../interfaces/webhook-transport.interface.js';
 
-/** The throughput transport (`transport: 'undici'`): an undici agent with pooled connections. */
+/**
+ * The throughput transport (`transport: 'undici'`): an undici agent with pooled connections,
+ * made on the first attempt so that an app which never delivers does not pay for it at bootstrap.
+ */
 export class UndiciWebhookTransport implements WebhookTransport {
-  private readonly agent: Agent;
+  private pool?: Agent;
 
   constructor(
     private readonly policy: AddressPolicy,
     private readonly maxResponseBodyBytes: number,
-    connectionsPerOrigin: number,
-  ) {
-    this.agent = new Agent({
-      connections: connectionsPerOrigin,
-      connect: { lookup: guardedLookup(policy) },
-    });
+    private readonly connectionsPerOrigin: number,
+  ) {}
+
+  private get agent(): Agent {
+    return (this.pool ??= new Agent({
+      connections: this.connectionsPerOrigin,
+      connect: { lookup: guardedLookup(this.policy) },
+    }));
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
@@ -67,6 +72,6 @@ export class UndiciWebhookTransport implements WebhookTransport {
   async close(): Promise<void> {
     // The dispatcher calls this after waiting its shutdownTimeout for attempts in flight; what
     // is still running must be aborted. `agent.close()` would wait for it, up to `timeout`.
-    await this.agent.destroy();
+    await this.pool?.destroy();
   }
 }
