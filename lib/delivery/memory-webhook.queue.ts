@@ -57,6 +57,15 @@ export class MemoryWebhookQueue implements WebhookQueue {
     this.arm();
   }
 
+  async enqueueAll(jobs: readonly WebhookJob[]): Promise<void> {
+    if (this.stopped) {
+      this.droppedWhileStopped += jobs.length;
+      return;
+    }
+    for (const job of jobs) this.makeReady(job);
+    this.pump();
+  }
+
   start(handler: WebhookJobHandler): void {
     this.handler = handler;
     this.stopped = false;

@@ -3,6 +3,7 @@ import type { Observable } from 'rxjs';
 import { WEBHOOK_QUEUE, WEBHOOK_STORE } from '../webhooks.constants.js';
 import { messageNotFound, noDeliveryToRedeliver } from '../webhooks.messages.js';
 import { WebhookLifecycle } from './webhook-lifecycle.js';
+import { copyAttempt, copyDelivery, copyMessage } from '../storage/record-copies.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
 import type {
   WebhookAttempt,
@@ -49,7 +50,7 @@ export class WebhookDeliveries {
   async getMessage(messageId: string): Promise<WebhookMessageLog | undefined> {
     const message = await this.store.getMessage(messageId);
     if (!message) return undefined;
-    return { ...message, deliveries: await this.list({ messageId, limit: Infinity }) };
+    return { ...copyMessage(message), deliveries: await this.list({ messageId, limit: Infinity }) };
   }
 
   /**
@@ -86,6 +87,7 @@ export class WebhookDeliveries {
   }
 
   private async withAttempts(delivery: WebhookDelivery): Promise<WebhookDeliveryLog> {
-    return { ...delivery, attemptLog: await this.store.listAttempts(delivery.id) };
+    const attempts = await this.store.listAttempts(delivery.id);
+    return { ...copyDelivery(delivery), attemptLog: attempts.map(copyAttempt) };
   }
 }

@@ -4,11 +4,7 @@ import { createId } from '../storage/ids.js';
 import { WEBHOOK_QUEUE, WEBHOOK_STORE, WEBHOOKS_RESOLVED_OPTIONS } from '../webhooks.constants.js';
 import { emitAfterShutdown } from '../webhooks.messages.js';
 import { WebhookPayloadSerializer } from './webhook-payload.js';
-import type {
-  EmitResult,
-  WebhookDelivery,
-  WebhookMessage,
-} from '../interfaces/webhook-message.interface.js';
+import type { EmitResult, WebhookMessage } from '../interfaces/webhook-message.interface.js';
 import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
 import type { WebhookQueue } from '../interfaces/webhook-queue.interface.js';
 import type { WebhookStore } from '../interfaces/webhook-store.interface.js';
@@ -69,35 +65,21 @@ export class WebhookEmitter implements BeforeApplicationShutdown {
       idempotencyKey: options.idempotencyKey ?? null,
       createdAt: now,
     };
-    // Derived from the message id: as unique, without drawing randomness per endpoint.
-    const deliveryIdPrefix = `dlv_${message.id.slice(message.id.indexOf('_') + 1)}`;
-    const deliveries = endpoints.map((endpoint, index): WebhookDelivery => ({
-      id: `${deliveryIdPrefix}${index.toString(36)}`,
-      messageId: message.id,
-      endpointId: endpoint.id,
-      tenant,
-      event: message.event,
-      status: 'pending',
-      attempts: 0,
-      scheduleAttempts: 0,
-      nextAttemptAt: now,
-      lastError: null,
-      createdAt: now,
-      updatedAt: now,
-    }));
     const idempotentSince = new Date(now.getTime() - this.options.idempotencyTtl);
     // Again: the shutdown may have begun while the payload was validated.
     this.assertOpen(event);
-    const stored = await this.store.insertMessage(message, deliveries, idempotentSince);
+    const endpointIds = endpoints.map((endpoint) => endpoint.id);
+    const stored = await this.store.insertMessage(message, endpointIds, idempotentSince);
     if (!stored.inserted) {
       return { id: stored.existing.id, event: stored.existing.event, endpoints: stored.deliveries };
     }
-    await Promise.all(
-      deliveries.map((delivery) =>
-        this.queue.enqueue({ deliveryId: delivery.id, endpointId: delivery.endpointId }, 0),
-      ),
+    await this.queue.enqueueAll(
+      stored.deliveryIds.map((deliveryId, index) => ({
+        deliveryId,
+        endpointId: endpointIds[index],
+      })),
     );
-    return { id: message.id, event: message.event, endpoints: deliveries.length };
+    return { id: message.id, event: message.event, endpoints: endpointIds.length };
   }
 
   private assertOpen(event: string | Type<unknown>) {

@@ -152,5 +152,10 @@ export class WebhookEndpoints {
 /** The public view: no retired secrets, no health bookkeeping. */
 function toPublic(endpoint: StoredWebhookEndpoint): WebhookEndpoint {
   const { retiredSecrets: _retired, failingSince: _failing, ...view } = endpoint;
-  return { ...view, events: [...view.events] };
+  return {
+    ...view,
+    events: [...view.events],
+    createdAt: new Date(view.createdAt.getTime()),
+    updatedAt: new Date(view.updatedAt.getTime()),
+  };
 }

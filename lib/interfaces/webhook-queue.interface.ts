@@ -17,6 +17,8 @@ export type WebhookJobHandler = (job: WebhookJob) => Promise<void>;
 export interface WebhookQueue {
   /** Schedules an attempt `delayMs` from now. */
   enqueue(job: WebhookJob, delayMs: number): Promise<void>;
+  /** Schedules attempts due now, in one call (one round trip for a durable queue). */
+  enqueueAll(jobs: readonly WebhookJob[]): Promise<void>;
   /** Starts calling `handler` for due jobs, within the concurrency limits. */
   start(handler: WebhookJobHandler): void;
   /**

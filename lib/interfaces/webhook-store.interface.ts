@@ -17,16 +17,30 @@ export interface WebhookDeliveryFilter {
   limit?: number;
 }
 
+/** What `insertMessage` did: stored the message, or found one with its idempotency key. */
+export type InsertedMessage =
+  | { inserted: true; deliveryIds: string[] }
+  | { inserted: false; existing: WebhookMessage; deliveries: number };
+
 /**
  * Where endpoints, messages, deliveries and attempts live. The in-memory store is the default;
  * a durable store (PostgreSQL) implements the same contract. Every method may be async.
+ *
+ * Records are read-only on both sides. What a store returns, its caller must not change (the
+ * library copies what it hands to application code), and a store may return the very records
+ * it keeps, so it must never change a record once stored or returned: an update stores a new
+ * record. What a caller passes in (an inserted record, an update's patch, an attempt), the
+ * store takes over as it is, and the caller must not change it afterwards.
  */
 export interface WebhookStore {
   insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void>;
   getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined>;
   listEndpoints(filter?: WebhookEndpointFilter): Promise<StoredWebhookEndpoint[]>;
   /** Enabled endpoints subscribed to `event` for exactly this tenant (`null`: no tenant). */
-  findSubscribedEndpoints(event: string, tenant: string | null): Promise<StoredWebhookEndpoint[]>;
+  findSubscribedEndpoints(
+    event: string,
+    tenant: string | null,
+  ): Promise<readonly StoredWebhookEndpoint[]>;
   /**
    * Applies `patch` and returns the endpoint as stored now; `undefined` when there is no such
    * endpoint, or when `expected` is given and the stored endpoint does not match it (compare and
@@ -40,18 +54,16 @@ export interface WebhookStore {
   deleteEndpoint(id: string): Promise<boolean>;
 
   /**
-   * Stores the message with its deliveries atomically. When `message.idempotencyKey` was already
-   * used by the same tenant since `idempotentSince`, stores nothing and returns that message.
-   * The store takes ownership of the objects it is given (it may keep them as they are): the
-   * caller must not change them afterwards. This is the hot path of every emit.
+   * Stores the message with one pending delivery per endpoint (due now), atomically, and
+   * returns the deliveries' ids in the order of `endpointIds`. When `message.idempotencyKey`
+   * was already used by the same tenant since `idempotentSince`, stores nothing and returns
+   * that message. This is the hot path of every emit.
    */
   insertMessage(
     message: WebhookMessage,
-    deliveries: WebhookDelivery[],
+    endpointIds: readonly string[],
     idempotentSince: Date,
-  ): Promise<
-    { inserted: true } | { inserted: false; existing: WebhookMessage; deliveries: number }
-  >;
+  ): Promise<InsertedMessage>;
   getMessage(id: string): Promise<WebhookMessage | undefined>;
 
   getDelivery(id: string): Promise<WebhookDelivery | undefined>;

@@ -8,7 +8,12 @@ import type {
   WebhookDeliveryStatus,
   WebhookMessage,
 } from '../interfaces/webhook-message.interface.js';
-import type { WebhookDeliveryFilter, WebhookStore } from '../interfaces/webhook-store.interface.js';
+import type {
+  InsertedMessage,
+  WebhookDeliveryFilter,
+  WebhookStore,
+} from '../interfaces/webhook-store.interface.js';
+import { copyEndpoint } from './record-copies.js';
 
 const DEFAULT_LIMIT = 100;
 
@@ -26,18 +31,23 @@ export interface MemoryWebhookStoreOptions {
 const DAY = 24 * 60 * 60 * 1000;
 
 /**
- * The default store: everything in this process's memory, lost on restart. Finished messages
+ * The default store: everything in this process's memory, lost on restart. Records are never
+ * changed once stored (an update stores a new one), so reads hand out the stored records
+ * themselves, without copying, as the `WebhookStore` contract allows. Finished messages
  * (every delivery delivered or failed) are forgotten after `retention` so a long-running
  * process does not grow without bound; pending ones are always kept, and so are messages whose
  * idempotency key is younger than `idempotencyTtl`.
  */
 export class MemoryWebhookStore implements WebhookStore {
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
-  private readonly messages = new Map<string, WebhookMessage>();
-  private readonly deliveries = new Map<string, WebhookDelivery>();
-  private readonly deliveriesByMessage = new Map<string, string[]>();
+  private readonly messages = new Map<string, MessageRecord>();
   private readonly attempts = new Map<string, WebhookAttempt[]>();
   private readonly idempotency = new Map<string, string>();
+  /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
+  private readonly subscriptions = new Map<
+    string | null,
+    Map<string, readonly StoredWebhookEndpoint[]>
+  >();
   private insertsSincePrune = 0;
 
   private readonly retentionMs: number;
@@ -49,30 +59,40 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void> {
+    // Not the emit hot path: a copy, so the caller may go on using its object.
     this.endpoints.set(endpoint.id, copyEndpoint(endpoint));
+    this.subscriptions.clear();
   }
 
   async getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined> {
-    const endpoint = this.endpoints.get(id);
-    return endpoint && copyEndpoint(endpoint);
+    return this.endpoints.get(id);
   }
 
   async listEndpoints(filter: WebhookEndpointFilter = {}): Promise<StoredWebhookEndpoint[]> {
-    return [...this.endpoints.values()]
-      .filter(
-        (endpoint) =>
-          (filter.tenant === undefined || endpoint.tenant === filter.tenant) &&
-          (filter.event === undefined || endpoint.events.includes(filter.event)) &&
-          (filter.disabled === undefined || endpoint.disabled === filter.disabled),
-      )
-      .map(copyEndpoint);
+    return [...this.endpoints.values()].filter(
+      (endpoint) =>
+        (filter.tenant === undefined || endpoint.tenant === filter.tenant) &&
+        (filter.event === undefined || endpoint.events.includes(filter.event)) &&
+        (filter.disabled === undefined || endpoint.disabled === filter.disabled),
+    );
   }
 
   async findSubscribedEndpoints(
     event: string,
     tenant: string | null,
-  ): Promise<StoredWebhookEndpoint[]> {
-    return this.listEndpoints({ event, tenant, disabled: false });
+  ): Promise<readonly StoredWebhookEndpoint[]> {
+    // Every emit asks this; endpoints change rarely.
+    let byEvent = this.subscriptions.get(tenant);
+    if (!byEvent) {
+      byEvent = new Map();
+      this.subscriptions.set(tenant, byEvent);
+    }
+    let subscribed = byEvent.get(event);
+    if (!subscribed) {
+      subscribed = await this.listEndpoints({ event, tenant, disabled: false });
+      byEvent.set(event, subscribed);
+    }
+    return subscribed;
   }
 
   async updateEndpoint(
@@ -88,48 +108,55 @@ export class MemoryWebhookStore implements WebhookStore {
     }
     const updated = copyEndpoint({ ...endpoint, ...patch, id });
     this.endpoints.set(id, updated);
-    return copyEndpoint(updated);
+    this.subscriptions.clear();
+    return updated;
   }
 
   async deleteEndpoint(id: string): Promise<boolean> {
+    this.subscriptions.clear();
     return this.endpoints.delete(id);
   }
 
   async insertMessage(
     message: WebhookMessage,
-    deliveries: WebhookDelivery[],
+    endpointIds: readonly string[],
     idempotentSince: Date,
-  ) {
+  ): Promise<InsertedMessage> {
     if (message.idempotencyKey !== null) {
       const key = idempotencyKey(message);
       const existing = this.messages.get(this.idempotency.get(key) ?? '');
-      if (existing && existing.createdAt >= idempotentSince) {
-        const count = this.deliveriesByMessage.get(existing.id)?.length ?? 0;
-        return { inserted: false as const, existing: copyMessage(existing), deliveries: count };
+      if (existing && existing.message.createdAt >= idempotentSince) {
+        return {
+          inserted: false,
+          existing: existing.message,
+          deliveries: existing.endpointIds.length,
+        };
       }
       this.idempotency.set(key, message.id);
     }
-    // Kept as given (the contract hands them over): no copy on the hot path of every emit.
-    // The deliveries of a message may share their Date objects; reads and updates copy them.
-    this.messages.set(message.id, message);
-    const ids: string[] = [];
-    for (const delivery of deliveries) {
-      ids.push(delivery.id);
-      this.deliveries.set(delivery.id, delivery);
-    }
-    this.deliveriesByMessage.set(message.id, ids);
+    // One entry per message, whatever its fan-out: each delivery is found through its id,
+    // which names the message and the delivery's place in it, and is only made into a record
+    // when first read (until then it is pending, as emitted). The hot path of every emit.
+    this.messages.set(message.id, {
+      message,
+      endpointIds,
+      deliveries: new Array<WebhookDelivery | undefined>(endpointIds.length),
+    });
     if (++this.insertsSincePrune >= 1000) this.prune();
-    return { inserted: true as const };
+    const deliveryIds = new Array<string>(endpointIds.length);
+    for (let index = 0; index < endpointIds.length; index++) {
+      deliveryIds[index] = deliveryId(message.id, index);
+    }
+    return { inserted: true, deliveryIds };
   }
 
   async getMessage(id: string): Promise<WebhookMessage | undefined> {
-    const message = this.messages.get(id);
-    return message && copyMessage(message);
+    return this.messages.get(id)?.message;
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
-    const delivery = this.deliveries.get(id);
-    return delivery && copyDelivery(delivery);
+    const found = this.locate(id);
+    return found && this.deliveryAt(found.record, found.index);
   }
 
   async updateDelivery(
@@ -138,37 +165,34 @@ export class MemoryWebhookStore implements WebhookStore {
     expected: { status?: WebhookDeliveryStatus } = {},
   ): Promise<WebhookDelivery | undefined> {
     // No await from the check to the set: that is what makes this compare-and-set atomic.
-    const delivery = this.deliveries.get(id);
-    if (!delivery) return undefined;
+    const found = this.locate(id);
+    if (!found) return undefined;
+    const delivery = this.deliveryAt(found.record, found.index);
     if (expected.status !== undefined && delivery.status !== expected.status) return undefined;
-    const clone = dateCloner();
-    // In place, so the delivery keeps its position in the newest-first order.
-    for (const [key, value] of Object.entries(patch)) {
-      (delivery as unknown as Record<string, unknown>)[key] = clone(value);
-    }
-    delivery.id = id;
-    return copyDelivery(delivery);
+    // A new record in the same place: whoever holds the old one still holds what it read.
+    const updated: WebhookDelivery = { ...delivery, ...patch, id };
+    found.record.deliveries[found.index] = updated;
+    return updated;
   }
 
   async listDeliveries(filter: WebhookDeliveryFilter = {}): Promise<WebhookDelivery[]> {
     const limit = filter.limit ?? DEFAULT_LIMIT;
-    const candidates =
+    const records =
       filter.messageId !== undefined
-        ? (this.deliveriesByMessage.get(filter.messageId) ?? []).map((id) =>
-            this.deliveries.get(id)!,
-          )
-        : [...this.deliveries.values()];
+        ? [this.messages.get(filter.messageId)].filter((record) => record !== undefined)
+        : [...this.messages.values()];
     const found: WebhookDelivery[] = [];
-    // Newest first: ids and insertion order are both chronological.
-    for (let i = candidates.length - 1; i >= 0 && found.length < limit; i--) {
-      const delivery = candidates[i];
-      if (
-        (filter.endpointId === undefined || delivery.endpointId === filter.endpointId) &&
-        (filter.tenant === undefined || delivery.tenant === filter.tenant) &&
-        (filter.event === undefined || delivery.event === filter.event) &&
-        (filter.status === undefined || delivery.status === filter.status)
-      ) {
-        found.push(copyDelivery(delivery));
+    // Newest first: messages are kept in emit order, and a message's deliveries in id order.
+    for (let r = records.length - 1; r >= 0 && found.length < limit; r--) {
+      const record = records[r];
+      if (filter.tenant !== undefined && record.message.tenant !== filter.tenant) continue;
+      if (filter.event !== undefined && record.message.event !== filter.event) continue;
+      for (let i = record.endpointIds.length - 1; i >= 0 && found.length < limit; i--) {
+        if (filter.endpointId !== undefined && record.endpointIds[i] !== filter.endpointId) {
+          continue;
+        }
+        const delivery = this.deliveryAt(record, i);
+        if (filter.status === undefined || delivery.status === filter.status) found.push(delivery);
       }
     }
     return found;
@@ -176,12 +200,43 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async insertAttempt(attempt: WebhookAttempt): Promise<void> {
     const list = this.attempts.get(attempt.deliveryId);
-    if (list) list.push(copyAttempt(attempt));
-    else this.attempts.set(attempt.deliveryId, [copyAttempt(attempt)]);
+    if (list) list.push(attempt);
+    else this.attempts.set(attempt.deliveryId, [attempt]);
   }
 
   async listAttempts(deliveryId: string): Promise<WebhookAttempt[]> {
-    return (this.attempts.get(deliveryId) ?? []).map(copyAttempt);
+    return [...(this.attempts.get(deliveryId) ?? [])];
+  }
+
+  private locate(id: string): { record: MessageRecord; index: number } | undefined {
+    const parsed = parseDeliveryId(id);
+    const record = parsed && this.messages.get(parsed.messageId);
+    if (!record || parsed.index >= record.endpointIds.length) return undefined;
+    return { record, index: parsed.index };
+  }
+
+  /** The delivery's record, made (and kept, so every read sees the same one) on first read. */
+  private deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
+    let delivery = record.deliveries[index];
+    if (!delivery) {
+      const { message } = record;
+      delivery = {
+        id: deliveryId(message.id, index),
+        messageId: message.id,
+        endpointId: record.endpointIds[index],
+        tenant: message.tenant,
+        event: message.event,
+        status: 'pending',
+        attempts: 0,
+        scheduleAttempts: 0,
+        nextAttemptAt: message.createdAt,
+        lastError: null,
+        createdAt: message.createdAt,
+        updatedAt: message.createdAt,
+      };
+      record.deliveries[index] = delivery;
+    }
+    return delivery;
   }
 
   private prune() {
@@ -189,20 +244,19 @@ export class MemoryWebhookStore implements WebhookStore {
     const now = Date.now();
     const cutoff = now - this.retentionMs;
     const keyCutoff = now - this.idempotencyTtlMs;
-    for (const [id, message] of this.messages) {
+    for (const [id, record] of this.messages) {
+      const { message } = record;
       // Map order is insertion order: the first young message ends the scan.
       if (message.createdAt.getTime() >= cutoff) break;
       // Forgetting it would free its key early: a repeated emit would then send again.
       if (message.idempotencyKey !== null && message.createdAt.getTime() >= keyCutoff) continue;
-      const deliveryIds = this.deliveriesByMessage.get(id) ?? [];
-      if (deliveryIds.some((deliveryId) => this.deliveries.get(deliveryId)?.status === 'pending')) {
-        continue;
+      // A delivery never read is still pending.
+      const isPending = (_: string, i: number) =>
+        (record.deliveries[i]?.status ?? 'pending') === 'pending';
+      if (record.endpointIds.some(isPending)) continue;
+      for (let i = 0; i < record.endpointIds.length; i++) {
+        this.attempts.delete(deliveryId(id, i));
       }
-      for (const deliveryId of deliveryIds) {
-        this.deliveries.delete(deliveryId);
-        this.attempts.delete(deliveryId);
-      }
-      this.deliveriesByMessage.delete(id);
       this.messages.delete(id);
       if (message.idempotencyKey !== null) {
         const key = idempotencyKey(message);
@@ -212,52 +266,25 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 }
 
-const idempotencyKey = (message: WebhookMessage) =>
-  `${message.tenant ?? ''}\u0000${message.idempotencyKey}`;
-
-// Copies in and out, Dates included (they are mutable): what a caller holds never aliases
-// what the store keeps.
-const copyDate = <T>(date: T): T => (date instanceof Date ? new Date(date.getTime()) : date) as T;
-
-/** Like `copyDate`, but clones each distinct Date once, so shared timestamps stay shared. */
-function dateCloner(): <T>(date: T) => T {
-  const clones = new Map<Date, Date>();
-  return <T>(date: T): T => {
-    if (!(date instanceof Date)) return date;
-    let clone = clones.get(date);
-    if (!clone) {
-      clone = new Date(date.getTime());
-      clones.set(date, clone);
-    }
-    return clone as T;
-  };
+/** A message with its deliveries, one per endpoint, in the order of `endpointIds`. */
+interface MessageRecord {
+  message: WebhookMessage;
+  endpointIds: readonly string[];
+  /** `undefined`: never read nor updated, so still pending as emitted. */
+  deliveries: (WebhookDelivery | undefined)[];
 }
 
-const copyEndpoint = (endpoint: StoredWebhookEndpoint): StoredWebhookEndpoint => ({
-  ...endpoint,
-  events: [...endpoint.events],
-  retiredSecrets: endpoint.retiredSecrets.map((retired) => ({
-    ...retired,
-    expiresAt: copyDate(retired.expiresAt),
-  })),
-  createdAt: copyDate(endpoint.createdAt),
-  updatedAt: copyDate(endpoint.updatedAt),
-  failingSince: copyDate(endpoint.failingSince),
-});
+// `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept.
+const deliveryId = (messageId: string, index: number) => `dlv_${index.toString(36)}_${messageId}`;
 
-const copyMessage = (message: WebhookMessage, clone = copyDate): WebhookMessage => ({
-  ...message,
-  createdAt: clone(message.createdAt),
-});
+function parseDeliveryId(id: string): { messageId: string; index: number } | undefined {
+  const separator = id.indexOf('_', 4);
+  if (!id.startsWith('dlv_') || separator < 0) return undefined;
+  const digits = id.slice(4, separator);
+  const index = Number.parseInt(digits, 36);
+  if (!(index >= 0) || index.toString(36) !== digits) return undefined;
+  return { messageId: id.slice(separator + 1), index };
+}
 
-const copyDelivery = (delivery: WebhookDelivery, clone = copyDate): WebhookDelivery => ({
-  ...delivery,
-  nextAttemptAt: clone(delivery.nextAttemptAt),
-  createdAt: clone(delivery.createdAt),
-  updatedAt: clone(delivery.updatedAt),
-});
-
-const copyAttempt = (attempt: WebhookAttempt): WebhookAttempt => ({
-  ...attempt,
-  startedAt: copyDate(attempt.startedAt),
-});
+const idempotencyKey = (message: WebhookMessage) =>
+  `${message.tenant ?? ''}\u0000${message.idempotencyKey}`;

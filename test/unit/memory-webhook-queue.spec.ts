@@ -131,6 +131,17 @@ describe('MemoryWebhookQueue', () => {
       expect(probe.started).toEqual(['a-1', 'b-1', 'c-1', 'a-2', 'b-2', 'a-3']);
     });
 
+    it('takes a batch from enqueueAll in order, like one enqueue per job, and starts it at once', async () => {
+      const q = queue(1, 1);
+      const probe = instrumentedHandler(() => sleep(1));
+      q.start(probe.handler);
+      await q.enqueueAll([job('a', 1), job('a', 2), job('b', 1), job('a', 3), job('c', 1)]);
+      expect(probe.started).toEqual(['a-1']);
+      await until(() => probe.finished.length === 5, 'every job to finish');
+
+      expect(probe.started).toEqual(['a-1', 'b-1', 'c-1', 'a-2', 'a-3']);
+    });
+
     it('does not let a busy endpoint starve one that arrives later', async () => {
       const q = queue(2, 2);
       const probe = instrumentedHandler(() => sleep(1));
@@ -248,10 +259,13 @@ describe('MemoryWebhookQueue', () => {
       await q.stop(100);
       await q.enqueue(job('a', 'late'), 0);
       await q.enqueue(job('a', 'later'), 5);
+      await q.enqueueAll([job('b', 'late'), job('c', 'late')]);
       await sleep(20);
 
       expect(ran).toEqual([]);
       expect(q.pending).toBe(0);
+      // Reported as dropped by a second stop, as the in-memory queue loses them.
+      expect(await q.stop(0)).toEqual({ running: 0, pending: 4 });
     });
   });
 

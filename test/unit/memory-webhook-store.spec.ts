@@ -43,26 +43,27 @@ function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
   };
 }
 
-function delivery(
+type DeliverySpec = [endpointId: string, overrides?: Partial<WebhookDelivery>];
+
+/** Inserts `of` with a delivery per spec, applies each spec's overrides, and reads them back. */
+async function insert(
+  store: MemoryWebhookStore,
   of: WebhookMessage,
-  endpointId: string,
-  overrides: Partial<WebhookDelivery> = {},
-): WebhookDelivery {
-  return {
-    id: nextId('dlv'),
-    messageId: of.id,
-    endpointId,
-    tenant: of.tenant,
-    event: of.event,
-    status: 'pending',
-    attempts: 0,
-    scheduleAttempts: 0,
-    nextAttemptAt: of.createdAt,
-    lastError: null,
-    createdAt: of.createdAt,
-    updatedAt: of.createdAt,
-    ...overrides,
-  };
+  specs: DeliverySpec[],
+): Promise<WebhookDelivery[]> {
+  const result = await store.insertMessage(
+    of,
+    specs.map(([endpointId]) => endpointId),
+    EPOCH,
+  );
+  if (!result.inserted) throw new Error('expected the message to be inserted');
+  return Promise.all(
+    result.deliveryIds.map(async (id, index) => {
+      const overrides = specs[index][1];
+      const read = overrides ? store.updateDelivery(id, overrides) : store.getDelivery(id);
+      return (await read)!;
+    }),
+  );
 }
 
 function attempt(of: WebhookDelivery, n = 1): WebhookAttempt {
@@ -88,12 +89,12 @@ describe('MemoryWebhookStore', () => {
     it('returns the first message and its delivery count for a repeated key', async () => {
       const store = new MemoryWebhookStore();
       const first = message({ idempotencyKey: 'k' });
-      expect(
-        await store.insertMessage(first, [delivery(first, 'ep_a'), delivery(first, 'ep_b')], EPOCH),
-      ).toEqual({ inserted: true });
+      expect(await store.insertMessage(first, ['ep_a', 'ep_b'], EPOCH)).toMatchObject({
+        inserted: true,
+      });
 
       const repeat = message({ idempotencyKey: 'k', body: '{"other":true}' });
-      const result = await store.insertMessage(repeat, [delivery(repeat, 'ep_a')], EPOCH);
+      const result = await store.insertMessage(repeat, ['ep_a'], EPOCH);
 
       expect(result).toEqual({ inserted: false, existing: first, deliveries: 2 });
       expect(await store.getMessage(repeat.id)).toBeUndefined();
@@ -107,7 +108,7 @@ describe('MemoryWebhookStore', () => {
       const acme = message({ idempotencyKey: 'k', tenant: 'acme' });
       const globex = message({ idempotencyKey: 'k', tenant: 'globex' });
       for (const item of [none, acme, globex]) {
-        expect(await store.insertMessage(item, [], EPOCH)).toEqual({ inserted: true });
+        expect(await store.insertMessage(item, [], EPOCH)).toMatchObject({ inserted: true });
       }
       const acmeAgain = await store.insertMessage(
         message({ idempotencyKey: 'k', tenant: 'acme' }),
@@ -121,8 +122,8 @@ describe('MemoryWebhookStore', () => {
       const store = new MemoryWebhookStore();
       const a = message({ tenant: 'a', idempotencyKey: 'b' });
       const b = message({ tenant: null, idempotencyKey: 'a\u0000b' });
-      expect(await store.insertMessage(a, [], EPOCH)).toEqual({ inserted: true });
-      expect(await store.insertMessage(b, [], EPOCH)).toEqual({ inserted: true });
+      expect(await store.insertMessage(a, [], EPOCH)).toMatchObject({ inserted: true });
+      expect(await store.insertMessage(b, [], EPOCH)).toMatchObject({ inserted: true });
     });
 
     it('treats a key older than `since` as unused, and the new message takes it over', async () => {
@@ -132,7 +133,7 @@ describe('MemoryWebhookStore', () => {
       const since = new Date(Date.now() - 5_000);
 
       const fresh = message({ idempotencyKey: 'k' });
-      expect(await store.insertMessage(fresh, [], since)).toEqual({ inserted: true });
+      expect(await store.insertMessage(fresh, [], since)).toMatchObject({ inserted: true });
       const repeat = await store.insertMessage(message({ idempotencyKey: 'k' }), [], since);
       expect(repeat).toMatchObject({ inserted: false, existing: { id: fresh.id } });
       // Both messages stay in the log.
@@ -141,8 +142,8 @@ describe('MemoryWebhookStore', () => {
 
     it('never deduplicates messages without a key', async () => {
       const store = new MemoryWebhookStore();
-      expect(await store.insertMessage(message(), [], EPOCH)).toEqual({ inserted: true });
-      expect(await store.insertMessage(message(), [], EPOCH)).toEqual({ inserted: true });
+      expect(await store.insertMessage(message(), [], EPOCH)).toMatchObject({ inserted: true });
+      expect(await store.insertMessage(message(), [], EPOCH)).toMatchObject({ inserted: true });
     });
   });
 
@@ -152,16 +153,13 @@ describe('MemoryWebhookStore', () => {
       const m1 = message({ event: 'ping' });
       const m2 = message({ event: 'pong', tenant: 'acme' });
       const m3 = message({ event: 'ping', tenant: 'acme' });
-      const d = {
-        m1a: delivery(m1, 'ep_a', { status: 'delivered' }),
-        m1b: delivery(m1, 'ep_b', { status: 'failed' }),
-        m2a: delivery(m2, 'ep_a'),
-        m3a: delivery(m3, 'ep_a', { status: 'delivered' }),
-        m3b: delivery(m3, 'ep_b'),
-      };
-      await store.insertMessage(m1, [d.m1a, d.m1b], EPOCH);
-      await store.insertMessage(m2, [d.m2a], EPOCH);
-      await store.insertMessage(m3, [d.m3a, d.m3b], EPOCH);
+      const [m1a, m1b] = await insert(store, m1, [
+        ['ep_a', { status: 'delivered' }],
+        ['ep_b', { status: 'failed' }],
+      ]);
+      const [m2a] = await insert(store, m2, [['ep_a']]);
+      const [m3a, m3b] = await insert(store, m3, [['ep_a', { status: 'delivered' }], ['ep_b']]);
+      const d = { m1a, m1b, m2a, m3a, m3b };
       return { store, m1, m2, m3, d };
     }
     const ids = (list: WebhookDelivery[]) => list.map((item) => item.id);
@@ -215,8 +213,11 @@ describe('MemoryWebhookStore', () => {
 
       const many = new MemoryWebhookStore();
       const big = message();
-      const deliveries = Array.from({ length: 150 }, (_, n) => delivery(big, `ep_${n}`));
-      await many.insertMessage(big, deliveries, EPOCH);
+      const deliveries = await insert(
+        many,
+        big,
+        Array.from({ length: 150 }, (_, n): DeliverySpec => [`ep_${n}`]),
+      );
       const listed = await many.listDeliveries();
       expect(listed).toHaveLength(100);
       expect(listed[0].id).toBe(deliveries[149].id);
@@ -228,8 +229,7 @@ describe('MemoryWebhookStore', () => {
     it('updates a delivery only while its status is the expected one', async () => {
       const store = new MemoryWebhookStore();
       const m = message();
-      const d = delivery(m, 'ep_a', { status: 'failed' });
-      await store.insertMessage(m, [d], EPOCH);
+      const [d] = await insert(store, m, [['ep_a', { status: 'failed' }]]);
 
       const claims = await Promise.all([
         store.updateDelivery(d.id, { status: 'pending' }, { status: 'failed' }),
@@ -269,8 +269,8 @@ describe('MemoryWebhookStore', () => {
     });
   });
 
-  describe('copies', () => {
-    it('keeps endpoints apart from what callers hold, on the way in and out', async () => {
+  describe('read-only records', () => {
+    it('copies an endpoint on insert, so the caller may go on using its object', async () => {
       const store = new MemoryWebhookStore();
       const input = endpoint({
         events: ['ping'],
@@ -285,83 +285,86 @@ describe('MemoryWebhookStore', () => {
       expect(got.events).toEqual(['ping']);
       expect(got.retiredSecrets[0].secret).toBe('whsec_old');
       expect(got.url).toBe('https://example.com/hooks');
-
-      got.events.push('mutated');
-      got.retiredSecrets.push({ secret: 'x', expiresAt: new Date() });
-      got.retiredSecrets[0].expiresAt.setTime(0);
-      got.createdAt.setTime(0);
-      got.disabled = true;
-      const [listed] = await store.listEndpoints();
-      listed.events.length = 0;
-      const updated = (await store.updateEndpoint(input.id, { description: 'd' }))!;
-      updated.events.push('mutated');
-
-      const again = (await store.getEndpoint(input.id))!;
-      expect(again.events).toEqual(['ping']);
-      expect(again.retiredSecrets).toHaveLength(1);
-      expect(again.retiredSecrets[0].expiresAt.getTime()).toBeGreaterThan(Date.now());
-      expect(again.createdAt.getTime()).toBeGreaterThan(0);
-      expect(again.disabled).toBe(false);
-      expect(again.description).toBe('d');
-      expect(await store.findSubscribedEndpoints('ping', null)).toHaveLength(1);
     });
 
-    it('keeps messages, deliveries and attempts apart from what callers hold', async () => {
+    it('never changes an endpoint it handed out: an update stores a new record', async () => {
+      const store = new MemoryWebhookStore();
+      const input = endpoint({ events: ['ping'] });
+      await store.insertEndpoint(input);
+      const before = (await store.getEndpoint(input.id))!;
+      const [subscribed] = await store.findSubscribedEndpoints('ping', null);
+
+      const patchEvents = ['ping', 'pong'];
+      const updated = (await store.updateEndpoint(input.id, {
+        description: 'd',
+        events: patchEvents,
+      }))!;
+      patchEvents.push('mutated');
+
+      expect(before.description).toBeNull();
+      expect(before.events).toEqual(['ping']);
+      expect(subscribed).toBe(before);
+      expect(updated).not.toBe(before);
+      expect(await store.getEndpoint(input.id)).toMatchObject({
+        description: 'd',
+        events: ['ping', 'pong'],
+      });
+      // The subscription index follows the update.
+      expect(await store.findSubscribedEndpoints('pong', null)).toEqual([updated]);
+      await store.updateEndpoint(input.id, { disabled: true });
+      expect(await store.findSubscribedEndpoints('ping', null)).toEqual([]);
+      await store.deleteEndpoint(input.id);
+      expect(await store.listEndpoints()).toEqual([]);
+    });
+
+    it('never changes a delivery it handed out: an update stores a new record in its place', async () => {
       const store = new MemoryWebhookStore();
       const m = message();
-      const d = delivery(m, 'ep_a');
-      // insertMessage takes ownership of its inputs (the contract says so: it is the emit hot
-      // path); everything read back, and attempts, are copies.
-      await store.insertMessage(m, [d], EPOCH);
-      const a = attempt(d);
-      await store.insertAttempt(a);
-      a.statusCode = 999;
+      const [first, second] = await insert(store, m, [['ep_a'], ['ep_b']]);
+      const before = (await store.getDelivery(first.id))!;
+      const [listedBefore] = await store.listDeliveries({ endpointId: 'ep_a' });
 
-      const gotMessage = (await store.getMessage(m.id))!;
-      gotMessage.body = 'mutated';
-      gotMessage.createdAt.setTime(0);
-      const gotDelivery = (await store.getDelivery(d.id))!;
-      gotDelivery.status = 'failed';
-      gotDelivery.nextAttemptAt!.setTime(0);
-      const [listed] = await store.listDeliveries();
-      listed.status = 'delivered';
-      listed.createdAt.setTime(0);
-      const updated = (await store.updateDelivery(d.id, { attempts: 1 }))!;
-      updated.attempts = 99;
-      const [gotAttempt] = await store.listAttempts(d.id);
-      gotAttempt.statusCode = 999;
-      gotAttempt.startedAt.setTime(0);
+      const updated = (await store.updateDelivery(first.id, { status: 'failed', attempts: 1 }))!;
 
-      const message2 = (await store.getMessage(m.id))!;
-      expect(message2.body).toBe(m.body);
-      expect(message2).not.toBe(m);
-      expect(message2.createdAt.getTime()).toBeGreaterThan(0);
-      const delivery2 = (await store.getDelivery(d.id))!;
-      expect(delivery2).toMatchObject({ status: 'pending', attempts: 1 });
-      expect(delivery2.nextAttemptAt!.getTime()).toBeGreaterThan(0);
-      expect(delivery2.createdAt.getTime()).toBeGreaterThan(0);
-      const [attempt2] = await store.listAttempts(d.id);
-      expect(attempt2.statusCode).toBe(500);
-      expect(attempt2.startedAt.getTime()).toBeGreaterThan(0);
+      expect(before).toMatchObject({ status: 'pending', attempts: 0 });
+      expect(listedBefore).toBe(before);
+      expect(updated).toMatchObject({ id: first.id, status: 'failed', attempts: 1 });
+      expect(await store.getDelivery(first.id)).toBe(updated);
+      // Same place in the newest-first order as before the update.
+      expect((await store.listDeliveries()).map((d) => d.id)).toEqual([second.id, first.id]);
     });
 
-    it('returns a copy of the existing message on an idempotent repeat', async () => {
+    it('finds a delivery by its id only, refusing ids it did not give', async () => {
+      const store = new MemoryWebhookStore();
+      const m = message();
+      const [d] = await insert(store, m, [['ep_a']]);
+      expect(d).toMatchObject({ messageId: m.id, endpointId: 'ep_a', status: 'pending' });
+
+      for (const id of [
+        'dlv_nope',
+        `dlv_1_${m.id}`,
+        `dlv_00_${m.id}`,
+        `dlv__${m.id}`,
+        `dlv_-1_${m.id}`,
+        `xyz_0_${m.id}`,
+        m.id,
+        '',
+      ]) {
+        expect(await store.getDelivery(id)).toBeUndefined();
+        expect(await store.updateDelivery(id, { status: 'failed' })).toBeUndefined();
+      }
+      expect(await store.getDelivery(d.id)).toBe(d);
+    });
+
+    it('returns the existing message on an idempotent repeat, unchanged', async () => {
       const store = new MemoryWebhookStore();
       const m = message({ idempotencyKey: 'k' });
       await store.insertMessage(m, [], EPOCH);
       const repeat = await store.insertMessage(message({ idempotencyKey: 'k' }), [], EPOCH);
       if (repeat.inserted) throw new Error('expected the repeat to be refused');
-      repeat.existing.body = 'mutated';
-      repeat.existing.createdAt.setTime(0);
 
-      const stored = (await store.getMessage(m.id))!;
-      expect(stored.body).toBe('{"message":"ping"}');
-      // Still young: the key still deduplicates.
-      expect(
-        await store.insertMessage(message({ idempotencyKey: 'k' }), [], new Date(1)),
-      ).toMatchObject({
-        inserted: false,
-      });
+      expect(repeat.existing).toEqual(m);
+      expect(await store.getMessage(m.id)).toEqual(m);
     });
   });
 
@@ -380,18 +383,14 @@ describe('MemoryWebhookStore', () => {
       const mixed = message({ createdAt: longAgo });
       const young = message();
       const d = {
-        delivered: delivery(delivered, 'ep_a', { status: 'delivered' }),
-        failed: delivery(failed, 'ep_a', { status: 'failed' }),
-        pending: delivery(pending, 'ep_a'),
-        mixedDone: delivery(mixed, 'ep_a', { status: 'delivered' }),
-        mixedPending: delivery(mixed, 'ep_b'),
-        young: delivery(young, 'ep_a', { status: 'delivered' }),
+        delivered: (await insert(store, delivered, [['ep_a', { status: 'delivered' }]]))[0],
+        failed: (await insert(store, failed, [['ep_a', { status: 'failed' }]]))[0],
+        pending: (await insert(store, pending, [['ep_a']]))[0],
+        ...(await insert(store, mixed, [['ep_a', { status: 'delivered' }], ['ep_b']]).then(
+          ([mixedDone, mixedPending]) => ({ mixedDone, mixedPending }),
+        )),
+        young: (await insert(store, young, [['ep_a', { status: 'delivered' }]]))[0],
       };
-      await store.insertMessage(delivered, [d.delivered], EPOCH);
-      await store.insertMessage(failed, [d.failed], EPOCH);
-      await store.insertMessage(pending, [d.pending], EPOCH);
-      await store.insertMessage(mixed, [d.mixedDone, d.mixedPending], EPOCH);
-      await store.insertMessage(young, [d.young], EPOCH);
       await store.insertAttempt(attempt(d.delivered));
       await store.insertAttempt(attempt(d.pending));
 
@@ -415,7 +414,7 @@ describe('MemoryWebhookStore', () => {
       // The forgotten message's key is free again; the pending one's still deduplicates.
       expect(
         await store.insertMessage(message({ idempotencyKey: 'k-delivered' }), [], EPOCH),
-      ).toEqual({ inserted: true });
+      ).toMatchObject({ inserted: true });
       expect(
         await store.insertMessage(message({ idempotencyKey: 'k-pending' }), [], EPOCH),
       ).toMatchObject({ inserted: false, existing: { id: pending.id } });
@@ -424,8 +423,7 @@ describe('MemoryWebhookStore', () => {
     it('forgets a once-pending message after it finishes, at a later prune', async () => {
       const store = new MemoryWebhookStore({ retention: 1_000 });
       const old = message({ createdAt: new Date(Date.now() - 60_000) });
-      const d = delivery(old, 'ep_a');
-      await store.insertMessage(old, [d], EPOCH);
+      const [d] = await insert(store, old, [['ep_a']]);
       await fill(store, 999);
       expect(await store.getMessage(old.id)).toBeDefined();
 
@@ -440,9 +438,8 @@ describe('MemoryWebhookStore', () => {
       const keyed = message({ createdAt: new Date(Date.now() - 60_000), idempotencyKey: 'k' });
       const expired = message({ createdAt: new Date(Date.now() - 2 * hour), idempotencyKey: 'e' });
       const plain = message({ createdAt: new Date(Date.now() - 60_000) });
-      const d = delivery(keyed, 'ep_a', { status: 'delivered' });
       await store.insertMessage(expired, [], EPOCH);
-      await store.insertMessage(keyed, [d], EPOCH);
+      const [d] = await insert(store, keyed, [['ep_a', { status: 'delivered' }]]);
       await store.insertMessage(plain, [], EPOCH);
       await fill(store, 1000 - 3);
 
@@ -463,8 +460,7 @@ describe('MemoryWebhookStore', () => {
     it('keeps everything younger than the retention', async () => {
       const store = new MemoryWebhookStore({ retention: 60 * 60 * 1000 });
       const m = message({ createdAt: new Date(Date.now() - 60_000) });
-      const d = delivery(m, 'ep_a', { status: 'delivered' });
-      await store.insertMessage(m, [d], EPOCH);
+      const [d] = await insert(store, m, [['ep_a', { status: 'delivered' }]]);
       await fill(store, 999);
       expect(await store.getDelivery(d.id)).toEqual(d);
     });

@@ -111,6 +111,40 @@ describe('WebhookDeliveries.events', () => {
     own.unsubscribe();
   });
 
+  it('hands out copies: what subscribers and log readers change never reaches the store', async () => {
+    const result = await ctx.emitter.emit('ping', ping());
+    const event = await waitForEvent('delivered', result.id);
+    if (event.type !== 'delivered') throw new Error('expected a delivered event');
+    event.delivery.status = 'failed';
+    event.delivery.createdAt.setTime(0);
+    event.attempt.statusCode = 500;
+    const [log] = await ctx.deliveries.list({ messageId: result.id });
+    log.status = 'pending';
+    log.updatedAt.setTime(0);
+    log.attemptLog[0].startedAt.setTime(0);
+    log.attemptLog.push({ ...log.attemptLog[0] });
+    const messageLog = (await ctx.deliveries.getMessage(result.id))!;
+    messageLog.body = 'changed';
+    messageLog.createdAt.setTime(0);
+    const [listed] = await ctx.endpoints.list();
+    listed.events.push('changed');
+    listed.createdAt.setTime(0);
+
+    const [again] = await ctx.deliveries.list({ messageId: result.id });
+    expect(again).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(again.createdAt.getTime()).toBeGreaterThan(0);
+    expect(again.updatedAt.getTime()).toBeGreaterThan(0);
+    expect(again.attemptLog).toHaveLength(1);
+    expect(again.attemptLog[0]).toMatchObject({ statusCode: 204 });
+    expect(again.attemptLog[0].startedAt.getTime()).toBeGreaterThan(0);
+    const message = (await ctx.deliveries.getMessage(result.id))!;
+    expect(JSON.parse(message.body)).toEqual(ping());
+    expect(message.createdAt.getTime()).toBeGreaterThan(0);
+    const stored = (await ctx.endpoints.get(endpoint.id))!;
+    expect(stored.events).toEqual(['ping']);
+    expect(stored.createdAt.getTime()).toBeGreaterThan(0);
+  });
+
   it("emits 'delivered' with the delivery and its successful attempt", async () => {
     const result = await ctx.emitter.emit('ping', ping());
     const event = await waitForEvent('delivered', result.id);
