@@ -51,14 +51,14 @@ export class WebhookCatalog {
 
   /** The operation to send for a webhook; `method` is needed only when it declares several. */
   operation(nameOrClass: string | Type<unknown>, method?: WebhookMethod): WebhookOperation {
-    const definition = this.get(nameOrClass);
-    const declared = [...definition.operations.keys()];
+    const { name, operations } = this.get(nameOrClass);
     if (method === undefined) {
-      if (declared.length === 1) return definition.operations.get(declared[0])!;
-      throw new Error(webhookMethodRequired(definition.name, declared));
+      // Every emit comes here: the single operation without building the list of methods.
+      if (operations.size === 1) return operations.values().next().value!;
+      throw new Error(webhookMethodRequired(name, [...operations.keys()]));
     }
-    const operation = definition.operations.get(method.toLowerCase() as WebhookMethod);
-    if (!operation) throw new Error(webhookMethodUndeclared(definition.name, method, declared));
+    const operation = operations.get(method.toLowerCase() as WebhookMethod);
+    if (!operation) throw new Error(webhookMethodUndeclared(name, method, [...operations.keys()]));
     return operation;
   }
 

@@ -53,7 +53,7 @@ export class WebhookEmitter implements BeforeApplicationShutdown {
     const operation = this.catalog.operation(event, options.method);
     const body = await this.payloads.serialize(operation, payload);
     const tenant = options.tenant ?? null;
-    const endpoints = await this.store.findSubscribedEndpoints(operation.webhook, tenant);
+    const endpointIds = await this.store.findSubscribedEndpointIds(operation.webhook, tenant);
 
     const now = new Date();
     const message: WebhookMessage = {
@@ -65,10 +65,11 @@ export class WebhookEmitter implements BeforeApplicationShutdown {
       idempotencyKey: options.idempotencyKey ?? null,
       createdAt: now,
     };
-    const idempotentSince = new Date(now.getTime() - this.options.idempotencyTtl);
+    // Only a message with a key looks back.
+    const idempotentSince =
+      message.idempotencyKey === null ? now : new Date(now.getTime() - this.options.idempotencyTtl);
     // Again: the shutdown may have begun while the payload was validated.
     this.assertOpen(event);
-    const endpointIds = endpoints.map((endpoint) => endpoint.id);
     const stored = await this.store.insertMessage(message, endpointIds, idempotentSince);
     if (!stored.inserted) {
       return { id: stored.existing.id, event: stored.existing.event, endpoints: stored.deliveries };

@@ -1,6 +1,6 @@
 import { Injectable, type Type } from '@nestjs/common';
 import { instanceToPlain, plainToInstance } from 'class-transformer';
-import { validate, ValidationError } from 'class-validator';
+import { validate, ValidationError, type ValidatorOptions } from 'class-validator';
 import {
   WebhooksMetadataAccessor,
   type DeclaredProperties,
@@ -8,6 +8,14 @@ import {
 import { WebhookPayloadValidationError } from '../webhooks.errors.js';
 import { payloadNotAnArray, payloadNotAnObject } from '../webhooks.messages.js';
 import type { WebhookOperation } from '../interfaces/webhook-definition.interface.js';
+
+const VALIDATION_OPTIONS: ValidatorOptions = {
+  // DTOs documented with @ApiProperty alone have no validation metadata: not an error.
+  forbidUnknownValues: false,
+  // Each error would otherwise hold the whole payload, undeclared fields (a password hash)
+  // included, for anyone who logs or serializes the rejection.
+  validationError: { target: false },
+};
 
 /**
  * Turns what `emit` was given into the JSON body of the webhook: validated with class-validator
@@ -21,6 +29,13 @@ export class WebhookPayloadSerializer {
   constructor(private readonly accessor: WebhooksMetadataAccessor) {}
 
   async serialize(operation: WebhookOperation, payload: unknown): Promise<string> {
+    if (!operation.isArray) {
+      // The common case, without the arrays and the Promise.all of a batch.
+      const instance = this.toInstance(operation, payload);
+      const errors = await validate(instance, VALIDATION_OPTIONS);
+      if (errors.length > 0) throw new WebhookPayloadValidationError(operation.webhook, errors);
+      return JSON.stringify(this.pick(instanceToPlain(instance), operation.body));
+    }
     const items = operation.isArray ? this.asArray(operation, payload) : [payload];
     const instances = items.map((item, index) =>
       this.toInstance(operation, item, operation.isArray ? index : undefined),
@@ -51,15 +66,7 @@ export class WebhookPayloadSerializer {
 
   private async validateAll(instances: object[], isArray: boolean): Promise<ValidationError[]> {
     const results = await Promise.all(
-      instances.map((instance) =>
-        validate(instance, {
-          // DTOs documented with @ApiProperty alone have no validation metadata: not an error.
-          forbidUnknownValues: false,
-          // Each error would otherwise hold the whole payload, undeclared fields (a password
-          // hash) included, for anyone who logs or serializes the rejection.
-          validationError: { target: false },
-        }),
-      ),
+      instances.map((instance) => validate(instance, VALIDATION_OPTIONS)),
     );
     if (!isArray) return results[0];
     return results.flatMap((children, index) => {

@@ -36,11 +36,11 @@ export interface WebhookStore {
   insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void>;
   getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined>;
   listEndpoints(filter?: WebhookEndpointFilter): Promise<StoredWebhookEndpoint[]>;
-  /** Enabled endpoints subscribed to `event` for exactly this tenant (`null`: no tenant). */
-  findSubscribedEndpoints(
-    event: string,
-    tenant: string | null,
-  ): Promise<readonly StoredWebhookEndpoint[]>;
+  /**
+   * The ids of the enabled endpoints subscribed to `event` for exactly this tenant (`null`: no
+   * tenant). Every emit asks this.
+   */
+  findSubscribedEndpointIds(event: string, tenant: string | null): Promise<readonly string[]>;
   /**
    * Applies `patch` and returns the endpoint as stored now; `undefined` when there is no such
    * endpoint, or when `expected` is given and the stored endpoint does not match it (compare and

@@ -44,10 +44,7 @@ export class MemoryWebhookStore implements WebhookStore {
   private readonly attempts = new Map<string, WebhookAttempt[]>();
   private readonly idempotency = new Map<string, string>();
   /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
-  private readonly subscriptions = new Map<
-    string | null,
-    Map<string, readonly StoredWebhookEndpoint[]>
-  >();
+  private readonly subscriptions = new Map<string | null, Map<string, readonly string[]>>();
   private insertsSincePrune = 0;
 
   private readonly retentionMs: number;
@@ -77,10 +74,10 @@ export class MemoryWebhookStore implements WebhookStore {
     );
   }
 
-  async findSubscribedEndpoints(
+  async findSubscribedEndpointIds(
     event: string,
     tenant: string | null,
-  ): Promise<readonly StoredWebhookEndpoint[]> {
+  ): Promise<readonly string[]> {
     // Every emit asks this; endpoints change rarely.
     let byEvent = this.subscriptions.get(tenant);
     if (!byEvent) {
@@ -89,7 +86,8 @@ export class MemoryWebhookStore implements WebhookStore {
     }
     let subscribed = byEvent.get(event);
     if (!subscribed) {
-      subscribed = await this.listEndpoints({ event, tenant, disabled: false });
+      const endpoints = await this.listEndpoints({ event, tenant, disabled: false });
+      subscribed = endpoints.map((endpoint) => endpoint.id);
       byEvent.set(event, subscribed);
     }
     return subscribed;
@@ -137,11 +135,7 @@ export class MemoryWebhookStore implements WebhookStore {
     // One entry per message, whatever its fan-out: each delivery is found through its id,
     // which names the message and the delivery's place in it, and is only made into a record
     // when first read (until then it is pending, as emitted). The hot path of every emit.
-    this.messages.set(message.id, {
-      message,
-      endpointIds,
-      deliveries: new Array<WebhookDelivery | undefined>(endpointIds.length),
-    });
+    this.messages.set(message.id, { message, endpointIds, deliveries: undefined });
     if (++this.insertsSincePrune >= 1000) this.prune();
     const deliveryIds = new Array<string>(endpointIds.length);
     for (let index = 0; index < endpointIds.length; index++) {
@@ -171,7 +165,7 @@ export class MemoryWebhookStore implements WebhookStore {
     if (expected.status !== undefined && delivery.status !== expected.status) return undefined;
     // A new record in the same place: whoever holds the old one still holds what it read.
     const updated: WebhookDelivery = { ...delivery, ...patch, id };
-    found.record.deliveries[found.index] = updated;
+    found.record.deliveries![found.index] = updated;
     return updated;
   }
 
@@ -217,6 +211,7 @@ export class MemoryWebhookStore implements WebhookStore {
 
   /** The delivery's record, made (and kept, so every read sees the same one) on first read. */
   private deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
+    record.deliveries ??= new Array<WebhookDelivery | undefined>(record.endpointIds.length);
     let delivery = record.deliveries[index];
     if (!delivery) {
       const { message } = record;
@@ -252,7 +247,7 @@ export class MemoryWebhookStore implements WebhookStore {
       if (message.idempotencyKey !== null && message.createdAt.getTime() >= keyCutoff) continue;
       // A delivery never read is still pending.
       const isPending = (_: string, i: number) =>
-        (record.deliveries[i]?.status ?? 'pending') === 'pending';
+        (record.deliveries?.[i]?.status ?? 'pending') === 'pending';
       if (record.endpointIds.some(isPending)) continue;
       for (let i = 0; i < record.endpointIds.length; i++) {
         this.attempts.delete(deliveryId(id, i));
@@ -270,8 +265,11 @@ export class MemoryWebhookStore implements WebhookStore {
 interface MessageRecord {
   message: WebhookMessage;
   endpointIds: readonly string[];
-  /** `undefined`: never read nor updated, so still pending as emitted. */
-  deliveries: (WebhookDelivery | undefined)[];
+  /**
+   * Made on the first read: until then (and for each slot until its first read or update) a
+   * delivery is pending, as emitted.
+   */
+  deliveries: (WebhookDelivery | undefined)[] | undefined;
 }
 
 // `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept.

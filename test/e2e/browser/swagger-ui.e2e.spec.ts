@@ -102,10 +102,14 @@ describe('Swagger UI of the sample app (headless Chromium)', () => {
       const newSubscription = page.locator('.swagger-ui .webhooks .opblock-post').first();
       await newSubscription.locator('.opblock-summary').click();
       const body = newSubscription.locator('.opblock-body');
-      await body.waitFor();
-      await expect(body.textContent()).resolves.toContain(
-        "When a new user subscribes to your service we'll send you a POST request",
-      );
+      // Swagger UI renders the expanded operation in steps: wait for each part, not just the
+      // container, or a busy machine reads it half-drawn.
+      const description =
+        "When a new user subscribes to your service we'll send you a POST request";
+      await body.getByText(description, { exact: false }).first().waitFor();
+      await body.locator('.opblock-section-request-body').waitFor();
+      await body.getByText('webhook-signature', { exact: false }).first().waitFor();
+      await expect(body.textContent()).resolves.toContain(description);
       await expect(body.locator('.opblock-section-request-body').count()).resolves.toBe(1);
       await expect(body.textContent()).resolves.toContain('webhook-signature');
       expect(pageErrors).toEqual([]);
