@@ -49,8 +49,15 @@ export class WebhookSigner {
     return signature;
   }
 
-  /** The `webhook-id`, `webhook-timestamp` and `webhook-signature` headers of one attempt. */
-  headers(id: string, timestampSeconds: number, body: string): WebhookSignatureHeaders {
+  /**
+   * The `webhook-id`, `webhook-timestamp` and `webhook-signature` headers of one attempt, in a
+   * new object the caller may add its other headers to.
+   */
+  headers(
+    id: string,
+    timestampSeconds: number,
+    body: string,
+  ): WebhookSignatureHeaders & Record<string, string> {
     return {
       [WEBHOOK_ID_HEADER]: id,
       [WEBHOOK_TIMESTAMP_HEADER]: String(timestampSeconds),

@@ -12,6 +12,8 @@ import {
 } from '../webhooks.messages.js';
 
 type Address = IPv4 | IPv6;
+
+const VERDICT_CACHE_LIMIT = 4096;
 type Network = [Address, number];
 
 /** How an IPv6 address carries the IPv4 address it is judged by. */
@@ -27,6 +29,9 @@ const IPV4_MAPPED = ipaddr.IPv6.parseCIDR('::ffff:0:0/96');
  */
 export class AddressPolicy {
   private readonly networks: readonly Network[];
+  // Every attempt is checked (at connect time, or before it for an IP literal) against the
+  // same few addresses; the verdict never changes, since the policy cannot.
+  private readonly verdicts = new Map<string, string | undefined>();
 
   constructor(allowedNetworks: readonly string[] = []) {
     // Options may come from untyped config (env, JSON), so their shape is checked too.
@@ -36,6 +41,15 @@ export class AddressPolicy {
 
   /** `undefined` when `address` (an IP literal) may be connected to, else why not. */
   check(address: string): string | undefined {
+    if (this.verdicts.has(address)) return this.verdicts.get(address);
+    const verdict = this.judge(address);
+    // Bounded: a receiver behind round-robin DNS must not make the cache grow for ever.
+    if (this.verdicts.size >= VERDICT_CACHE_LIMIT) this.verdicts.clear();
+    this.verdicts.set(address, verdict);
+    return verdict;
+  }
+
+  private judge(address: string): string | undefined {
     const literal = stripBrackets(address);
     if (!isIP(literal)) return notAnIpAddress(address);
     const ip = ipaddr.parse(literal);

@@ -41,7 +41,6 @@ const DAY = 24 * 60 * 60 * 1000;
 export class MemoryWebhookStore implements WebhookStore {
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
   private readonly messages = new Map<string, MessageRecord>();
-  private readonly attempts = new Map<string, WebhookAttempt[]>();
   private readonly idempotency = new Map<string, string>();
   /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
   private readonly subscriptions = new Map<string | null, Map<string, readonly string[]>>();
@@ -193,13 +192,18 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async insertAttempt(attempt: WebhookAttempt): Promise<void> {
-    const list = this.attempts.get(attempt.deliveryId);
+    // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
+    const found = this.locate(attempt.deliveryId);
+    if (!found) return;
+    const attempts = (found.record.attempts ??= []);
+    const list = attempts[found.index];
     if (list) list.push(attempt);
-    else this.attempts.set(attempt.deliveryId, [attempt]);
+    else attempts[found.index] = [attempt];
   }
 
   async listAttempts(deliveryId: string): Promise<WebhookAttempt[]> {
-    return [...(this.attempts.get(deliveryId) ?? [])];
+    const found = this.locate(deliveryId);
+    return [...(found?.record.attempts?.[found.index] ?? [])];
   }
 
   private locate(id: string): { record: MessageRecord; index: number } | undefined {
@@ -249,9 +253,6 @@ export class MemoryWebhookStore implements WebhookStore {
       const isPending = (_: string, i: number) =>
         (record.deliveries?.[i]?.status ?? 'pending') === 'pending';
       if (record.endpointIds.some(isPending)) continue;
-      for (let i = 0; i < record.endpointIds.length; i++) {
-        this.attempts.delete(deliveryId(id, i));
-      }
       this.messages.delete(id);
       if (message.idempotencyKey !== null) {
         const key = idempotencyKey(message);
@@ -270,6 +271,8 @@ interface MessageRecord {
    * delivery is pending, as emitted.
    */
   deliveries: (WebhookDelivery | undefined)[] | undefined;
+  /** Attempts per delivery, oldest first, in the same places; made on the first attempt. */
+  attempts?: (WebhookAttempt[] | undefined)[];
 }
 
 // `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept.

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import {
   responseBodyUnreadable,
   transportFailure,
@@ -13,38 +13,51 @@ export interface CappedBody {
 }
 
 /**
- * Reads a response body stream until `deadline` (epoch ms), keeping at most `cap` bytes for the delivery log and draining
+ * Reads a response body stream, keeping at most `cap` bytes for the delivery log and draining
  * the rest without buffering it, so keep-alive connections stay reusable. Never rejects: a body
- * that breaks off (reset, timeout) comes back as what arrived so far, with the error.
+ * that breaks off (reset, timeout) comes back as what arrived so far, with the error. With a
+ * `deadline` (epoch ms) the body is cut off then; `null` when the caller's own timer already
+ * destroys the stream at the attempt's deadline (undici's abort signal does).
  */
-export async function readCapped(
+export function readCapped(
   stream: Readable,
   cap: number,
-  deadline: number,
+  deadline: number | null,
 ): Promise<CappedBody> {
-  const kept: Buffer[] = [];
-  let size = 0;
-  let error: unknown;
-  // The attempt's timeout covers the body too: a receiver that drips it slowly is cut off.
-  const timer = setTimeout(
-    () => stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
-    Math.max(deadline - Date.now(), 0),
-  );
-  timer.unref();
-  try {
-    for await (const chunk of stream) {
-      if (size >= cap) continue;
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+  return new Promise((resolve) => {
+    const kept: Buffer[] = [];
+    let size = 0;
+    // The attempt's timeout covers the body too: a receiver that drips it slowly is cut off.
+    const timer =
+      deadline === null
+        ? undefined
+        : setTimeout(
+            () =>
+              stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
+            Math.max(deadline - Date.now(), 0),
+          );
+    timer?.unref();
+    // Listeners rather than `for await`: no promise per chunk on the path of every attempt.
+    const onData = (chunk: Buffer | string) => {
+      if (size >= cap) return;
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       const room = cap - size;
       kept.push(buffer.length > room ? buffer.subarray(0, room) : buffer);
       size += Math.min(buffer.length, room);
-    }
-  } catch (caught) {
-    error = caught ?? new Error('aborted');
-  } finally {
-    clearTimeout(timer);
-  }
-  return { body: Buffer.concat(kept).toString('utf8'), error };
+    };
+    stream.on('data', onData);
+    // `finished` also reports a stream closed before its end, as an error.
+    const cleanup = finished(stream, (error) => {
+      cleanup();
+      clearTimeout(timer);
+      stream.off('data', onData);
+      // Whatever the stream still raises after this is nobody's business.
+      stream.on('error', () => undefined);
+      const body =
+        kept.length === 1 ? kept[0].toString('utf8') : Buffer.concat(kept).toString('utf8');
+      resolve({ body, error: error === undefined || error === null ? undefined : error });
+    });
+  });
 }
 
 /**

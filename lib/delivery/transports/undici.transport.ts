@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
@@ -13,12 +14,38 @@ import type {
   WebhookTransport,
 } from '../../interfaces/webhook-transport.interface.js';
 
+const TARGET_CACHE_LIMIT = 10_000;
+
+/**
+ * The abort signal of one attempt, as the EventEmitter that undici accepts in place of an
+ * AbortSignal: an AbortController costs several microseconds per attempt (EventTarget
+ * listeners), a sizeable share of a loopback request.
+ */
+class AttemptAbort extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
+interface ParsedTarget {
+  origin: string;
+  path: string;
+  hostname: string;
+}
+
 /**
  * The throughput transport (`transport: 'undici'`): an undici agent with pooled connections,
  * made on the first attempt so that an app which never delivers does not pay for it at bootstrap.
  */
 export class UndiciWebhookTransport implements WebhookTransport {
   private pool?: Agent;
+  private readonly targets = new Map<string, ParsedTarget>();
 
   constructor(
     private readonly policy: AddressPolicy,
@@ -36,37 +63,58 @@ export class UndiciWebhookTransport implements WebhookTransport {
   async send(request: WebhookRequest): Promise<WebhookResponse> {
     const deadline = Date.now() + request.timeoutMs;
     // undici's own headersTimeout runs on a coarse timer and starts late (once the request is
-    // written): an abort signal keeps the attempt's timeout exact. Cleared once headers arrive;
-    // readCapped bounds the body.
-    const abort = new AbortController();
+    // written): an abort signal keeps the attempt's timeout exact. One timer for the whole
+    // attempt: aborted after the headers, undici destroys the body stream with the reason.
+    const abort = new AttemptAbort();
     const timer = setTimeout(
       () => abort.abort(new DOMException('no answer in time', 'TimeoutError')),
       request.timeoutMs,
     );
     timer.unref();
-    let response: Dispatcher.ResponseData;
     try {
-      const url = new URL(request.url);
-      assertConnectAllowed(this.policy, url.hostname);
-      // The agent directly, with the URL parsed once: `undici.request(url)` parses it again.
-      response = await this.agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: request.method as Dispatcher.HttpMethod,
-        headers: request.headers,
-        body: request.body,
-        headersTimeout: request.timeoutMs,
-        bodyTimeout: request.timeoutMs,
-      });
-    } catch (error) {
-      return failedResponse(error, request.timeoutMs);
+      let response: Dispatcher.ResponseData;
+      try {
+        const target = this.target(request.url);
+        assertConnectAllowed(this.policy, target.hostname);
+        response = await this.agent.request({
+          origin: target.origin,
+          path: target.path,
+          method: request.method as Dispatcher.HttpMethod,
+          headers: request.headers,
+          body: request.body,
+          signal: abort,
+          headersTimeout: request.timeoutMs,
+          bodyTimeout: request.timeoutMs,
+        });
+      } catch (error) {
+        return failedResponse(error, request.timeoutMs);
+      }
+      const late = answeredTooLate(response.body, deadline, request.timeoutMs);
+      if (late) return late;
+      const body = await readCapped(response.body, this.maxResponseBodyBytes, null);
+      return answeredResponse(response.statusCode, response.headers, body, request.timeoutMs);
     } finally {
       clearTimeout(timer);
     }
-    const late = answeredTooLate(response.body, deadline, request.timeoutMs);
-    if (late) return late;
-    const body = await readCapped(response.body, this.maxResponseBodyBytes, deadline);
-    return answeredResponse(response.statusCode, response.headers, body, request.timeoutMs);
+  }
+
+  /**
+   * The URL split as the agent wants it, parsed once per endpoint URL rather than per attempt
+   * (bounded, like the signer cache: URLs come from the endpoints, which may be many).
+   */
+  private target(url: string): ParsedTarget {
+    let target = this.targets.get(url);
+    if (!target) {
+      const parsed = new URL(url);
+      target = {
+        origin: parsed.origin,
+        path: `${parsed.pathname}${parsed.search}`,
+        hostname: parsed.hostname,
+      };
+      if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
+      this.targets.set(url, target);
+    }
+    return target;
   }
 
   async close(): Promise<void> {
