@@ -6,6 +6,9 @@ const POOL_SIZE = 4096;
 const ID_RANDOM_BYTES = 10;
 const pool = Buffer.alloc(POOL_SIZE);
 let offset = POOL_SIZE;
+// Many ids are made within one millisecond: its base-36 form is made once.
+let lastMs = -1;
+let lastTime = '';
 
 /**
  * A prefixed, roughly time-ordered identifier (`msg_…`, `ep_…`): the time part keeps logs
@@ -18,5 +21,10 @@ export function createId(prefix: string): string {
   }
   const random = pool.toString('hex', offset, offset + ID_RANDOM_BYTES);
   offset += ID_RANDOM_BYTES;
-  return `${prefix}_${Date.now().toString(36).padStart(9, '0')}${random}`;
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = now.toString(36).padStart(9, '0');
+  }
+  return `${prefix}_${lastTime}${random}`;
 }

@@ -275,8 +275,14 @@ interface MessageRecord {
   attempts?: (WebhookAttempt[] | undefined)[];
 }
 
-// `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept.
-const deliveryId = (messageId: string, index: number) => `dlv_${index.toString(36)}_${messageId}`;
+// `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept. The
+// prefixes of the first few hundred indexes are made once: every emit makes an id per endpoint.
+const DELIVERY_ID_PREFIXES = Array.from(
+  { length: 256 },
+  (_, index) => `dlv_${index.toString(36)}_`,
+);
+const deliveryId = (messageId: string, index: number) =>
+  (DELIVERY_ID_PREFIXES[index] ?? `dlv_${index.toString(36)}_`) + messageId;
 
 function parseDeliveryId(id: string): { messageId: string; index: number } | undefined {
   const separator = id.indexOf('_', 4);
