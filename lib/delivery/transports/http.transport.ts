@@ -7,12 +7,7 @@ import type { Readable } from 'node:stream';
 import { firstValueFrom } from 'rxjs';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
-import {
-  answeredResponse,
-  answeredTooLate,
-  failedResponse,
-  readCapped,
-} from './transport-response.js';
+import { failedResponse, readAnswer } from './transport-response.js';
 import type {
   WebhookRequest,
   WebhookResponse,
@@ -50,7 +45,7 @@ export class HttpWebhookTransport implements WebhookTransport {
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
-    // axios's `timeout` bounds the wait for the answer, readCapped the rest of the attempt.
+    // axios's `timeout` bounds the wait for the answer, readAnswer's timer the rest of it.
     const deadline = Date.now() + request.timeoutMs;
     let response: AxiosResponse<Readable>;
     try {
@@ -87,14 +82,16 @@ export class HttpWebhookTransport implements WebhookTransport {
     } catch (error) {
       return failedResponse(error, request.timeoutMs);
     }
-    const late = answeredTooLate(response.data, deadline, request.timeoutMs);
-    if (late) return late;
-    const body = await readCapped(response.data, this.maxResponseBodyBytes, deadline);
-    return answeredResponse(
+    return readAnswer(
       response.status,
       response.headers as WebhookResponse['headers'],
-      body,
-      request.timeoutMs,
+      response.data,
+      {
+        deadline,
+        timeoutMs: request.timeoutMs,
+        maxBodyBytes: this.maxResponseBodyBytes,
+        bodyTimer: true,
+      },
     );
   }
 

@@ -19,11 +19,7 @@ export interface CappedBody {
  * `deadline` (epoch ms) the body is cut off then; `null` when the caller's own timer already
  * destroys the stream at the attempt's deadline (undici's abort signal does).
  */
-export function readCapped(
-  stream: Readable,
-  cap: number,
-  deadline: number | null,
-): Promise<CappedBody> {
+function readCapped(stream: Readable, cap: number, deadline: number | null): Promise<CappedBody> {
   return new Promise((resolve) => {
     const kept: Buffer[] = [];
     let size = 0;
@@ -65,7 +61,7 @@ export function readCapped(
  * body then broke off: a receiver that answered 2xx has accepted the message, and treating it
  * as "no answer" would retry it and deliver it twice.
  */
-export function answeredResponse(
+function answeredResponse(
   statusCode: number,
   headers: WebhookResponse['headers'],
   { body, error }: CappedBody,
@@ -84,7 +80,7 @@ export function answeredResponse(
  * the event loop is busy, a late answer can be read before the timeout timer gets to run, and
  * the outcome must not depend on which of the two Node happens to handle first.
  */
-export function answeredTooLate(
+function answeredTooLate(
   body: Readable,
   deadline: number,
   timeoutMs: number,
@@ -94,6 +90,36 @@ export function answeredTooLate(
   body.on('error', () => undefined);
   body.destroy();
   return failedResponse(new DOMException('answered after the deadline', 'TimeoutError'), timeoutMs);
+}
+
+/** When an answer's headers arrived, and how its body is read. */
+export interface AnswerTiming {
+  /** Epoch ms the attempt ends at: an answer handled later counts as a timeout. */
+  deadline: number;
+  timeoutMs: number;
+  /** How much of the body the log keeps. */
+  maxBodyBytes: number;
+  /**
+   * Whether the body needs a timer of its own to stop at `deadline`; not when the transport's
+   * own timer destroys the stream then.
+   */
+  bodyTimer: boolean;
+}
+
+/**
+ * The response of an attempt whose status and headers arrived: a timeout when they came too
+ * late, else the status with what was read of the body.
+ */
+export async function readAnswer(
+  statusCode: number,
+  headers: WebhookResponse['headers'],
+  body: Readable,
+  { deadline, timeoutMs, maxBodyBytes, bodyTimer }: AnswerTiming,
+): Promise<WebhookResponse> {
+  const late = answeredTooLate(body, deadline, timeoutMs);
+  if (late) return late;
+  const read = await readCapped(body, maxBodyBytes, bodyTimer ? deadline : null);
+  return answeredResponse(statusCode, headers, read, timeoutMs);
 }
 
 /** The response of an attempt that got no HTTP answer. */

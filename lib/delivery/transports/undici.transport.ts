@@ -2,12 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
-import {
-  answeredResponse,
-  answeredTooLate,
-  failedResponse,
-  readCapped,
-} from './transport-response.js';
+import { failedResponse, readAnswer } from './transport-response.js';
 import type {
   WebhookRequest,
   WebhookResponse,
@@ -89,10 +84,13 @@ export class UndiciWebhookTransport implements WebhookTransport {
       } catch (error) {
         return failedResponse(error, request.timeoutMs);
       }
-      const late = answeredTooLate(response.body, deadline, request.timeoutMs);
-      if (late) return late;
-      const body = await readCapped(response.body, this.maxResponseBodyBytes, null);
-      return answeredResponse(response.statusCode, response.headers, body, request.timeoutMs);
+      return await readAnswer(response.statusCode, response.headers, response.body, {
+        deadline,
+        timeoutMs: request.timeoutMs,
+        maxBodyBytes: this.maxResponseBodyBytes,
+        // The abort timer above stops the body too.
+        bodyTimer: false,
+      });
     } finally {
       clearTimeout(timer);
     }
