@@ -130,15 +130,15 @@ export class MemoryWebhookQueue implements WebhookQueue {
     this.activeByEndpoint.set(job.endpointId, active + 1);
     // A handler must not reject (the dispatcher logs and reschedules its own failures); one
     // that does anyway must not stop the queue from freeing the slot and moving on.
-    const running = this.handler!(job)
-      .catch(() => undefined)
-      .finally(() => {
-        this.running.delete(running);
-        const left = (this.activeByEndpoint.get(job.endpointId) ?? 1) - 1;
-        if (left === 0) this.activeByEndpoint.delete(job.endpointId);
-        else this.activeByEndpoint.set(job.endpointId, left);
-        this.pump();
-      });
+    const done = () => {
+      this.running.delete(running);
+      const left = (this.activeByEndpoint.get(job.endpointId) ?? 1) - 1;
+      if (left === 0) this.activeByEndpoint.delete(job.endpointId);
+      else this.activeByEndpoint.set(job.endpointId, left);
+      this.pump();
+    };
+    // One promise per job: `then(done, done)` rather than `catch().finally()`.
+    const running: Promise<void> = this.handler!(job).then(done, done);
     this.running.add(running);
   }
 
