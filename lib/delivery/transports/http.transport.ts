@@ -90,7 +90,6 @@ export class HttpWebhookTransport implements WebhookTransport {
         deadline,
         timeoutMs: request.timeoutMs,
         maxBodyBytes: this.maxResponseBodyBytes,
-        bodyTimer: true,
       },
     );
   }

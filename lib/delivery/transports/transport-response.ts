@@ -13,26 +13,21 @@ export interface CappedBody {
 }
 
 /**
- * Reads a response body stream, keeping at most `cap` bytes for the delivery log and draining
- * the rest without buffering it, so keep-alive connections stay reusable. Never rejects: a body
- * that breaks off (reset, timeout) comes back as what arrived so far, with the error. With a
- * `deadline` (epoch ms) the body is cut off then; `null` when the caller's own timer already
- * destroys the stream at the attempt's deadline (undici's abort signal does).
+ * Reads a response body stream until `deadline` (epoch ms), keeping at most `cap` bytes for the
+ * delivery log and draining the rest without buffering it, so keep-alive connections stay
+ * reusable. Never rejects: a body that breaks off (reset, timeout) comes back as what arrived
+ * so far, with the error.
  */
-function readCapped(stream: Readable, cap: number, deadline: number | null): Promise<CappedBody> {
+function readCapped(stream: Readable, cap: number, deadline: number): Promise<CappedBody> {
   return new Promise((resolve) => {
     const kept: Buffer[] = [];
     let size = 0;
     // The attempt's timeout covers the body too: a receiver that drips it slowly is cut off.
-    const timer =
-      deadline === null
-        ? undefined
-        : setTimeout(
-            () =>
-              stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
-            Math.max(deadline - Date.now(), 0),
-          );
-    timer?.unref();
+    const timer = setTimeout(
+      () => stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
+      Math.max(deadline - Date.now(), 0),
+    );
+    timer.unref();
     // Listeners rather than `for await`: no promise per chunk on the path of every attempt.
     const onData = (chunk: Buffer | string) => {
       if (size >= cap) return;
@@ -61,7 +56,7 @@ function readCapped(stream: Readable, cap: number, deadline: number | null): Pro
  * body then broke off: a receiver that answered 2xx has accepted the message, and treating it
  * as "no answer" would retry it and deliver it twice.
  */
-function answeredResponse(
+export function answeredResponse(
   statusCode: number,
   headers: WebhookResponse['headers'],
   { body, error }: CappedBody,
@@ -92,18 +87,12 @@ function answeredTooLate(
   return failedResponse(new DOMException('answered after the deadline', 'TimeoutError'), timeoutMs);
 }
 
-/** When an answer's headers arrived, and how its body is read. */
+/** When an attempt ends, and how much of an answer's body the log keeps. */
 export interface AnswerTiming {
   /** Epoch ms the attempt ends at: an answer handled later counts as a timeout. */
   deadline: number;
   timeoutMs: number;
-  /** How much of the body the log keeps. */
   maxBodyBytes: number;
-  /**
-   * Whether the body needs a timer of its own to stop at `deadline`; not when the transport's
-   * own timer destroys the stream then.
-   */
-  bodyTimer: boolean;
 }
 
 /**
@@ -114,11 +103,11 @@ export async function readAnswer(
   statusCode: number,
   headers: WebhookResponse['headers'],
   body: Readable,
-  { deadline, timeoutMs, maxBodyBytes, bodyTimer }: AnswerTiming,
+  { deadline, timeoutMs, maxBodyBytes }: AnswerTiming,
 ): Promise<WebhookResponse> {
   const late = answeredTooLate(body, deadline, timeoutMs);
   if (late) return late;
-  const read = await readCapped(body, maxBodyBytes, bodyTimer ? deadline : null);
+  const read = await readCapped(body, maxBodyBytes, deadline);
   return answeredResponse(statusCode, headers, read, timeoutMs);
 }
 

@@ -1,8 +1,7 @@
-import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
-import { failedResponse, readAnswer } from './transport-response.js';
+import { answeredResponse, failedResponse } from './transport-response.js';
 import type {
   WebhookRequest,
   WebhookResponse,
@@ -10,23 +9,6 @@ import type {
 } from '../../interfaces/webhook-transport.interface.js';
 
 const TARGET_CACHE_LIMIT = 10_000;
-
-/**
- * The abort signal of one attempt, as the EventEmitter that undici accepts in place of an
- * AbortSignal: an AbortController costs several microseconds per attempt (EventTarget
- * listeners), a sizeable share of a loopback request.
- */
-class AttemptAbort extends EventEmitter {
-  aborted = false;
-  reason: unknown = undefined;
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
-  }
-}
 
 interface ParsedTarget {
   origin: string;
@@ -37,6 +19,12 @@ interface ParsedTarget {
 /**
  * The throughput transport (`transport: 'undici'`): an undici agent with pooled connections,
  * made on the first attempt so that an app which never delivers does not pay for it at bootstrap.
+ *
+ * Requests go through `agent.dispatch()` with a handler of our own rather than
+ * `agent.request()`: the response body arrives as chunks the handler keeps (up to the cap)
+ * instead of through a stream and its promises, and the attempt's timer aborts through the
+ * handler's controller instead of an abort signal, which costs undici as much again per
+ * request as the rest of its work on loopback (see `npm run bench:delivery`).
  */
 export class UndiciWebhookTransport implements WebhookTransport {
   private pool?: Agent;
@@ -55,45 +43,41 @@ export class UndiciWebhookTransport implements WebhookTransport {
     }));
   }
 
-  async send(request: WebhookRequest): Promise<WebhookResponse> {
-    const deadline = Date.now() + request.timeoutMs;
-    // undici's own headersTimeout runs on a coarse timer and starts late (once the request is
-    // written): an abort signal keeps the attempt's timeout exact. One timer for the whole
-    // attempt: aborted after the headers, undici destroys the body stream with the reason.
-    const abort = new AttemptAbort();
-    const timer = setTimeout(
-      () => abort.abort(new DOMException('no answer in time', 'TimeoutError')),
-      request.timeoutMs,
-    );
-    timer.unref();
-    try {
-      let response: Dispatcher.ResponseData;
+  send(request: WebhookRequest): Promise<WebhookResponse> {
+    return new Promise((resolve) => {
+      let target: ParsedTarget;
       try {
-        const target = this.target(request.url);
+        target = this.target(request.url);
         assertConnectAllowed(this.policy, target.hostname);
-        response = await this.agent.request({
-          origin: target.origin,
-          path: target.path,
-          method: request.method as Dispatcher.HttpMethod,
-          headers: request.headers,
-          body: request.body,
-          signal: abort,
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
-        });
       } catch (error) {
-        return failedResponse(error, request.timeoutMs);
+        resolve(failedResponse(error, request.timeoutMs));
+        return;
       }
-      return await readAnswer(response.statusCode, response.headers, response.body, {
-        deadline,
-        timeoutMs: request.timeoutMs,
-        maxBodyBytes: this.maxResponseBodyBytes,
-        // The abort timer above stops the body too.
-        bodyTimer: false,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
+      const attempt = new AttemptHandler(request.timeoutMs, this.maxResponseBodyBytes, resolve);
+      try {
+        this.agent.dispatch(
+          {
+            origin: target.origin,
+            path: target.path,
+            method: request.method as Dispatcher.HttpMethod,
+            headers: request.headers,
+            body: request.body,
+            // Backstops only: the attempt's own timer ends it on time.
+            headersTimeout: request.timeoutMs,
+            bodyTimeout: request.timeoutMs,
+          },
+          attempt,
+        );
+      } catch (error) {
+        attempt.onResponseError(undefined, error as Error);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    // The dispatcher calls this after waiting its shutdownTimeout for attempts in flight; what
+    // is still running must be aborted. `agent.close()` would wait for it, up to `timeout`.
+    await this.pool?.destroy();
   }
 
   /**
@@ -114,10 +98,92 @@ export class UndiciWebhookTransport implements WebhookTransport {
     }
     return target;
   }
+}
 
-  async close(): Promise<void> {
-    // The dispatcher calls this after waiting its shutdownTimeout for attempts in flight; what
-    // is still running must be aborted. `agent.close()` would wait for it, up to `timeout`.
-    await this.pool?.destroy();
+/**
+ * One attempt as undici reports it: the status and headers, the first `cap` bytes of the body
+ * (the rest is read and dropped, so the connection stays reusable), and an exact deadline.
+ * Settles once, whatever undici reports after that.
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  private readonly deadline: number;
+  private readonly timer: NodeJS.Timeout;
+  private controller?: Dispatcher.DispatchController;
+  /** Why the attempt was aborted before undici handed over its controller. */
+  private pendingAbort?: Error;
+  private statusCode?: number;
+  private headers: WebhookResponse['headers'] = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly cap: number,
+    private readonly resolve: (response: WebhookResponse) => void,
+  ) {
+    this.deadline = Date.now() + timeoutMs;
+    this.timer = setTimeout(
+      () => this.abort(new DOMException('no answer in time', 'TimeoutError')),
+      timeoutMs,
+    );
+    this.timer.unref();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.pendingAbort) controller.abort(this.pendingAbort);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: WebhookResponse['headers'],
+  ): void {
+    // Informational answers (100 Continue) are not the answer.
+    if (statusCode < 200) return;
+    // An answer handled after the deadline counts as a timeout: when the event loop is busy, it
+    // can be read before the timer gets to run, and the outcome must not depend on which of the
+    // two Node happens to handle first.
+    if (Date.now() > this.deadline) {
+      controller.abort(new DOMException('answered after the deadline', 'TimeoutError'));
+      return;
+    }
+    this.statusCode = statusCode;
+    this.headers = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.size >= this.cap) return;
+    const room = this.cap - this.size;
+    this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+    this.size += Math.min(chunk.length, room);
+  }
+
+  onResponseEnd(): void {
+    this.settle(undefined);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.settle(error);
+  }
+
+  private abort(reason: Error): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.pendingAbort = reason;
+  }
+
+  private settle(error: Error | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (this.statusCode === undefined) {
+      this.resolve(failedResponse(error ?? new Error('no answer'), this.timeoutMs));
+      return;
+    }
+    const { chunks } = this;
+    const body = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
+    // A 2xx whose body then broke off is still an answer: the status decides.
+    this.resolve(answeredResponse(this.statusCode, this.headers, { body, error }, this.timeoutMs));
   }
 }
