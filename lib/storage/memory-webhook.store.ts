@@ -285,12 +285,22 @@ const deliveryId = (messageId: string, index: number) =>
   (DELIVERY_ID_PREFIXES[index] ?? `dlv_${index.toString(36)}_`) + messageId;
 
 function parseDeliveryId(id: string): { messageId: string; index: number } | undefined {
-  const separator = id.indexOf('_', 4);
-  if (!id.startsWith('dlv_') || separator < 0) return undefined;
-  const digits = id.slice(4, separator);
-  const index = Number.parseInt(digits, 36);
-  if (!(index >= 0) || index.toString(36) !== digits) return undefined;
-  return { messageId: id.slice(separator + 1), index };
+  if (!id.startsWith('dlv_')) return undefined;
+  // Base-36 digits read in place: no substring for them on a path every attempt takes thrice.
+  let index = 0;
+  let position = 4;
+  for (; position < id.length; position++) {
+    const code = id.charCodeAt(position);
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 122 ? code - 87 : -1;
+    if (digit < 0) break;
+    index = index * 36 + digit;
+  }
+  const digits = position - 4;
+  // One canonical spelling per index: no leading zero, at least one digit, then `_`.
+  if (digits === 0 || id.charCodeAt(position) !== 95 /* _ */) return undefined;
+  if (digits > 1 && id.charCodeAt(4) === 48 /* 0 */) return undefined;
+  if (!Number.isSafeInteger(index)) return undefined;
+  return { messageId: id.slice(position + 1), index };
 }
 
 const idempotencyKey = (message: WebhookMessage) =>
