@@ -32,9 +32,11 @@ import type { MemoryReport } from './memory.bench.js';
 //    16,000 `delivered`. Raw: 16,000 requests, 64 at a time, with the same client
 //    (`HttpService.post` over a keep-alive agent, or an undici `Pool`), body, headers and a
 //    Standard Webhooks HMAC-SHA256 signature computed per request. Each run checks that the
-//    receiver answered exactly as many requests. A quarter-size warm-up of each side comes first;
-//    then ROUNDS rounds, alternating which side goes first; medians. "cpu/op" is this process's
-//    CPU time per delivery, steadier than wall time on a busy machine.
+//    receiver answered exactly as many requests. Each side of each transport runs in a worker
+//    process of its own (see `startSideWorker`), driven run by run from here. A full-size
+//    warm-up of each side comes first; then ROUNDS rounds, alternating which side goes first;
+//    medians. "cpu/op" is the worker's CPU time per delivery, steadier than wall time on a busy
+//    machine.
 // 2. emit(). The measured app is created but never initialised (`app.init()` is not called), so
 //    the dispatcher never starts: every emit is validated, serialized, stored and queued for its
 //    8 endpoints, and nothing else runs on the event loop. That is emit() alone, the receiver
@@ -259,51 +261,92 @@ interface Pair {
   theirs: Sample[];
 }
 
-async function throughput(receiver: Receiver): Promise<Pair[]> {
-  const raws = { http: rawHttp, undici: rawUndici };
-  const pairs: Pair[] = [
-    { transport: 'http', raw: 'raw HttpService', ours: [], theirs: [] },
-    { transport: 'undici', raw: 'raw undici Pool', ours: [], theirs: [] },
-  ];
-  const runOurs = (pair: Pair, emits: number) =>
-    counted(receiver, `ours ${pair.transport}`, emits * ENDPOINTS, () =>
-      ours(pair.transport, receiver.okUrl, emits),
-    );
-  const runRaw = (pair: Pair, count: number) =>
-    counted(receiver, pair.raw, count, () => raws[pair.transport](receiver.okUrl, count));
+/** What the parent asks a side worker to run: one measured run of one side. */
+interface SideRun {
+  side: 'ours' | 'raw';
+  transport: Transport;
+  url: string;
+  /** Emits for ours, requests for raw. */
+  count: number;
+}
 
-  console.log(
-    `1. delivery throughput: ${int(EMITS)} emits x ${ENDPOINTS} endpoints = ` +
-      `${int(DELIVERIES)} deliveries per run; raw loops ${int(DELIVERIES)} requests, ` +
-      `${RAW_CONCURRENCY}-way; ours with default options (concurrency 100, endpointConcurrency 10)`,
+/**
+ * A process that runs one side (ours or the raw loop) of one transport, run after run as the
+ * parent asks. Each side has a process of its own: the raw undici loop and the library share
+ * the undici module, and in one process V8 optimizes its code for both callers at once, which
+ * slowed the library's attempts by half in this bench and happens in no app.
+ */
+function startSideWorker(side: SideRun['side'], transport: Transport) {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ['--expose-gc'],
+    env: { ...process.env, BENCH_SIDE_WORKER: `${side}:${transport}` },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`${side} ${transport} worker exited (${code})`))),
   );
-  // Warm-up: a quarter-size run of each side, not counted.
-  const warmEmits = Math.max(1, EMITS >> 2);
-  for (const pair of pairs) {
-    await runRaw(pair, warmEmits * ENDPOINTS);
-    await runOurs(pair, warmEmits);
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const pair of pairs) {
+  exited.catch(() => undefined);
+  return {
+    run(url: string, count: number): Promise<Sample> {
+      const answer = new Promise<Sample>((resolve) => child.once('message', resolve));
+      child.send({ side, transport, url, count } satisfies SideRun);
+      return withTimeout(Promise.race([answer, exited]), RUN_TIMEOUT_MS * 2, () => `${side} run`);
+    },
+    stop: () => child.kill(),
+  };
+}
+
+/** The worker side of `startSideWorker`: runs what it is sent, answers with the sample. */
+function serveSideRuns() {
+  process.on('message', async ({ side, transport, url, count }: SideRun) => {
+    const raws = { http: rawHttp, undici: rawUndici };
+    const sample =
+      side === 'ours' ? await ours(transport, url, count) : await raws[transport](url, count);
+    process.send!(sample);
+  });
+}
+
+/** Warm-up, then ROUNDS rounds of ours against the raw loop, for one transport. */
+async function throughput(receiver: Receiver, transport: Transport): Promise<Pair> {
+  const names = { http: 'raw HttpService', undici: 'raw undici Pool' };
+  const pair: Pair = { transport, raw: names[transport], ours: [], theirs: [] };
+  const oursWorker = startSideWorker('ours', transport);
+  const rawWorker = startSideWorker('raw', transport);
+  const runOurs = (emits: number) =>
+    counted(receiver, `ours ${transport}`, emits * ENDPOINTS, () =>
+      oursWorker.run(receiver.okUrl, emits),
+    );
+  const runRaw = (count: number) =>
+    counted(receiver, pair.raw, count, () => rawWorker.run(receiver.okUrl, count));
+  try {
+    // Warm-up, not counted: a full-size run of each side. The library's path is longer than
+    // the raw loop's, and V8 takes some 20,000 deliveries to finish optimizing it: with less,
+    // the first round measures the JIT rather than the library.
+    await runRaw(DELIVERIES);
+    await runOurs(EMITS);
+    for (let round = 0; round < ROUNDS; round++) {
       // Alternate which side goes first.
       if (round % 2 === 0) {
-        pair.theirs.push(await runRaw(pair, DELIVERIES));
-        pair.ours.push(await runOurs(pair, EMITS));
+        pair.theirs.push(await runRaw(DELIVERIES));
+        pair.ours.push(await runOurs(EMITS));
       } else {
-        pair.ours.push(await runOurs(pair, EMITS));
-        pair.theirs.push(await runRaw(pair, DELIVERIES));
+        pair.ours.push(await runOurs(EMITS));
+        pair.theirs.push(await runRaw(DELIVERIES));
       }
       const [o, t] = [pair.ours.at(-1)!, pair.theirs.at(-1)!];
       const describe = (sample: Sample) =>
         `${int(rate(sample)).padStart(6)}/s (${int(cpuPerOp(sample)).padStart(3)} us cpu/op, ` +
         `${sample.connections} conn)`;
       console.log(
-        `  round ${round + 1} ${pair.transport.padEnd(6)} ours ${describe(o)}   ` +
+        `  round ${round + 1} ${transport.padEnd(6)} ours ${describe(o)}   ` +
           `${pair.raw} ${describe(t)}   ratio ${(rate(o) / rate(t)).toFixed(2)}`,
       );
     }
+  } finally {
+    oursWorker.stop();
+    rawWorker.stop();
   }
-  return pairs;
+  return pair;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -403,11 +446,17 @@ async function main() {
       `${ROUNDS} rounds, medians, load average ${load()}` +
       ('gc' in globalThis ? '' : ' (without --expose-gc: noisier)'),
   );
+  console.log(
+    `1. delivery throughput: ${int(EMITS)} emits x ${ENDPOINTS} endpoints = ` +
+      `${int(DELIVERIES)} deliveries per run; raw loops ${int(DELIVERIES)} requests, ` +
+      `${RAW_CONCURRENCY}-way; ours with default options (concurrency 100, endpointConcurrency ` +
+      `10); each side of each transport in a process of its own`,
+  );
   const receiver = await Receiver.start();
   let pairs: Pair[];
   let emits: Awaited<ReturnType<typeof emitThroughput>>;
   try {
-    pairs = await throughput(receiver);
+    pairs = [await throughput(receiver, 'http'), await throughput(receiver, 'undici')];
     emits = await emitThroughput(receiver);
   } finally {
     await receiver.stop();
@@ -443,4 +492,5 @@ async function main() {
   console.log(`(load average ${load()} on ${os.availableParallelism()} cpus at the end)`);
 }
 
-await main();
+if (process.env.BENCH_SIDE_WORKER) serveSideRuns();
+else await main();
