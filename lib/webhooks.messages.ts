@@ -51,6 +51,11 @@ export const requestScopedWebhook = (className: string) =>
   `${className} is request-scoped; webhook declarations are read from its class, which is ` +
   `fine, but the provider itself is never instantiated by the webhooks module.`;
 
+export const operationDeclaredTwice = (where: string, methods: string[]) =>
+  `${where} is decorated as ${methods.map((m) => m.toUpperCase()).join(' and ')}: one method ` +
+  `declares one operation. Keep one decorator, or declare the other operation on a method of ` +
+  `its own.`;
+
 export const staticWebhookOperation = (where: string) =>
   `${where} is a static method decorated as a webhook operation, but operations are instance ` +
   `methods of the @Webhook provider. Remove 'static' from it.`;
@@ -325,6 +330,9 @@ export const transportTimeout = (timeoutMs: number) =>
   `timeout: no complete answer within ${timeoutMs} ms`;
 
 /** `code` is Node's or undici's error code (ECONNRESET, ...) when there is one. */
+export const transportClosed = () =>
+  'the transport is closed: the application is shutting down, and no attempt starts any more';
+
 export const transportFailure = (code: string | undefined, detail: string) =>
   code ? `${code}: ${detail}` : detail;
 

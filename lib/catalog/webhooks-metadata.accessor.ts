@@ -49,24 +49,28 @@ export class WebhooksMetadataAccessor {
    */
   getOperations(target: Type<unknown>): (WebhookOperationDeclaration & { methodName: string })[] {
     const found: (WebhookOperationDeclaration & { methodName: string })[] = [];
-    // Instance and static members live apart: `send` may be both.
+    // Instance and static members live apart: `send` may be both. A name declared by a class
+    // hides its parents' declarations of it; twice in one class, both are kept for the explorer
+    // to refuse.
     const seen = { instance: new Set<string>(), static: new Set<string>() };
     for (
       let type: unknown = target;
-      typeof type === 'function';
+      typeof type === 'function' && type !== Function.prototype;
       type = Object.getPrototypeOf(type)
     ) {
       const listed: WebhookOperationDeclaration[] | undefined = Reflect.getOwnMetadata(
         WEBHOOK_OPERATIONS_METADATA,
         type,
       );
-      for (const declaration of listed ?? []) {
-        const names = declaration.isStatic ? seen.static : seen.instance;
-        // A symbol-keyed method has no name to document or to report.
-        const { methodName } = declaration;
-        if (typeof methodName !== 'string' || names.has(methodName)) continue;
-        names.add(methodName);
-        found.push({ ...declaration, methodName });
+      const own = listed?.filter(
+        (declaration): declaration is WebhookOperationDeclaration & { methodName: string } =>
+          // A symbol-keyed method has no name to document or to report.
+          typeof declaration.methodName === 'string' &&
+          !(declaration.isStatic ? seen.static : seen.instance).has(declaration.methodName),
+      );
+      for (const declaration of own ?? []) {
+        found.push(declaration);
+        (declaration.isStatic ? seen.static : seen.instance).add(declaration.methodName);
       }
     }
     return found;

@@ -7,6 +7,7 @@ import {
   conflictingWebhookOptions,
   duplicateWebhookOperation,
   invalidWebhookName,
+  operationDeclaredTwice,
   operationWithoutWebhook,
   requestScopedWebhook,
   staticWebhookOperation,
@@ -155,8 +156,16 @@ export class WebhooksExplorer {
 
   private operationsOf(target: Type<unknown>) {
     const operations = this.accessor.getOperations(target);
-    for (const { methodName, isStatic } of operations) {
-      if (isStatic) throw new Error(staticWebhookOperation(`${target.name}.${methodName}()`));
+    const methods = new Map<string, string[]>();
+    for (const { methodName, isStatic, metadata } of operations) {
+      if (isStatic) throw new Error(staticWebhookOperation(describe(target, methodName)));
+      const declared = methods.get(methodName);
+      if (declared) {
+        throw new Error(
+          operationDeclaredTwice(describe(target, methodName), [...declared, metadata.method]),
+        );
+      }
+      methods.set(methodName, [metadata.method]);
     }
     return operations;
   }

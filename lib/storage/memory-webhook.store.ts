@@ -16,6 +16,7 @@ import type {
 import { copyEndpoint } from './record-copies.js';
 
 const DEFAULT_LIMIT = 100;
+const SUBSCRIPTION_CACHE_LIMIT = 10_000;
 
 /** How long the memory store keeps what it no longer needs for delivery. */
 export interface MemoryWebhookStoreOptions {
@@ -44,6 +45,7 @@ export class MemoryWebhookStore implements WebhookStore {
   private readonly idempotency = new Map<string, string>();
   /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
   private readonly subscriptions = new Map<string | null, Map<string, readonly string[]>>();
+  private subscriptionEntries = 0;
   private insertsSincePrune = 0;
 
   private readonly retentionMs: number;
@@ -57,7 +59,7 @@ export class MemoryWebhookStore implements WebhookStore {
   async insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void> {
     // Not the emit hot path: a copy, so the caller may go on using its object.
     this.endpoints.set(endpoint.id, copyEndpoint(endpoint));
-    this.subscriptions.clear();
+    this.dropSubscriptions();
   }
 
   async getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined> {
@@ -65,31 +67,40 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async listEndpoints(filter: WebhookEndpointFilter = {}): Promise<StoredWebhookEndpoint[]> {
-    return [...this.endpoints.values()].filter(
-      (endpoint) =>
-        (filter.tenant === undefined || endpoint.tenant === filter.tenant) &&
-        (filter.event === undefined || endpoint.events.includes(filter.event)) &&
-        (filter.disabled === undefined || endpoint.disabled === filter.disabled),
-    );
+    return this.filterEndpoints(filter);
   }
 
   async findSubscribedEndpointIds(
     event: string,
     tenant: string | null,
   ): Promise<readonly string[]> {
-    // Every emit asks this; endpoints change rarely.
-    let byEvent = this.subscriptions.get(tenant);
-    if (!byEvent) {
-      byEvent = new Map();
-      this.subscriptions.set(tenant, byEvent);
-    }
-    let subscribed = byEvent.get(event);
+    // Every emit asks this; endpoints change rarely. Read and cached with no await in between,
+    // so an endpoint change cannot slip between the two and leave a stale entry.
+    let subscribed = this.subscriptions.get(tenant)?.get(event);
     if (!subscribed) {
-      const endpoints = await this.listEndpoints({ event, tenant, disabled: false });
-      subscribed = endpoints.map((endpoint) => endpoint.id);
+      subscribed = this.filterEndpoints({ event, tenant, disabled: false }).map(
+        (endpoint) => endpoint.id,
+      );
+      // Bounded like the other caches: every tenant an app emits for gets an entry, even one
+      // without endpoints.
+      if (++this.subscriptionEntries > SUBSCRIPTION_CACHE_LIMIT) this.dropSubscriptions();
+      let byEvent = this.subscriptions.get(tenant);
+      if (!byEvent) {
+        byEvent = new Map();
+        this.subscriptions.set(tenant, byEvent);
+      }
       byEvent.set(event, subscribed);
     }
     return subscribed;
+  }
+
+  private filterEndpoints(filter: WebhookEndpointFilter): StoredWebhookEndpoint[] {
+    return [...this.endpoints.values()].filter(
+      (endpoint) =>
+        (filter.tenant === undefined || endpoint.tenant === filter.tenant) &&
+        (filter.event === undefined || endpoint.events.includes(filter.event)) &&
+        (filter.disabled === undefined || endpoint.disabled === filter.disabled),
+    );
   }
 
   async updateEndpoint(
@@ -105,12 +116,12 @@ export class MemoryWebhookStore implements WebhookStore {
     }
     const updated = copyEndpoint({ ...endpoint, ...patch, id });
     this.endpoints.set(id, updated);
-    this.subscriptions.clear();
+    this.dropSubscriptions();
     return updated;
   }
 
   async deleteEndpoint(id: string): Promise<boolean> {
-    this.subscriptions.clear();
+    this.dropSubscriptions();
     return this.endpoints.delete(id);
   }
 
@@ -204,6 +215,11 @@ export class MemoryWebhookStore implements WebhookStore {
   async listAttempts(deliveryId: string): Promise<WebhookAttempt[]> {
     const found = this.locate(deliveryId);
     return [...(found?.record.attempts?.[found.index] ?? [])];
+  }
+
+  private dropSubscriptions() {
+    this.subscriptions.clear();
+    this.subscriptionEntries = 0;
   }
 
   private locate(id: string): { record: MessageRecord; index: number } | undefined {

@@ -16,6 +16,7 @@ import {
   conflictingWebhookOptions,
   duplicateWebhookOperation,
   invalidWebhookName,
+  operationDeclaredTwice,
   operationWithoutWebhook,
   requestScopedWebhook,
   staticWebhookOperation,
@@ -587,6 +588,24 @@ describe('WebhookCatalog', () => {
 
       expect(error.message).toBe(
         duplicateWebhookOperation('twice', 'post', 'Twice.one()', 'Twice.two()'),
+      );
+    });
+
+    it('rejects one method decorated as two operations, naming both', async () => {
+      @Webhook('two-on-one')
+      class TwoOnOne {
+        @WebhookPost()
+        @WebhookPut()
+        send(_body: Order) {}
+      }
+
+      const error = await bootstrapError([TwoOnOne]);
+
+      // Decorators apply bottom-up: PUT is recorded first.
+      expect(error.message).toBe(operationDeclaredTwice('TwoOnOne.send()', ['put', 'post']));
+      expect(error.message).toBe(
+        'TwoOnOne.send() is decorated as PUT and POST: one method declares one operation. ' +
+          'Keep one decorator, or declare the other operation on a method of its own.',
       );
     });
 

@@ -8,6 +8,7 @@ import {
   WebhookPost,
   WebhookPut,
 } from '../../lib/catalog/decorators/webhook-operation.decorator.js';
+import { declaresWebhooks } from '../../lib/catalog/decorators/declaring-classes.js';
 import { WebhooksMetadataAccessor } from '../../lib/catalog/webhooks-metadata.accessor.js';
 import { WEBHOOK_OPERATIONS_METADATA } from '../../lib/webhooks.constants.js';
 import type {
@@ -243,6 +244,21 @@ describe('@WebhookPost/Put/Patch/Delete()', () => {
     ]);
     expect(accessor.declaresWebhooks(ChildWebhook)).toBe(true);
     expect(accessor.declaresWebhooks(BaseWebhook)).toBe(true);
+  });
+
+  it('finds classes decorated through another copy of the library', async () => {
+    @Webhook('first-copy')
+    class DeclaredHere {}
+
+    // A second instance of the module, as a duplicate install in a monorepo would load it.
+    const specifier = '../../lib/catalog/decorators/declaring-classes.js?second-copy';
+    const otherCopy: { declaresWebhooks: typeof declaresWebhooks } = await import(
+      /* @vite-ignore */ specifier
+    );
+
+    expect(otherCopy.declaresWebhooks).not.toBe(declaresWebhooks);
+    expect(otherCopy.declaresWebhooks(DeclaredHere)).toBe(true);
+    expect(otherCopy.declaresWebhooks(class Plain {})).toBe(false);
   });
 
   it('tells declaring classes, and their subclasses, from the others without metadata', () => {

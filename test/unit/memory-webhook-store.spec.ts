@@ -317,6 +317,21 @@ describe('MemoryWebhookStore', () => {
       expect(await store.listEndpoints()).toEqual([]);
     });
 
+    it('keeps its subscription index bounded, whatever the number of tenants emitted for', async () => {
+      const store = new MemoryWebhookStore();
+      const acme = endpoint({ tenant: 'acme', events: ['ping'] });
+      await store.insertEndpoint(acme);
+      for (let i = 0; i < 12_000; i++) {
+        expect(await store.findSubscribedEndpointIds('ping', `tenant-${i}`)).toEqual([]);
+      }
+      const cached = (store as unknown as { subscriptions: Map<unknown, Map<unknown, unknown>> })
+        .subscriptions;
+      const entries = [...cached.values()].reduce((sum, byEvent) => sum + byEvent.size, 0);
+      expect(entries).toBeLessThanOrEqual(10_000);
+      // Dropping entries never loses a subscription.
+      expect(await store.findSubscribedEndpointIds('ping', 'acme')).toEqual([acme.id]);
+    });
+
     it('never changes a delivery it handed out: an update stores a new record in its place', async () => {
       const store = new MemoryWebhookStore();
       const m = message();

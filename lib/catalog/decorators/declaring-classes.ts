@@ -5,8 +5,12 @@ import type { Type } from '@nestjs/common';
 // per class in each provider's class chain instead of metadata reads on every provider (the
 // same idea as core's `DiscoverableMetaHostCollection`, which `DiscoveryService.createDecorator`
 // feeds, but it also finds a provider that inherits its declarations from a parent class).
-// Weak: declaring nothing keeps no class alive.
-const declaringClasses = new WeakSet<object>();
+// Weak: declaring nothing keeps no class alive. One set per process, not per copy of this
+// module: with two installed copies of the library (a monorepo's duplicate install), classes
+// decorated through one are still found by the other, as they are through their metadata.
+const REGISTRY = Symbol.for('nestjs-webhooks:declaring-classes');
+const declaringClasses: WeakSet<object> = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??=
+  new WeakSet<object>()) as WeakSet<object>;
 
 /** Records that `target` declares webhooks; called by the decorators only. */
 export function markDeclaringClass(target: object): void {

@@ -2,6 +2,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
 import { answeredResponse, failedResponse } from './transport-response.js';
+import { transportClosed } from '../../webhooks.messages.js';
 import type {
   WebhookRequest,
   WebhookResponse,
@@ -28,6 +29,7 @@ interface ParsedTarget {
  */
 export class UndiciWebhookTransport implements WebhookTransport {
   private pool?: Agent;
+  private closed = false;
   private readonly targets = new Map<string, ParsedTarget>();
 
   constructor(
@@ -47,6 +49,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
     return new Promise((resolve) => {
       let target: ParsedTarget;
       try {
+        // Made lazily, the agent would otherwise come back to life, never to be destroyed.
+        if (this.closed) throw new Error(transportClosed());
         target = this.target(request.url);
         assertConnectAllowed(this.policy, target.hostname);
       } catch (error) {
@@ -75,6 +79,7 @@ export class UndiciWebhookTransport implements WebhookTransport {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     // The dispatcher calls this after waiting its shutdownTimeout for attempts in flight; what
     // is still running must be aborted. `agent.close()` would wait for it, up to `timeout`.
     await this.pool?.destroy();
@@ -169,8 +174,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   private abort(reason: Error): void {
-    if (this.controller) this.controller.abort(reason);
-    else this.pendingAbort = reason;
+    if (this.controller) {
+      this.controller.abort(reason);
+      return;
+    }
+    // Not started yet: still connecting (DNS, TCP, a TLS handshake that never completes) or
+    // waiting for a pooled connection. undici would only give up at its own connect timeout
+    // (10 s), so the attempt ends now, and the request is aborted if it ever starts.
+    this.pendingAbort = reason;
+    this.settle(reason);
   }
 
   private settle(error: Error | undefined): void {

@@ -1,0 +1,92 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpWebhookTransport } from '../../../lib/delivery/transports/http.transport.js';
+import { UndiciWebhookTransport } from '../../../lib/delivery/transports/undici.transport.js';
+import { AddressPolicy } from '../../../lib/endpoints/address-policy.js';
+import { transportClosed, transportTimeout } from '../../../lib/webhooks.messages.js';
+import type { WebhookTransport } from '../../../lib/interfaces/webhook-transport.interface.js';
+
+// The transports on their own, against loopback servers that misbehave below HTTP.
+
+const policy = () => new AddressPolicy(['127.0.0.0/8']);
+const transports: [string, () => WebhookTransport][] = [
+  ['http', () => new HttpWebhookTransport(policy(), 1024, 10)],
+  ['undici', () => new UndiciWebhookTransport(policy(), 1024, 10)],
+];
+
+/** A TCP server on 127.0.0.1 that accepts connections and never says a word. */
+async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    close: () =>
+      new Promise((resolve) => {
+        sockets.forEach((socket) => socket.destroy());
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const request = (url: string, timeoutMs: number) => ({
+  url,
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: '{}',
+  timeoutMs,
+});
+
+describe.each(transports)('%s transport', (_name, create) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  });
+
+  it('ends an attempt at its timeout while the TLS handshake never completes', async () => {
+    // The connection is accepted but the server never answers the ClientHello: the request is
+    // not even started. undici alone would wait for its own 10 s connect timeout.
+    const server = await silentServer();
+    const transport = create();
+    cleanups.push(
+      () => server.close(),
+      () => transport.close(),
+    );
+
+    const response = await transport.send(request(`https://127.0.0.1:${server.port}/hook`, 300));
+
+    expect(response).toMatchObject({ statusCode: null, body: null });
+    expect(response.error).toBe(transportTimeout(300));
+  }, 20_000);
+
+  it('ends an attempt at its timeout when the answer never comes', async () => {
+    const server = await silentServer();
+    const transport = create();
+    cleanups.push(
+      () => server.close(),
+      () => transport.close(),
+    );
+
+    const response = await transport.send(request(`http://127.0.0.1:${server.port}/hook`, 300));
+
+    expect(response).toMatchObject({ statusCode: null, error: transportTimeout(300) });
+  }, 20_000);
+});
+
+describe('undici transport after close', () => {
+  it('starts no attempt, and makes no new connection pool', async () => {
+    const server = await silentServer();
+    const transport = new UndiciWebhookTransport(policy(), 1024, 10);
+    await transport.close();
+
+    const response = await transport.send(request(`http://127.0.0.1:${server.port}/hook`, 300));
+
+    expect(response.statusCode).toBeNull();
+    expect(response.error).toContain(transportClosed());
+    await server.close();
+  });
+});
