@@ -47,34 +47,30 @@ describe.each(transports)('%s transport', (_name, create) => {
     await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
   });
 
-  it('ends an attempt at its timeout while the TLS handshake never completes', async () => {
-    // The connection is accepted but the server never answers the ClientHello: the request is
-    // not even started. undici alone would wait for its own 10 s connect timeout.
-    const server = await silentServer();
-    const transport = create();
-    cleanups.push(
-      () => server.close(),
-      () => transport.close(),
-    );
+  // Over https the connection is accepted but the ClientHello never answered: the request does
+  // not even start, and undici alone would wait for its own 10 s connect timeout.
+  it.each([
+    ['the TLS handshake never completes', 'https'],
+    ['the answer never comes', 'http'],
+  ])(
+    'ends an attempt at its timeout when %s',
+    async (_case, scheme) => {
+      const server = await silentServer();
+      const transport = create();
+      cleanups.push(
+        () => server.close(),
+        () => transport.close(),
+      );
 
-    const response = await transport.send(request(`https://127.0.0.1:${server.port}/hook`, 300));
+      const response = await transport.send(
+        request(`${scheme}://127.0.0.1:${server.port}/hook`, 300),
+      );
 
-    expect(response).toMatchObject({ statusCode: null, body: null });
-    expect(response.error).toBe(transportTimeout(300));
-  }, 20_000);
-
-  it('ends an attempt at its timeout when the answer never comes', async () => {
-    const server = await silentServer();
-    const transport = create();
-    cleanups.push(
-      () => server.close(),
-      () => transport.close(),
-    );
-
-    const response = await transport.send(request(`http://127.0.0.1:${server.port}/hook`, 300));
-
-    expect(response).toMatchObject({ statusCode: null, error: transportTimeout(300) });
-  }, 20_000);
+      expect(response).toMatchObject({ statusCode: null, body: null });
+      expect(response.error).toBe(transportTimeout(300));
+    },
+    20_000,
+  );
 });
 
 describe('undici transport after close', () => {
