@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
+import { copyEndpoint } from '../storage/record-copies.js';
 import {
   WEBHOOK_EVENT_PUBLISHER,
   WEBHOOK_STORE,
@@ -151,11 +152,6 @@ export class WebhookEndpoints {
 
 /** The public view: no retired secrets, no health bookkeeping. */
 function toPublic(endpoint: StoredWebhookEndpoint): WebhookEndpoint {
-  const { retiredSecrets: _retired, failingSince: _failing, ...view } = endpoint;
-  return {
-    ...view,
-    events: [...view.events],
-    createdAt: new Date(view.createdAt.getTime()),
-    updatedAt: new Date(view.updatedAt.getTime()),
-  };
+  const { retiredSecrets: _retired, failingSince: _failing, ...view } = copyEndpoint(endpoint);
+  return view;
 }

@@ -1,4 +1,3 @@
-import type { LookupAddress } from 'node:dns';
 import { createServer, get, Agent as HttpAgent, type Server } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { isIP } from 'node:net';
@@ -10,7 +9,7 @@ import {
   assertConnectAllowed,
   guardedLookup,
 } from '../../lib/endpoints/connect-guard.js';
-import type { DnsLookup } from '../../lib/endpoints/url-policy.js';
+import { zoneLookup } from '../support/fake-dns.js';
 
 // The only traffic here goes to a server on 127.0.0.1; names resolve through this table.
 const zone: Record<string, string[]> = {
@@ -20,23 +19,7 @@ const zone: Record<string, string[]> = {
   'empty.test': [],
 };
 
-const fakeLookup = vi.fn<DnsLookup>((hostname, options, callback) => {
-  const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
-  setImmediate(() => {
-    const addresses = zone[hostname];
-    if (!addresses) {
-      const error: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-      error.code = 'ENOTFOUND';
-      return callback(error, []);
-    }
-    callback(
-      null,
-      addresses
-        .map((address): LookupAddress => ({ address, family: isIP(address) }))
-        .filter((entry) => !family || entry.family === family),
-    );
-  });
-});
+const fakeLookup = zoneLookup(zone);
 
 const refusing = new AddressPolicy([]);
 const loopbackAllowed = new AddressPolicy(['127.0.0.0/8']);

@@ -1,9 +1,8 @@
-import type { LookupAddress } from 'node:dns';
-import { isIP } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { AddressPolicy } from '../../lib/endpoints/address-policy.js';
 import { type DnsLookup, redactUrl, UrlPolicy } from '../../lib/endpoints/url-policy.js';
 import { WebhookEndpointUrlError } from '../../lib/webhooks.errors.js';
+import { zoneLookup } from '../support/fake-dns.js';
 
 // No test here touches real DNS or the network: names resolve through this table only.
 const zone: Record<string, string[]> = {
@@ -15,25 +14,8 @@ const zone: Record<string, string[]> = {
   'empty.test': [],
 };
 
-function fakeLookup(): DnsLookup & ReturnType<typeof vi.fn> {
-  return vi.fn<DnsLookup>((hostname, _options, callback) => {
-    const addresses = zone[hostname];
-    setImmediate(() => {
-      if (!addresses) {
-        const error: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-        error.code = 'ENOTFOUND';
-        return callback(error, []);
-      }
-      callback(
-        null,
-        addresses.map((address): LookupAddress => ({ address, family: isIP(address) })),
-      );
-    });
-  });
-}
-
 function policy(allowedNetworks: string[] = []) {
-  const lookup = fakeLookup();
+  const lookup = zoneLookup(zone);
   return { urls: new UrlPolicy(new AddressPolicy(allowedNetworks), lookup), lookup };
 }
 

@@ -7,27 +7,13 @@ import type {
   WebhookDeliveryStatus,
   WebhookMessage,
 } from '../../lib/interfaces/webhook-message.interface.js';
+import { storedEndpoint } from '../support/stored-endpoint.js';
 
 let sequence = 0;
 const nextId = (prefix: string) => `${prefix}_${String(++sequence).padStart(6, '0')}`;
 
 function endpoint(overrides: Partial<StoredWebhookEndpoint> = {}): StoredWebhookEndpoint {
-  const now = new Date();
-  return {
-    id: nextId('ep'),
-    url: 'https://example.com/hooks',
-    events: ['ping'],
-    secret: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0',
-    tenant: null,
-    description: null,
-    disabled: false,
-    disabledReason: null,
-    createdAt: now,
-    updatedAt: now,
-    retiredSecrets: [],
-    failingSince: null,
-    ...overrides,
-  };
+  return storedEndpoint({ id: nextId('ep'), ...overrides });
 }
 
 function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {

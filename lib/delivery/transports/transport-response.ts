@@ -13,6 +13,41 @@ export interface CappedBody {
 }
 
 /**
+ * The first `cap` bytes of a response body, for the delivery log: chunks past the cap are
+ * dropped as they come, so a huge answer is never buffered. Both transports feed it.
+ */
+export class BodyCap {
+  private readonly kept: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly cap: number) {}
+
+  push(chunk: Buffer | string): void {
+    if (this.size >= this.cap) return;
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const room = this.cap - this.size;
+    this.kept.push(buffer.length > room ? buffer.subarray(0, room) : buffer);
+    this.size += Math.min(buffer.length, room);
+  }
+
+  text(): string {
+    const { kept } = this;
+    return (kept.length === 1 ? kept[0] : Buffer.concat(kept)).toString('utf8');
+  }
+}
+
+/**
+ * Why an answer whose headers were handled at `now` counts as a timeout, if it does: after the
+ * attempt's deadline. When the event loop is busy, a late answer can be read before the timeout
+ * timer gets to run, and the outcome must not depend on which of the two Node handles first.
+ */
+export function lateAnswer(deadline: number, now = Date.now()): DOMException | undefined {
+  return now > deadline
+    ? new DOMException('answered after the deadline', 'TimeoutError')
+    : undefined;
+}
+
+/**
  * Reads a response body stream until `deadline` (epoch ms), keeping at most `cap` bytes for the
  * delivery log and draining the rest without buffering it, so keep-alive connections stay
  * reusable. Never rejects: a body that breaks off (reset, timeout) comes back as what arrived
@@ -20,8 +55,7 @@ export interface CappedBody {
  */
 function readCapped(stream: Readable, cap: number, deadline: number): Promise<CappedBody> {
   return new Promise((resolve) => {
-    const kept: Buffer[] = [];
-    let size = 0;
+    const body = new BodyCap(cap);
     // The attempt's timeout covers the body too: a receiver that drips it slowly is cut off.
     const timer = setTimeout(
       () => stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
@@ -29,13 +63,7 @@ function readCapped(stream: Readable, cap: number, deadline: number): Promise<Ca
     );
     timer.unref();
     // Listeners rather than `for await`: no promise per chunk on the path of every attempt.
-    const onData = (chunk: Buffer | string) => {
-      if (size >= cap) return;
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      const room = cap - size;
-      kept.push(buffer.length > room ? buffer.subarray(0, room) : buffer);
-      size += Math.min(buffer.length, room);
-    };
+    const onData = (chunk: Buffer | string) => body.push(chunk);
     stream.on('data', onData);
     // `finished` also reports a stream closed before its end, as an error.
     const cleanup = finished(stream, (error) => {
@@ -44,9 +72,7 @@ function readCapped(stream: Readable, cap: number, deadline: number): Promise<Ca
       stream.off('data', onData);
       // Whatever the stream still raises after this is nobody's business.
       stream.on('error', () => undefined);
-      const body =
-        kept.length === 1 ? kept[0].toString('utf8') : Buffer.concat(kept).toString('utf8');
-      resolve({ body, error: error === undefined || error === null ? undefined : error });
+      resolve({ body: body.text(), error: error ?? undefined });
     });
   });
 }
@@ -70,21 +96,18 @@ export function answeredResponse(
   };
 }
 
-/**
- * An answer whose headers were handled after the attempt's deadline counts as a timeout: when
- * the event loop is busy, a late answer can be read before the timeout timer gets to run, and
- * the outcome must not depend on which of the two Node happens to handle first.
- */
+/** An answer handled too late (see `lateAnswer`): its body is dropped unread. */
 function answeredTooLate(
   body: Readable,
   deadline: number,
   timeoutMs: number,
 ): WebhookResponse | undefined {
-  if (Date.now() <= deadline) return undefined;
+  const late = lateAnswer(deadline);
+  if (!late) return undefined;
   // Nobody reads this body: drop the connection, and the error destroying it raises.
   body.on('error', () => undefined);
   body.destroy();
-  return failedResponse(new DOMException('answered after the deadline', 'TimeoutError'), timeoutMs);
+  return failedResponse(late, timeoutMs);
 }
 
 /** When an attempt ends, and how much of an answer's body the log keeps. */

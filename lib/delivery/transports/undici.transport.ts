@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
-import { answeredResponse, failedResponse } from './transport-response.js';
+import { answeredResponse, BodyCap, failedResponse, lateAnswer } from './transport-response.js';
 import { transportClosed } from '../../webhooks.messages.js';
 import type {
   WebhookRequest,
@@ -118,15 +118,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private pendingAbort?: Error;
   private statusCode?: number;
   private headers: WebhookResponse['headers'] = {};
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
+  private readonly body: BodyCap;
   private settled = false;
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly cap: number,
+    cap: number,
     private readonly resolve: (response: WebhookResponse) => void,
   ) {
+    this.body = new BodyCap(cap);
     this.deadline = Date.now() + timeoutMs;
     this.timer = setTimeout(
       () => this.abort(new DOMException('no answer in time', 'TimeoutError')),
@@ -147,11 +147,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   ): void {
     // Informational answers (100 Continue) are not the answer.
     if (statusCode < 200) return;
-    // An answer handled after the deadline counts as a timeout: when the event loop is busy, it
-    // can be read before the timer gets to run, and the outcome must not depend on which of the
-    // two Node happens to handle first.
-    if (Date.now() > this.deadline) {
-      controller.abort(new DOMException('answered after the deadline', 'TimeoutError'));
+    const late = lateAnswer(this.deadline);
+    if (late) {
+      controller.abort(late);
       return;
     }
     this.statusCode = statusCode;
@@ -159,10 +157,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.size >= this.cap) return;
-    const room = this.cap - this.size;
-    this.chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
-    this.size += Math.min(chunk.length, room);
+    this.body.push(chunk);
   }
 
   onResponseEnd(): void {
@@ -193,9 +188,8 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       this.resolve(failedResponse(error ?? new Error('no answer'), this.timeoutMs));
       return;
     }
-    const { chunks } = this;
-    const body = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
     // A 2xx whose body then broke off is still an answer: the status decides.
-    this.resolve(answeredResponse(this.statusCode, this.headers, { body, error }, this.timeoutMs));
+    const read = { body: this.body.text(), error };
+    this.resolve(answeredResponse(this.statusCode, this.headers, read, this.timeoutMs));
   }
 }

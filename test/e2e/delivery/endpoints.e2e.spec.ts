@@ -20,6 +20,7 @@ import {
   LOOPBACK_TEST_OPTIONS,
   ping,
 } from '../../support/delivery-app.js';
+import { storedEndpoint } from '../../support/stored-endpoint.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
 
 const newSecret = (bytes = 32) => `whsec_${randomBytes(bytes).toString('base64')}`;
@@ -395,21 +396,11 @@ describe('WebhookEndpoints', () => {
 
     /** An endpoint the policy would refuse on add, written straight into the store. */
     const insertBypassingAdd = async (url: string): Promise<StoredWebhookEndpoint> => {
-      const now = new Date();
-      const endpoint: StoredWebhookEndpoint = {
+      const endpoint = storedEndpoint({
         id: `ep_guard_${transport}_${randomBytes(4).toString('hex')}`,
         url,
-        events: ['ping'],
         secret: newSecret(),
-        tenant: null,
-        description: null,
-        disabled: false,
-        disabledReason: null,
-        createdAt: now,
-        updatedAt: now,
-        retiredSecrets: [],
-        failingSince: null,
-      };
+      });
       await ctx.store.insertEndpoint(endpoint);
       return endpoint;
     };
