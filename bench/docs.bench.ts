@@ -179,6 +179,13 @@ async function main() {
     `bootstrap: with module ${ms(wall(withTimes))}, without ${ms(wall(withoutTimes))}, ` +
       `ratio ${(wall(withTimes) / wall(withoutTimes)).toFixed(2)} (target <= 1.10)`,
   );
+  // Each run of one side sits next to the same run of the other, so the median of their
+  // differences shrugs off the machine getting slower or faster during the bench.
+  const added = median(withTimes.map((sample, run) => sample.ms - withoutTimes[run].ms));
+  console.log(
+    `bootstrap, paired: the module adds ${ms(added)} per bootstrap (median of ${RUNS * 3} ` +
+      `adjacent pairs), ${((100 * added) / wall(withoutTimes)).toFixed(1)}% of without`,
+  );
   console.log(
     `process cpu time: docs ratio ${(cpu(ours) / cpu(theirs)).toFixed(2)}, ` +
       `bootstrap ratio ${(cpu(withTimes) / cpu(withoutTimes)).toFixed(2)} ` +

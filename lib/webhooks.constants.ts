@@ -5,14 +5,8 @@ export const WEBHOOK_OPERATION_METADATA = 'webhooks:operation';
 /** Reflector key listing, on a class, the methods that carry `WEBHOOK_OPERATION_METADATA`. */
 export const WEBHOOK_OPERATIONS_METADATA = 'webhooks:operations';
 
-/** Injection token of the resolved `WebhooksModuleOptions`. */
+/** Injection token of the `WebhooksModuleOptions` given to `forRoot()` or `forRootAsync()`. */
 export const WEBHOOKS_MODULE_OPTIONS = Symbol('WEBHOOKS_MODULE_OPTIONS');
-/** Injection token of the `WebhookStore` (endpoints, messages, attempts). */
-export const WEBHOOK_STORE = Symbol('WEBHOOK_STORE');
-/** Injection token of the `WebhookQueue` (pending deliveries). */
-export const WEBHOOK_QUEUE = Symbol('WEBHOOK_QUEUE');
-/** Injection token of the `WebhookTransport` (sends one attempt). */
-export const WEBHOOK_TRANSPORT = Symbol('WEBHOOK_TRANSPORT');
 
 /** Context of every log line the library writes through Nest's `Logger`. */
 export const WEBHOOKS_LOGGER_CONTEXT = 'Webhooks';
@@ -21,10 +15,3 @@ export const WEBHOOKS_LOGGER_CONTEXT = 'Webhooks';
 export const WEBHOOK_ID_HEADER = 'webhook-id';
 export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
 export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
-/** Injection token of the module options with defaults filled in. */
-export const WEBHOOKS_RESOLVED_OPTIONS = Symbol('WEBHOOKS_RESOLVED_OPTIONS');
-/**
- * Injection token of the `WebhookEventPublisher` (the lifecycle stream), so that `endpoints/`
- * can report events without importing `delivery/`.
- */
-export const WEBHOOK_EVENT_PUBLISHER = Symbol('WEBHOOK_EVENT_PUBLISHER');

@@ -1,5 +1,6 @@
-import { Injectable, type Type } from '@nestjs/common';
-import { WebhooksExplorer } from './webhooks.explorer.js';
+import type { Type } from '@nestjs/common';
+import type { WebhooksMetadataAccessor } from './webhooks-metadata.accessor.js';
+import type { WebhooksExplorer } from './webhooks.explorer.js';
 import { UnknownWebhookError } from '../webhooks.errors.js';
 import { webhookMethodRequired, webhookMethodUndeclared } from '../webhooks.messages.js';
 import type {
@@ -15,12 +16,15 @@ import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
  * `onModuleInit`: exploring reads the metadata of every declaring class, which would add a
  * quarter to the bootstrap of an app with hundreds of webhooks (see `npm run bench:docs`).
  */
-@Injectable()
 export class WebhookCatalog {
   private byName?: Map<string, WebhookDefinition>;
   private byClass?: Map<Type<unknown>, WebhookDefinition>;
 
-  constructor(private readonly explorer: WebhooksExplorer) {}
+  constructor(
+    private readonly explorer: WebhooksExplorer,
+    /** Reads the declarations' metadata; `withWebhooks` documents the bodies through it. */
+    readonly accessor: WebhooksMetadataAccessor,
+  ) {}
 
   /** Every declared webhook, sorted by name. */
   all(): WebhookDefinition[] {

@@ -1,5 +1,5 @@
-import { Injectable, type Type } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import type { Type } from '@nestjs/common';
+import type { Reflector } from '@nestjs/core';
 import { DECORATORS } from '@nestjs/swagger';
 import {
   WEBHOOK_METADATA,
@@ -30,7 +30,6 @@ interface PropertyMetadata {
 export type DeclaredProperties = ReadonlyMap<string, Type<unknown> | undefined>;
 
 /** Owns every metadata read of the library, so the explorer never touches `Reflect` itself. */
-@Injectable()
 export class WebhooksMetadataAccessor {
   constructor(private readonly reflector: Reflector) {}
 

@@ -1,7 +1,7 @@
-import { Injectable, Logger, type Type } from '@nestjs/common';
-import { DiscoveryService } from '@nestjs/core';
+import { Logger, type Type } from '@nestjs/common';
+import type { DiscoveryService } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
-import { WebhooksMetadataAccessor } from './webhooks-metadata.accessor.js';
+import type { WebhooksMetadataAccessor } from './webhooks-metadata.accessor.js';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
 import {
   conflictingWebhookOptions,
@@ -44,7 +44,6 @@ const OPAQUE_TYPES = new Set<unknown>([
 const SHARED_OPTIONS = ['summary', 'description', 'tags', 'deprecated'] as const;
 
 /** Walks the application's providers and reads their webhook declarations. */
-@Injectable()
 export class WebhooksExplorer {
   private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
 

@@ -1,8 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
 import type { Observable } from 'rxjs';
-import { WEBHOOK_QUEUE, WEBHOOK_STORE } from '../webhooks.constants.js';
 import { messageNotFound, noDeliveryToRedeliver } from '../webhooks.messages.js';
-import { WebhookLifecycle } from './webhook-lifecycle.js';
+import type { WebhookLifecycle } from './webhook-lifecycle.js';
 import { copyAttempt, copyDelivery, copyMessage } from '../storage/record-copies.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
 import type {
@@ -24,7 +22,6 @@ export interface WebhookMessageLog extends WebhookMessage {
 }
 
 /** The delivery log: what was sent where, every attempt, and replays. */
-@Injectable()
 export class WebhookDeliveries {
   /**
    * Lifecycle events (`delivered`, `attempt-failed`, `delivery-exhausted`, `endpoint-disabled`)
@@ -33,8 +30,8 @@ export class WebhookDeliveries {
   readonly events: Observable<WebhookLifecycleEvent>;
 
   constructor(
-    @Inject(WEBHOOK_STORE) private readonly store: WebhookStore,
-    @Inject(WEBHOOK_QUEUE) private readonly queue: WebhookQueue,
+    private readonly store: WebhookStore,
+    private readonly queue: WebhookQueue,
     lifecycle: WebhookLifecycle,
   ) {
     this.events = lifecycle.events;

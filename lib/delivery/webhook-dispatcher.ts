@@ -1,19 +1,7 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import {
-  WEBHOOK_QUEUE,
-  WEBHOOK_STORE,
-  WEBHOOK_TRANSPORT,
-  WEBHOOKS_LOGGER_CONTEXT,
-  WEBHOOKS_RESOLVED_OPTIONS,
-} from '../webhooks.constants.js';
+import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
 import {
   attemptCrashed,
   attemptFailed,
@@ -30,7 +18,7 @@ import {
 } from '../webhooks.messages.js';
 import { classifyResponse, type ResponseClassification } from './response-classifier.js';
 import { RetryPolicy, parseRetryAfter } from './retry-policy.js';
-import { WebhookLifecycle } from './webhook-lifecycle.js';
+import type { WebhookLifecycle } from './webhook-lifecycle.js';
 import { WebhookSigner } from './webhook-signer.js';
 import type { StoredWebhookEndpoint } from '../interfaces/webhook-endpoint.interface.js';
 import type {
@@ -58,27 +46,28 @@ interface AttemptProgress {
  * Runs delivery attempts as the queue hands them out: sign, send, record the attempt, then
  * finish the delivery or schedule its retry. Starts with the application, drains on shutdown.
  */
-@Injectable()
-export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class WebhookDispatcher {
   private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
   private readonly retries: RetryPolicy;
   private readonly signers = new Map<string, WebhookSigner>();
 
   constructor(
-    @Inject(WEBHOOK_STORE) private readonly store: WebhookStore,
-    @Inject(WEBHOOK_QUEUE) private readonly queue: WebhookQueue,
-    @Inject(WEBHOOK_TRANSPORT) private readonly transport: WebhookTransport,
-    @Inject(WEBHOOKS_RESOLVED_OPTIONS) private readonly options: ResolvedWebhooksOptions,
+    private readonly store: WebhookStore,
+    private readonly queue: WebhookQueue,
+    private readonly transport: WebhookTransport,
+    private readonly options: ResolvedWebhooksOptions,
     private readonly lifecycle: WebhookLifecycle,
   ) {
     this.retries = new RetryPolicy({ retryDelays: options.retryDelays });
   }
 
-  onApplicationBootstrap() {
+  /** Starts taking jobs from the queue. */
+  start() {
     this.queue.start((job) => this.attempt(job));
   }
 
-  async beforeApplicationShutdown() {
+  /** Stops the queue, waiting (bounded) for attempts in flight, then closes the transport. */
+  async stop() {
     const { running, pending } = await this.queue.stop(this.options.shutdownTimeout);
     if (running > 0 || pending > 0) this.logger.warn(queueStopped(running, pending));
     await this.transport.close();

@@ -1,9 +1,8 @@
-import { Inject, Injectable, type BeforeApplicationShutdown, type Type } from '@nestjs/common';
-import { WebhookCatalog } from '../catalog/webhook-catalog.js';
+import type { Type } from '@nestjs/common';
+import type { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
-import { WEBHOOK_QUEUE, WEBHOOK_STORE, WEBHOOKS_RESOLVED_OPTIONS } from '../webhooks.constants.js';
 import { emitAfterShutdown } from '../webhooks.messages.js';
-import { WebhookPayloadSerializer } from './webhook-payload.js';
+import type { WebhookPayloadSerializer } from './webhook-payload.js';
 import type { EmitResult, WebhookMessage } from '../interfaces/webhook-message.interface.js';
 import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
 import type { WebhookQueue } from '../interfaces/webhook-queue.interface.js';
@@ -21,21 +20,19 @@ export interface EmitOptions {
 }
 
 /** Sends a declared webhook to every endpoint registered for it. */
-@Injectable()
-export class WebhookEmitter implements BeforeApplicationShutdown {
+export class WebhookEmitter {
   private closed = false;
 
   constructor(
     private readonly catalog: WebhookCatalog,
     private readonly payloads: WebhookPayloadSerializer,
-    @Inject(WEBHOOK_STORE) private readonly store: WebhookStore,
-    @Inject(WEBHOOK_QUEUE) private readonly queue: WebhookQueue,
-    @Inject(WEBHOOKS_RESOLVED_OPTIONS) private readonly options: ResolvedWebhooksOptions,
+    private readonly store: WebhookStore,
+    private readonly queue: WebhookQueue,
+    private readonly options: ResolvedWebhooksOptions,
   ) {}
 
-  // The queue stops in the same shutdown phase: a message stored from now on would be reported
-  // as queued but never sent (or, with a durable store, sent by surprise after a restart).
-  beforeApplicationShutdown() {
+  /** Refuses every later `emit()`; called as the application shuts down, before the queue stops. */
+  close() {
     this.closed = true;
   }
 

@@ -1,11 +1,9 @@
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Subject, type Observable } from 'rxjs';
 import { copyAttempt, copyDelivery } from '../storage/record-copies.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
 
 /** The stream of lifecycle events, published by the dispatcher and read by user code. */
-@Injectable()
-export class WebhookLifecycle implements OnApplicationShutdown {
+export class WebhookLifecycle {
   private readonly subject = new Subject<WebhookLifecycleEvent>();
   readonly events: Observable<WebhookLifecycleEvent> = this.subject.asObservable();
 
@@ -14,7 +12,8 @@ export class WebhookLifecycle implements OnApplicationShutdown {
     if (this.subject.observed) this.subject.next(copyEvent(event));
   }
 
-  onApplicationShutdown() {
+  /** Ends the stream: subscribers' `complete` runs. */
+  complete() {
     this.subject.complete();
   }
 }

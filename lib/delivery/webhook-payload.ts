@@ -1,4 +1,4 @@
-import { Injectable, type Type } from '@nestjs/common';
+import type { Type } from '@nestjs/common';
 import { instanceToPlain, plainToInstance } from 'class-transformer';
 import { validate, ValidationError, type ValidatorOptions } from 'class-validator';
 import {
@@ -22,7 +22,6 @@ const VALIDATION_OPTIONS: ValidatorOptions = {
  * against the operation's DTO, serialized with class-transformer, and cut down to the properties
  * the DTO declares, so the body matches the published schema and nothing else leaks.
  */
-@Injectable()
 export class WebhookPayloadSerializer {
   private readonly shapes = new Map<Type<unknown>, DeclaredProperties>();
 

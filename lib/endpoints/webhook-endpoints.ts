@@ -1,12 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { WebhookCatalog } from '../catalog/webhook-catalog.js';
+import type { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
 import { copyEndpoint } from '../storage/record-copies.js';
-import {
-  WEBHOOK_EVENT_PUBLISHER,
-  WEBHOOK_STORE,
-  WEBHOOKS_RESOLVED_OPTIONS,
-} from '../webhooks.constants.js';
 import {
   disabledByUpdate,
   endpointEventsEmpty,
@@ -14,7 +8,7 @@ import {
   endpointUnavailable,
 } from '../webhooks.messages.js';
 import { generateSecret, parseSecret } from './endpoint-secret.js';
-import { UrlPolicy } from './url-policy.js';
+import type { UrlPolicy } from './url-policy.js';
 import type {
   CreateWebhookEndpoint,
   StoredWebhookEndpoint,
@@ -27,14 +21,13 @@ import type { WebhookStore } from '../interfaces/webhook-store.interface.js';
 import type { ResolvedWebhooksOptions } from '../webhooks.options.js';
 
 /** The registry of destination URLs: who receives which webhooks, and with which secret. */
-@Injectable()
 export class WebhookEndpoints {
   constructor(
     private readonly catalog: WebhookCatalog,
     private readonly urls: UrlPolicy,
-    @Inject(WEBHOOK_STORE) private readonly store: WebhookStore,
-    @Inject(WEBHOOKS_RESOLVED_OPTIONS) private readonly options: ResolvedWebhooksOptions,
-    @Inject(WEBHOOK_EVENT_PUBLISHER) private readonly events: WebhookEventPublisher,
+    private readonly store: WebhookStore,
+    private readonly options: ResolvedWebhooksOptions,
+    private readonly events: WebhookEventPublisher,
   ) {}
 
   /** Registers an endpoint; generates a `whsec_` secret when none is given. */

@@ -1,7 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { OpenAPIObject, OperationObject, PathItemObject, SchemaObject } from '@nestjs/swagger';
 import { WebhookCatalog } from '../catalog/webhook-catalog.js';
-import { WebhooksMetadataAccessor } from '../catalog/webhooks-metadata.accessor.js';
 import {
   documentNotCloneable,
   moduleNotImported,
@@ -22,7 +21,7 @@ const OPERATION_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'p
  * `3.1.0`, and the whole document made valid OpenAPI 3.1. The input is not modified.
  */
 export function withWebhooks(app: INestApplicationContext, document: OpenAPIObject): OpenAPIObject {
-  const { catalog, accessor } = findServices(app);
+  const catalog = findCatalog(app);
   const result = cloneDocument(document);
   const schemas: Record<string, SchemaObject> = {
     ...(result.components?.schemas as Record<string, SchemaObject> | undefined),
@@ -38,7 +37,7 @@ export function withWebhooks(app: INestApplicationContext, document: OpenAPIObje
   );
   const operationIds = collectOperationIds(result, replaced);
 
-  const context = createBodySchemaContext(accessor);
+  const context = createBodySchemaContext(catalog.accessor);
   const created: [WebhookOperation, OperationObject][] = [];
   for (const definition of definitions) {
     const pathItem: PathItemObject = { ...webhooks[definition.name] };
@@ -59,12 +58,9 @@ export function withWebhooks(app: INestApplicationContext, document: OpenAPIObje
   return normalizeDocument(result);
 }
 
-function findServices(app: INestApplicationContext) {
+function findCatalog(app: INestApplicationContext): WebhookCatalog {
   try {
-    return {
-      catalog: app.get(WebhookCatalog, { strict: false }),
-      accessor: app.get(WebhooksMetadataAccessor, { strict: false }),
-    };
+    return app.get(WebhookCatalog, { strict: false });
   } catch {
     throw new Error(moduleNotImported());
   }

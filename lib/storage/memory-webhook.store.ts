@@ -147,9 +147,9 @@ export class MemoryWebhookStore implements WebhookStore {
     // when first read (until then it is pending, as emitted). The hot path of every emit.
     this.messages.set(message.id, { message, endpointIds, deliveries: undefined });
     if (++this.insertsSincePrune >= 1000) this.prune();
-    const deliveryIds = new Array<string>(endpointIds.length);
+    const deliveryIds: string[] = [];
     for (let index = 0; index < endpointIds.length; index++) {
-      deliveryIds[index] = deliveryId(message.id, index);
+      deliveryIds.push(deliveryId(message.id, index));
     }
     return { inserted: true, deliveryIds };
   }
@@ -231,7 +231,7 @@ export class MemoryWebhookStore implements WebhookStore {
 
   /** The delivery's record, made (and kept, so every read sees the same one) on first read. */
   private deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
-    record.deliveries ??= new Array<WebhookDelivery | undefined>(record.endpointIds.length);
+    record.deliveries ??= record.endpointIds.map(() => undefined);
     let delivery = record.deliveries[index];
     if (!delivery) {
       const { message } = record;

@@ -1,8 +1,7 @@
 import { createServer, get, Agent as HttpAgent, type Server } from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
-import { isIP } from 'node:net';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../../lib/endpoints/address-policy.js';
 import {
   AddressRefusedError,

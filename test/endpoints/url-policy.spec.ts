@@ -1,6 +1,6 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../../lib/endpoints/address-policy.js';
-import { type DnsLookup, redactUrl, UrlPolicy } from '../../lib/endpoints/url-policy.js';
+import { redactUrl, UrlPolicy } from '../../lib/endpoints/url-policy.js';
 import { WebhookEndpointUrlError } from '../../lib/webhooks.errors.js';
 import { zoneLookup } from '../support/fake-dns.js';
 

@@ -14,7 +14,7 @@ import {
   type WebhookMethod,
   type WebhooksModuleOptions,
 } from '../../lib/index.js';
-import { WEBHOOK_STORE } from '../../lib/webhooks.constants.js';
+import { WebhooksRuntime } from '../../lib/webhooks.runtime.js';
 import type { WebhookStore } from '../../lib/interfaces/webhook-store.interface.js';
 import type { ReceivedRequest } from './receiver.js';
 
@@ -61,7 +61,7 @@ export async function bootDeliveryApp(setup: DeliveryAppSetup = {}): Promise<Del
     emitter: app.get(WebhookEmitter),
     endpoints: app.get(WebhookEndpoints),
     deliveries: app.get(WebhookDeliveries),
-    store: app.get<WebhookStore>(WEBHOOK_STORE),
+    store: app.get(WebhooksRuntime).store,
     close: () => app.close(),
   };
 }

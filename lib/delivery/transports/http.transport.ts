@@ -14,6 +14,13 @@ import type {
   WebhookTransport,
 } from '../../interfaces/webhook-transport.interface.js';
 
+/** What the transport sends with, made on its first attempt. */
+interface HttpClient {
+  service: HttpService;
+  httpAgent: HttpAgent;
+  httpsAgent: HttpsAgent;
+}
+
 /**
  * The default transport: `HttpService` from `@nestjs/axios` on an axios instance of its own,
  * over keep-alive agents whose DNS lookup enforces the address policy at connect time.
@@ -24,24 +31,29 @@ import type {
  * never delivers does not pay for it at bootstrap.
  */
 export class HttpWebhookTransport implements WebhookTransport {
-  private readonly httpAgent: HttpAgent;
-  private readonly httpsAgent: HttpsAgent;
   private readonly lookup: LookupFunction;
-  private client?: HttpService;
+  private client?: HttpClient;
 
   constructor(
     private readonly policy: AddressPolicy,
     private readonly maxResponseBodyBytes: number,
-    maxSocketsPerHost: number,
+    private readonly maxSocketsPerHost: number,
   ) {
     this.lookup = guardedLookup(policy);
-    const agentOptions = { keepAlive: true, maxSockets: maxSocketsPerHost, lookup: this.lookup };
-    this.httpAgent = new HttpAgent(agentOptions);
-    this.httpsAgent = new HttpsAgent(agentOptions);
   }
 
-  private get http(): HttpService {
-    return (this.client ??= new HttpService(axios.create()));
+  private get http(): HttpClient {
+    if (this.client) return this.client;
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: this.maxSocketsPerHost,
+      lookup: this.lookup,
+    };
+    return (this.client = {
+      service: new HttpService(axios.create()),
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+    });
   }
 
   async send(request: WebhookRequest): Promise<WebhookResponse> {
@@ -50,8 +62,9 @@ export class HttpWebhookTransport implements WebhookTransport {
     let response: AxiosResponse<Readable>;
     try {
       assertConnectAllowed(this.policy, new URL(request.url).hostname);
+      const http = this.http;
       response = await firstValueFrom(
-        this.http.request<Readable>({
+        http.service.request<Readable>({
           url: request.url,
           // An app-wide `baseURL` with `allowAbsoluteUrls: false` would send elsewhere.
           allowAbsoluteUrls: true,
@@ -75,8 +88,8 @@ export class HttpWebhookTransport implements WebhookTransport {
           // Node's lookup signature; axios types `family` narrower (4 | 6) than Node's number.
           lookup: this.lookup as AxiosRequestConfig['lookup'],
           proxy: false,
-          httpAgent: this.httpAgent,
-          httpsAgent: this.httpsAgent,
+          httpAgent: http.httpAgent,
+          httpsAgent: http.httpsAgent,
         }),
       );
     } catch (error) {
@@ -95,7 +108,7 @@ export class HttpWebhookTransport implements WebhookTransport {
   }
 
   async close(): Promise<void> {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.client?.httpAgent.destroy();
+    this.client?.httpsAgent.destroy();
   }
 }

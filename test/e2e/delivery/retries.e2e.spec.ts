@@ -7,8 +7,7 @@ import type {
   WebhookLifecycleEvent,
   WebhooksModuleOptions,
 } from '../../../lib/index.js';
-import type { WebhookStore } from '../../../lib/interfaces/webhook-store.interface.js';
-import { WEBHOOK_STORE } from '../../../lib/webhooks.constants.js';
+import { WebhooksRuntime } from '../../../lib/webhooks.runtime.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import {
   bootDeliveryApp,
@@ -553,7 +552,7 @@ describe.each(['http', 'undici'] as const)(
           { transport, timeout: 2_000, shutdownTimeout: 2_000, ...options },
           logger,
         );
-        const store = ctx.app.get<WebhookStore>(WEBHOOK_STORE);
+        const store = ctx.app.get(WebhooksRuntime).store;
         const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
         let broken = true;
         (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {

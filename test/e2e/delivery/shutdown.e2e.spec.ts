@@ -2,9 +2,7 @@ import 'reflect-metadata';
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { WebhooksModuleOptions } from '../../../lib/index.js';
-import type { WebhookQueue } from '../../../lib/interfaces/webhook-queue.interface.js';
-import type { WebhookStore } from '../../../lib/interfaces/webhook-store.interface.js';
-import { WEBHOOK_QUEUE, WEBHOOK_STORE } from '../../../lib/webhooks.constants.js';
+import { WebhooksRuntime } from '../../../lib/webhooks.runtime.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import { bootDeliveryApp, sleep, type DeliveryApp } from '../../fixtures/retry/delivery-app.js';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
@@ -73,6 +71,24 @@ describe.each(['http', 'undici'] as const)('shutdown (%s transport)', (transport
     expect(warnings()).toEqual([]);
   });
 
+  it('tells subscribers about an attempt that ends while draining, then completes', async () => {
+    await boot({ shutdownTimeout: 5_000, retryDelays: [50] });
+    receiver.behave(async (_request, res) => {
+      await sleep(300);
+      answer(res, 200);
+    });
+    const heard: string[] = [];
+    ctx!.deliveries.events.subscribe({
+      next: (event) => heard.push(event.type),
+      complete: () => heard.push('complete'),
+    });
+    await ctx!.emitter.emit('ping', { seq: 1 });
+    await receiver.waitFor(1);
+
+    await close();
+    expect(heard).toEqual(['delivered', 'complete']);
+  });
+
   it('gives up on a hanging attempt after shutdownTimeout', async () => {
     // The attempt's own timeout is far longer than the shutdown may take.
     await boot({ shutdownTimeout: 200, timeout: 20_000, retryDelays: [50] });
@@ -132,7 +148,7 @@ describe.each(['http', 'undici'] as const)('shutdown (%s transport)', (transport
 
   it('refuses emit once shutdown has begun, storing and sending nothing', async () => {
     await boot({ shutdownTimeout: 5_000, retryDelays: [50] });
-    const store = ctx!.app.get<WebhookStore>(WEBHOOK_STORE);
+    const store = ctx!.app.get(WebhooksRuntime).store;
     let releaseFirst!: () => void;
     const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
     receiver.behave(async (_request, res) => {
@@ -144,7 +160,7 @@ describe.each(['http', 'undici'] as const)('shutdown (%s transport)', (transport
     const insertMessage = vi.spyOn(store, 'insertMessage');
 
     // While close() waits for the attempt in flight, and after it is done.
-    const stop = vi.spyOn(ctx!.app.get<WebhookQueue>(WEBHOOK_QUEUE), 'stop');
+    const stop = vi.spyOn(ctx!.app.get(WebhooksRuntime).queue, 'stop');
     const closing = close();
     await vi.waitFor(() => expect(stop).toHaveBeenCalled(), WAIT);
     const during = ctx!.emitter.emit('ping', { seq: 2 });
