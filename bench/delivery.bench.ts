@@ -48,13 +48,15 @@ import type { MemoryReport } from './memory.bench.js';
 // 3. Memory, in a fresh process: see `memory.bench.ts`.
 //
 // Environment overrides: BENCH_EMITS (2000), BENCH_ROUNDS (3), BENCH_WARMUP_MAX (8),
-// BENCH_EMIT_OPS (20000), BENCH_PENDING (100000), BENCH_SKIP_MEMORY=1.
+// BENCH_TRANSPORTS (http,undici), BENCH_EMIT_OPS (20000), BENCH_PENDING (100000),
+// BENCH_SKIP_MEMORY=1.
 
 const EMITS = Number(process.env.BENCH_EMITS ?? 2000);
 const ENDPOINTS = 8;
 const DELIVERIES = EMITS * ENDPOINTS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP_MAX = Number(process.env.BENCH_WARMUP_MAX ?? 8);
+const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,undici').split(',') as Transport[];
 const RAW_CONCURRENCY = 64;
 const EMIT_OPS = Number(process.env.BENCH_EMIT_OPS ?? 20_000);
 const PENDING = Number(process.env.BENCH_PENDING ?? 100_000);
@@ -479,7 +481,8 @@ async function main() {
   let pairs: Pair[];
   let emits: Awaited<ReturnType<typeof emitThroughput>>;
   try {
-    pairs = [await throughput(receiver, 'http'), await throughput(receiver, 'undici')];
+    pairs = [];
+    for (const transport of TRANSPORTS) pairs.push(await throughput(receiver, transport));
     emits = await emitThroughput(receiver);
   } finally {
     await receiver.stop();

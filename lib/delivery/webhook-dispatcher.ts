@@ -88,14 +88,10 @@ export class WebhookDispatcher {
   }
 
   private async run(job: WebhookJob, progress: AttemptProgress): Promise<void> {
-    const delivery = await this.store.getDelivery(job.deliveryId);
-    if (!delivery || delivery.status !== 'pending') return;
+    const context = await this.store.getAttemptContext(job.deliveryId);
+    if (!context || context.delivery.status !== 'pending') return;
+    const { delivery, message, endpoint } = context;
     progress.delivery = delivery;
-    // Together: a durable store answers both in one round trip's time.
-    const [message, endpoint] = await Promise.all([
-      this.store.getMessage(delivery.messageId),
-      this.store.getEndpoint(delivery.endpointId),
-    ]);
     if (!message) return this.abandon(delivery, messageUnavailable(delivery.messageId));
     if (!endpoint || endpoint.disabled) {
       return this.abandon(
@@ -105,11 +101,13 @@ export class WebhookDispatcher {
     }
 
     const { attempt, verdict, retryAfter } = await this.send(delivery, message, endpoint);
-    await this.store.insertAttempt(attempt);
-    progress.recorded = attempt;
     const now = new Date();
+    if (verdict.outcome === 'delivered') return this.succeed(attempt, progress, now);
 
-    if (verdict.outcome === 'delivered') return this.succeed(delivery, endpoint.id, attempt, now);
+    // The endpoint as it is now, not as it was when the attempt started: another delivery may
+    // have succeeded meanwhile and stopped the failing clock.
+    const { endpoint: current } = await this.store.recordAttempt(attempt);
+    progress.recorded = attempt;
 
     // The status when there is one: a body that broke off is not why the attempt failed.
     const lastError =
@@ -119,9 +117,6 @@ export class WebhookDispatcher {
       return this.fail(delivery.id, attempt, lastError, now);
     }
 
-    // The endpoint as it is now, not as it was when the attempt started: another delivery may
-    // have succeeded meanwhile and stopped the failing clock.
-    const current = await this.store.getEndpoint(endpoint.id);
     if (!current || current.disabled) {
       // Removed or disabled while this attempt ran: no retry for it.
       return this.fail(
@@ -230,28 +225,25 @@ export class WebhookDispatcher {
     return signer;
   }
 
-  private async succeed(
-    delivery: WebhookDelivery,
-    endpointId: string,
-    attempt: WebhookAttempt,
-    now: Date,
-  ) {
+  private async succeed(attempt: WebhookAttempt, progress: AttemptProgress, now: Date) {
     // Whatever happened to the delivery meanwhile (its endpoint removed, say): the receiver
     // has the message, and the log says so.
-    const done = await this.store.updateDelivery(delivery.id, {
+    const { delivery: done, endpoint: current } = await this.store.recordAttempt(attempt, {
       status: 'delivered',
       attempts: attempt.attempt,
       nextAttemptAt: null,
       lastError: null,
       updatedAt: now,
     });
+    progress.recorded = attempt;
     // The endpoint as stored now, not the snapshot this attempt began with: a delivery that
-    // failed while this one was in flight may have started the failing clock since. That costs
-    // one read per success; clearing without reading would cost a write per success instead,
-    // all contending for the endpoint's row in a durable store, for a field that is null in
-    // the common case.
-    const current = await this.store.getEndpoint(endpointId);
-    if (current?.failingSince) await this.store.updateEndpoint(endpointId, { failingSince: null });
+    // failed while this one was in flight may have started the failing clock since. Reading it
+    // comes with recording the attempt; clearing without reading would cost a write per success
+    // instead, all contending for the endpoint's row in a durable store, for a field that is
+    // null in the common case.
+    if (current?.failingSince) {
+      await this.store.updateEndpoint(attempt.endpointId, { failingSince: null });
+    }
     if (done) this.lifecycle.publish({ type: 'delivered', delivery: done, attempt });
   }
 

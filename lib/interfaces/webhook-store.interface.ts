@@ -17,6 +17,21 @@ export interface WebhookDeliveryFilter {
   limit?: number;
 }
 
+/** What an attempt starts from: its delivery, with the message and endpoint it names. */
+export interface WebhookAttemptContext {
+  delivery: WebhookDelivery;
+  /** `undefined` once the message is gone (a durable store may have pruned it). */
+  message: WebhookMessage | undefined;
+  /** `undefined` once the endpoint is removed. */
+  endpoint: StoredWebhookEndpoint | undefined;
+}
+
+/** What `recordAttempt` left behind: the delivery and its endpoint as stored now. */
+export interface RecordedAttempt {
+  delivery: WebhookDelivery | undefined;
+  endpoint: StoredWebhookEndpoint | undefined;
+}
+
 /** What `insertMessage` did: stored the message, or found one with its idempotency key. */
 export type InsertedMessage =
   | { inserted: true; deliveryIds: string[] }
@@ -68,6 +83,11 @@ export interface WebhookStore {
 
   getDelivery(id: string): Promise<WebhookDelivery | undefined>;
   /**
+   * The delivery with its message and endpoint, read together (one round trip for a durable
+   * store); `undefined` when there is no such delivery. Every attempt begins with it.
+   */
+  getAttemptContext(deliveryId: string): Promise<WebhookAttemptContext | undefined>;
+  /**
    * Applies `patch` and returns the delivery as stored now; `undefined` when there is no such
    * delivery, or when `expected` is given and the stored delivery does not match it (compare and
    * set, atomically: of two concurrent callers expecting `{ status: 'failed' }`, one wins).
@@ -79,6 +99,15 @@ export interface WebhookStore {
   ): Promise<WebhookDelivery | undefined>;
   listDeliveries(filter?: WebhookDeliveryFilter): Promise<WebhookDelivery[]>;
 
-  insertAttempt(attempt: WebhookAttempt): Promise<void>;
+  /**
+   * Adds the attempt to its delivery's log and, given a `patch`, applies it to the delivery in
+   * the same step (atomically, as `updateDelivery` without `expected`); returns the delivery and
+   * its endpoint as stored now. Every attempt ends with it: one round trip for a durable store,
+   * where a log entry, an update and a read of the endpoint would each be one.
+   */
+  recordAttempt(
+    attempt: WebhookAttempt,
+    patch?: Partial<WebhookDelivery>,
+  ): Promise<RecordedAttempt>;
   listAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
 }

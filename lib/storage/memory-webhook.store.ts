@@ -10,6 +10,8 @@ import type {
 } from '../interfaces/webhook-message.interface.js';
 import type {
   InsertedMessage,
+  RecordedAttempt,
+  WebhookAttemptContext,
   WebhookDeliveryFilter,
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
@@ -163,6 +165,17 @@ export class MemoryWebhookStore implements WebhookStore {
     return found && this.deliveryAt(found.record, found.index);
   }
 
+  async getAttemptContext(deliveryId: string): Promise<WebhookAttemptContext | undefined> {
+    const found = this.locate(deliveryId);
+    if (!found) return undefined;
+    const { record, index } = found;
+    return {
+      delivery: this.deliveryAt(record, index),
+      message: record.message,
+      endpoint: this.endpoints.get(record.endpointIds[index]),
+    };
+  }
+
   async updateDelivery(
     id: string,
     patch: Partial<WebhookDelivery>,
@@ -173,9 +186,17 @@ export class MemoryWebhookStore implements WebhookStore {
     if (!found) return undefined;
     const delivery = this.deliveryAt(found.record, found.index);
     if (expected.status !== undefined && delivery.status !== expected.status) return undefined;
-    // A new record in the same place: whoever holds the old one still holds what it read.
-    const updated: WebhookDelivery = { ...delivery, ...patch, id };
-    found.record.deliveries![found.index] = updated;
+    return this.patchDelivery(found, delivery, patch);
+  }
+
+  /** A new record in the same place: whoever holds the old one still holds what it read. */
+  private patchDelivery(
+    { record, index }: Located,
+    delivery: WebhookDelivery,
+    patch: Partial<WebhookDelivery>,
+  ): WebhookDelivery {
+    const updated: WebhookDelivery = { ...delivery, ...patch, id: delivery.id };
+    record.deliveries![index] = updated;
     return updated;
   }
 
@@ -202,14 +223,20 @@ export class MemoryWebhookStore implements WebhookStore {
     return found;
   }
 
-  async insertAttempt(attempt: WebhookAttempt): Promise<void> {
-    // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
+  async recordAttempt(
+    attempt: WebhookAttempt,
+    patch?: Partial<WebhookDelivery>,
+  ): Promise<RecordedAttempt> {
     const found = this.locate(attempt.deliveryId);
-    if (!found) return;
+    const endpoint = this.endpoints.get(attempt.endpointId);
+    if (!found) return { delivery: undefined, endpoint };
+    // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
     const attempts = (found.record.attempts ??= []);
     const list = attempts[found.index];
     if (list) list.push(attempt);
     else attempts[found.index] = [attempt];
+    const delivery = this.deliveryAt(found.record, found.index);
+    return { delivery: patch ? this.patchDelivery(found, delivery, patch) : delivery, endpoint };
   }
 
   async listAttempts(deliveryId: string): Promise<WebhookAttempt[]> {
@@ -222,7 +249,7 @@ export class MemoryWebhookStore implements WebhookStore {
     this.subscriptionEntries = 0;
   }
 
-  private locate(id: string): { record: MessageRecord; index: number } | undefined {
+  private locate(id: string): Located | undefined {
     const parsed = parseDeliveryId(id);
     const record = parsed && this.messages.get(parsed.messageId);
     if (!record || parsed.index >= record.endpointIds.length) return undefined;
@@ -276,6 +303,12 @@ export class MemoryWebhookStore implements WebhookStore {
       }
     }
   }
+}
+
+/** Where a delivery is kept: its message's record, and its place there. */
+interface Located {
+  record: MessageRecord;
+  index: number;
 }
 
 /** A message with its deliveries, one per endpoint, in the order of `endpointIds`. */

@@ -335,6 +335,59 @@ describe('MemoryWebhookStore', () => {
       expect((await store.listDeliveries()).map((d) => d.id)).toEqual([second.id, first.id]);
     });
 
+    it('reads an attempt context: the delivery with its message and endpoint', async () => {
+      const store = new MemoryWebhookStore();
+      const ep = endpoint();
+      await store.insertEndpoint(ep);
+      const m = message();
+      const [d, orphan] = await insert(store, m, [[ep.id], ['ep_removed']]);
+
+      expect(await store.getAttemptContext(d.id)).toEqual({
+        delivery: d,
+        message: m,
+        endpoint: await store.getEndpoint(ep.id),
+      });
+      expect(await store.getAttemptContext(orphan.id)).toEqual({
+        delivery: orphan,
+        message: m,
+        endpoint: undefined,
+      });
+      expect(await store.getAttemptContext(`dlv_2_${m.id}`)).toBeUndefined();
+      expect(await store.getAttemptContext('dlv_nope')).toBeUndefined();
+    });
+
+    it('records an attempt, with its delivery update in the same step, and reads the endpoint back', async () => {
+      const store = new MemoryWebhookStore();
+      const ep = endpoint();
+      await store.insertEndpoint(ep);
+      const [d] = await insert(store, message(), [[ep.id]]);
+      const first = attempt(d, 1);
+      const second = { ...attempt(d, 2), statusCode: 204, outcome: 'delivered' as const };
+
+      // Without a patch: logged, the delivery as it was.
+      expect(await store.recordAttempt(first)).toEqual({
+        delivery: d,
+        endpoint: await store.getEndpoint(ep.id),
+      });
+      await store.updateEndpoint(ep.id, { failingSince: new Date(1_000) });
+
+      const recorded = await store.recordAttempt(second, { status: 'delivered', attempts: 2 });
+      expect(recorded.delivery).toMatchObject({ id: d.id, status: 'delivered', attempts: 2 });
+      // The endpoint as stored now, not as it was when the delivery was made.
+      expect(recorded.endpoint?.failingSince).toEqual(new Date(1_000));
+      expect(await store.getDelivery(d.id)).toBe(recorded.delivery);
+      expect(await store.listAttempts(d.id)).toEqual([first, second]);
+      // A new record: the one handed out before is unchanged.
+      expect(d).toMatchObject({ status: 'pending', attempts: 0 });
+
+      const stray = { ...attempt(d, 3), deliveryId: 'dlv_nope' };
+      expect(await store.recordAttempt(stray, { status: 'failed' })).toEqual({
+        delivery: undefined,
+        endpoint: await store.getEndpoint(ep.id),
+      });
+      expect(await store.listAttempts(d.id)).toHaveLength(2);
+    });
+
     it('finds a delivery by its id only, refusing ids it did not give', async () => {
       const store = new MemoryWebhookStore();
       const m = message();
@@ -392,8 +445,8 @@ describe('MemoryWebhookStore', () => {
         )),
         young: (await insert(store, young, [['ep_a', { status: 'delivered' }]]))[0],
       };
-      await store.insertAttempt(attempt(d.delivered));
-      await store.insertAttempt(attempt(d.pending));
+      await store.recordAttempt(attempt(d.delivered));
+      await store.recordAttempt(attempt(d.pending));
 
       await fill(store, 1000 - 5);
 

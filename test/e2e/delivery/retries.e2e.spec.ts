@@ -544,7 +544,7 @@ describe.each(['http', 'undici'] as const)(
 
       /** Boots with a logger, and makes `method` of the store throw on its first call. */
       const bootWithFlakyStore = async (
-        method: 'insertAttempt' | 'getDelivery',
+        method: 'recordAttempt' | 'getAttemptContext',
         options: WebhooksModuleOptions,
       ) => {
         logger = new CaptureLogger();
@@ -568,7 +568,7 @@ describe.each(['http', 'undici'] as const)(
           .map((line) => line.message);
 
       it('is logged, and the attempt retried after the next retry delay', async () => {
-        await bootWithFlakyStore('insertAttempt', { retryDelays: [200] });
+        await bootWithFlakyStore('recordAttempt', { retryDelays: [200] });
         const endpoint = await addEndpoint('/hook');
         const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
 
@@ -583,7 +583,7 @@ describe.each(['http', 'undici'] as const)(
           expect.stringMatching(
             new RegExp(
               `^Delivery ${delivery.id} to endpoint ${endpoint.id} hit an unexpected error ` +
-                `\\(Error: insertAttempt failed: store unavailable\\); retrying in \\d+ ms\\.$`,
+                `\\(Error: recordAttempt failed: store unavailable\\); retrying in \\d+ ms\\.$`,
             ),
           ),
         ]);
@@ -592,18 +592,18 @@ describe.each(['http', 'undici'] as const)(
       });
 
       it('before the delivery is read still retries it', async () => {
-        await bootWithFlakyStore('getDelivery', { retryDelays: [50] });
+        await bootWithFlakyStore('getAttemptContext', { retryDelays: [50] });
         await addEndpoint('/hook');
         const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
 
         const delivery = await settled(id);
         expect(delivery).toMatchObject({ status: 'delivered', attempts: 1 });
         expect(received('/hook')).toHaveLength(1);
-        expect(errors()).toEqual([expect.stringMatching(/getDelivery failed.*retrying in/)]);
+        expect(errors()).toEqual([expect.stringMatching(/getAttemptContext failed.*retrying in/)]);
       });
 
       it('fails the delivery when no retry is left, and reports it', async () => {
-        await bootWithFlakyStore('insertAttempt', { retryDelays: [] });
+        await bootWithFlakyStore('recordAttempt', { retryDelays: [] });
         const events: WebhookLifecycleEvent[] = [];
         const subscription = ctx!.deliveries.events.subscribe((event) => events.push(event));
         await addEndpoint('/hook');
@@ -612,7 +612,7 @@ describe.each(['http', 'undici'] as const)(
         const delivery = await settled(id);
         subscription.unsubscribe();
         expect(delivery).toMatchObject({ status: 'failed', nextAttemptAt: null });
-        expect(delivery.lastError).toMatch(/^unexpected error: Error: insertAttempt failed/);
+        expect(delivery.lastError).toMatch(/^unexpected error: Error: recordAttempt failed/);
         expect(errors()).toEqual([
           expect.stringMatching(/no retry is left, so it is marked failed/),
         ]);
