@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { firstValueFrom } from 'rxjs';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
+import { transportClosed } from '../../webhooks.messages.js';
 import { failedResponse, readAnswer } from './transport-response.js';
 import type {
   WebhookRequest,
@@ -33,6 +34,7 @@ interface HttpClient {
 export class HttpWebhookTransport implements WebhookTransport {
   private readonly lookup: LookupFunction;
   private client?: HttpClient;
+  private closed = false;
 
   constructor(
     private readonly policy: AddressPolicy,
@@ -61,6 +63,8 @@ export class HttpWebhookTransport implements WebhookTransport {
     const deadline = Date.now() + request.timeoutMs;
     let response: AxiosResponse<Readable>;
     try {
+      // Made lazily, the client would otherwise come back to life, never to be destroyed.
+      if (this.closed) throw new Error(transportClosed());
       assertConnectAllowed(this.policy, new URL(request.url).hostname);
       const http = this.http;
       response = await firstValueFrom(
@@ -108,6 +112,7 @@ export class HttpWebhookTransport implements WebhookTransport {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.client?.httpAgent.destroy();
     this.client?.httpsAgent.destroy();
   }

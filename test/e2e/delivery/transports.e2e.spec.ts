@@ -15,9 +15,16 @@ const transports: [string, () => WebhookTransport][] = [
 ];
 
 /** A TCP server on 127.0.0.1 that accepts connections and never says a word. */
-async function silentServer(): Promise<{ port: number; close(): Promise<void> }> {
+async function silentServer(): Promise<{
+  port: number;
+  /** Connections accepted so far. */
+  connections(): number;
+  close(): Promise<void>;
+}> {
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server: Server = createServer((socket) => {
+    accepted++;
     sockets.add(socket);
     socket.on('error', () => undefined);
   });
@@ -25,6 +32,7 @@ async function silentServer(): Promise<{ port: number; close(): Promise<void> }>
   const { port } = server.address() as { port: number };
   return {
     port,
+    connections: () => accepted,
     close: () =>
       new Promise((resolve) => {
         sockets.forEach((socket) => socket.destroy());
@@ -73,16 +81,17 @@ describe.each(transports)('%s transport', (_name, create) => {
   );
 });
 
-describe('undici transport after close', () => {
+describe.each(transports)('%s transport after close', (_name, create) => {
   it('starts no attempt, and makes no new connection pool', async () => {
     const server = await silentServer();
-    const transport = new UndiciWebhookTransport(policy(), 1024, 10);
+    const transport = create();
     await transport.close();
 
     const response = await transport.send(request(`http://127.0.0.1:${server.port}/hook`, 300));
 
     expect(response.statusCode).toBeNull();
     expect(response.error).toContain(transportClosed());
+    expect(server.connections()).toBe(0);
     await server.close();
   });
 });
