@@ -56,7 +56,9 @@ const ENDPOINTS = 8;
 const DELIVERIES = EMITS * ENDPOINTS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP_MAX = Number(process.env.BENCH_WARMUP_MAX ?? 8);
-const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,undici').split(',') as Transport[];
+const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,undici')
+  .split(',')
+  .filter(Boolean) as Transport[];
 const RAW_CONCURRENCY = 64;
 const EMIT_OPS = Number(process.env.BENCH_EMIT_OPS ?? 20_000);
 const PENDING = Number(process.env.BENCH_PENDING ?? 100_000);
