@@ -44,7 +44,9 @@ import type { MemoryReport } from './memory.bench.js';
 //    "paused" upstream of the network. For reference it is also measured in a running app whose
 //    endpoints point at a receiver that never answers (the first attempts fill the concurrency
 //    limits, then the dispatcher idles). Baseline: plainToInstance + validate + JSON.stringify of
-//    the same payload, awaited one at a time like the emits.
+//    the same payload, awaited one at a time like the emits. Each of the three runs in a worker
+//    process of its own, warmed up like the throughput sides, with a different one first in
+//    each round.
 // 3. Memory, in a fresh process: see `memory.bench.ts`.
 //
 // Environment overrides: BENCH_EMITS (2000), BENCH_ROUNDS (3), BENCH_WARMUP_MAX (8),
@@ -67,8 +69,6 @@ const USER_AGENT = 'nestjs-webhooks/0.1.0 (+https://www.standardwebhooks.com)';
 const ALLOWED = { allowedNetworks: ['127.0.0.0/8'] };
 
 type Transport = 'http' | 'undici';
-
-const collectGarbage = () => (globalThis as { gc?: () => void }).gc?.();
 
 interface Sample {
   /** Wall-clock milliseconds. */
@@ -268,12 +268,15 @@ interface Pair {
 
 /** What the parent asks a side worker to run: one measured run of one side. */
 interface SideRun {
-  side: 'ours' | 'raw';
+  /** A throughput side (`ours`, `raw`), or an emit() side (`bare`, `paused`, `hanging`). */
+  side: 'ours' | 'raw' | EmitSide;
   transport: Transport;
   url: string;
-  /** Emits for ours, requests for raw. */
+  /** Emits for ours and the emit sides, requests for raw. */
   count: number;
 }
+
+type EmitSide = 'bare' | 'paused' | 'hanging';
 
 /**
  * A process that runs one side (ours or the raw loop) of one transport, run after run as the
@@ -310,8 +313,11 @@ function startSideWorker(side: SideRun['side'], transport: Transport) {
 function serveSideRuns() {
   process.on('message', async ({ side, transport, url, count }: SideRun) => {
     const raws = { http: rawHttp, undici: rawUndici };
-    const sample =
-      side === 'ours' ? await ours(transport, url, count) : await raws[transport](url, count);
+    let sample: Sample;
+    if (side === 'ours') sample = await ours(transport, url, count);
+    else if (side === 'raw') sample = await raws[transport](url, count);
+    else if (side === 'bare') sample = await bareValidate(count);
+    else sample = await emitOnly(url, side, count);
     process.send!(sample);
   });
 }
@@ -381,7 +387,6 @@ async function throughput(receiver: Receiver, transport: Transport): Promise<Pai
 
 /** Bare class-validator + JSON: what emit() cannot avoid doing. */
 async function bareValidate(ops: number): Promise<Sample> {
-  collectGarbage();
   const stop = stopwatch(ops);
   for (let i = 0; i < ops; i++) {
     const instance = plainToInstance(OrderPlaced, PAYLOAD);
@@ -399,15 +404,14 @@ async function bareValidate(ops: number): Promise<Sample> {
  * point at a receiver that never answers, so after the first attempts fill the concurrency
  * limits the dispatcher sits idle while the queue grows.
  */
-async function emitOnly(receiver: Receiver, mode: 'paused' | 'hanging', ops: number) {
+async function emitOnly(url: string, mode: 'paused' | 'hanging', ops: number) {
   const { app, emitter, endpoints } = await createBenchApp(
     // shutdownTimeout 0: close() need not wait for attempts that will never be answered.
     { ...ALLOWED, shutdownTimeout: 0 },
     { init: mode === 'hanging' },
   );
-  await addEndpoints(endpoints, mode === 'paused' ? receiver.okUrl : receiver.hangUrl, ENDPOINTS);
+  await addEndpoints(endpoints, url, ENDPOINTS);
   try {
-    collectGarbage();
     const stop = stopwatch(ops);
     for (let i = 0; i < ops; i++) {
       const result = await emitter.emit(EVENT, PAYLOAD);
@@ -422,28 +426,34 @@ async function emitOnly(receiver: Receiver, mode: 'paused' | 'hanging', ops: num
 async function emitThroughput(receiver: Receiver) {
   console.log(
     `2. emit(): ${int(EMIT_OPS)} sequential emits (${ENDPOINTS} endpoints each) against ` +
-      `${int(EMIT_OPS)} x plainToInstance + validate + JSON.stringify`,
+      `${int(EMIT_OPS)} x plainToInstance + validate + JSON.stringify; each in a process of its own`,
   );
-  const warm = Math.max(1, EMIT_OPS >> 2);
-  await bareValidate(warm);
-  await emitOnly(receiver, 'paused', warm);
-  await emitOnly(receiver, 'hanging', warm);
-  const paused: Sample[] = [];
-  const hanging: Sample[] = [];
-  const bare: Sample[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    bare.push(await bareValidate(EMIT_OPS));
-    paused.push(await emitOnly(receiver, 'paused', EMIT_OPS));
-    hanging.push(await emitOnly(receiver, 'hanging', EMIT_OPS));
-    const describe = (sample: Sample) =>
-      `${int(rate(sample))}/s (${cpuPerOp(sample).toFixed(1)} us cpu/op)`;
-    console.log(
-      `  round ${round + 1} emit, dispatcher not started ${describe(paused.at(-1)!)}   ` +
-        `emit, receiver hangs ${describe(hanging.at(-1)!)}   ` +
-        `validate+stringify ${describe(bare.at(-1)!)}`,
-    );
+  const sides: EmitSide[] = ['bare', 'paused', 'hanging'];
+  const urls = { bare: receiver.okUrl, paused: receiver.okUrl, hanging: receiver.hangUrl };
+  const workers = sides.map((side) => startSideWorker(side, 'http'));
+  const run = (index: number) => workers[index].run(urls[sides[index]], EMIT_OPS);
+  const samples: Record<EmitSide, Sample[]> = { bare: [], paused: [], hanging: [] };
+  try {
+    for (const [index, side] of sides.entries()) await warmUp(`emit ${side}`, () => run(index));
+    for (let round = 0; round < ROUNDS; round++) {
+      // A different side first in each round.
+      for (let step = 0; step < sides.length; step++) {
+        const index = (round + step) % sides.length;
+        samples[sides[index]].push(await run(index));
+      }
+      const describe = (side: EmitSide) => {
+        const sample = samples[side].at(-1)!;
+        return `${int(rate(sample))}/s (${cpuPerOp(sample).toFixed(1)} us cpu/op)`;
+      };
+      console.log(
+        `  round ${round + 1} emit, dispatcher not started ${describe('paused')}   ` +
+          `emit, receiver hangs ${describe('hanging')}   validate+stringify ${describe('bare')}`,
+      );
+    }
+  } finally {
+    for (const worker of workers) worker.stop();
   }
-  return { paused, hanging, bare };
+  return samples;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,8 +480,7 @@ const load = () => os.loadavg()[0].toFixed(1);
 async function main() {
   console.log(
     `nestjs-webhooks delivery bench: node ${process.version}, ${os.availableParallelism()} cpus, ` +
-      `${ROUNDS} rounds, medians, load average ${load()}` +
-      ('gc' in globalThis ? '' : ' (without --expose-gc: noisier)'),
+      `${ROUNDS} rounds, medians, load average ${load()}`,
   );
   console.log(
     `1. delivery throughput: ${int(EMITS)} emits x ${ENDPOINTS} endpoints = ` +
