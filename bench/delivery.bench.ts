@@ -35,9 +35,11 @@ import type { MemoryReport } from './memory.bench.js';
 //    receiver answered exactly as many requests. Each side of each transport runs in a worker
 //    process of its own (see `startSideWorker`), driven run by run from here. Full-size
 //    warm-up runs of each side come first, until its cost per delivery is steady (`warmUp`);
-//    then ROUNDS rounds, alternating which side goes first;
-//    medians. "cpu/op" is the worker's CPU time per delivery, steadier than wall time on a busy
-//    machine.
+//    then ROUNDS rounds, alternating which side goes first. The ratio is the median of the
+//    rounds' ratios, each of a run of ours and the raw run beside it in time, so that the
+//    machine speeding up or slowing down between rounds (it does, by up to 2x here) cancels
+//    out; the range of the rounds' ratios is printed beside it. "cpu/op" is the worker's CPU
+//    time per delivery, steadier than wall time on a busy machine.
 // 2. emit(). The measured app is created but never initialised (`app.init()` is not called), so
 //    the dispatcher never starts: every emit is validated, serialized, stored and queued for its
 //    8 endpoints, and nothing else runs on the event loop. That is emit() alone, the receiver
@@ -49,14 +51,14 @@ import type { MemoryReport } from './memory.bench.js';
 //    each round.
 // 3. Memory, in a fresh process: see `memory.bench.ts`.
 //
-// Environment overrides: BENCH_EMITS (2000), BENCH_ROUNDS (3), BENCH_WARMUP_MAX (8),
+// Environment overrides: BENCH_EMITS (2000), BENCH_ROUNDS (5), BENCH_WARMUP_MAX (8),
 // BENCH_TRANSPORTS (http,undici), BENCH_EMIT_OPS (20000), BENCH_PENDING (100000),
 // BENCH_SKIP_MEMORY=1.
 
 const EMITS = Number(process.env.BENCH_EMITS ?? 2000);
 const ENDPOINTS = 8;
 const DELIVERIES = EMITS * ENDPOINTS;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_MAX = Number(process.env.BENCH_WARMUP_MAX ?? 8);
 const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,undici')
   .split(',')
@@ -104,6 +106,13 @@ function median(values: number[]): number {
 
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const medianRate = (samples: Sample[]) => median(samples.map(rate));
+
+/** `ours` over `baseline`, round by round: the median and the range of the rounds' ratios. */
+function pairedRatio(ours: Sample[], baseline: Sample[]): string {
+  const ratios = ours.map((sample, round) => rate(sample) / rate(baseline[round]));
+  const [low, high] = [Math.min(...ratios), Math.max(...ratios)];
+  return `ratio ${median(ratios).toFixed(2)} (rounds ${low.toFixed(2)}-${high.toFixed(2)})`;
+}
 
 /**
  * Runs `run` and checks that the receiver answered exactly `expected` requests meanwhile;
@@ -505,8 +514,9 @@ async function main() {
     const [o, t] = [medianRate(pair.ours), medianRate(pair.theirs)];
     const [oCpu, tCpu] = [median(pair.ours.map(cpuPerOp)), median(pair.theirs.map(cpuPerOp))];
     console.log(
-      `delivery ${`${pair.transport}:`.padEnd(7)} ours ${int(o)}/s, ${pair.raw} ${int(t)}/s, ` +
-        `ratio ${(o / t).toFixed(2)} (target >= 0.9); cpu/op ${int(oCpu)} vs ${int(tCpu)} us`,
+      `delivery ${`${pair.transport}:`.padEnd(7)} ${pairedRatio(pair.ours, pair.theirs)} ` +
+        `(target >= 0.9); medians: ours ${int(o)}/s, ${pair.raw} ${int(t)}/s; ` +
+        `cpu/op ${int(oCpu)} vs ${int(tCpu)} us`,
     );
   }
   const [paused, hanging, bare] = [
@@ -515,9 +525,9 @@ async function main() {
     medianRate(emits.bare),
   ];
   console.log(
-    `emit: ${int(paused)}/s vs validate+stringify ${int(bare)}/s, ` +
-      `ratio ${(paused / bare).toFixed(2)} (target >= 0.5); ` +
-      `with a hanging receiver ${int(hanging)}/s, ratio ${(hanging / bare).toFixed(2)}`,
+    `emit: ${pairedRatio(emits.paused, emits.bare)} (target >= 0.5); medians: ` +
+      `${int(paused)}/s vs validate+stringify ${int(bare)}/s; with a hanging receiver ` +
+      `${int(hanging)}/s, ${pairedRatio(emits.hanging, emits.bare)}`,
   );
   if (mem) {
     console.log(
