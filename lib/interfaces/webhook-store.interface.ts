@@ -17,6 +17,14 @@ export interface WebhookDeliveryFilter {
   limit?: number;
 }
 
+/** What an update may change of a delivery: its state, never what it is (ids, event, tenant). */
+export type WebhookDeliveryPatch = Partial<
+  Pick<
+    WebhookDelivery,
+    'status' | 'attempts' | 'scheduleAttempts' | 'nextAttemptAt' | 'lastError' | 'updatedAt'
+  >
+>;
+
 /** What an attempt starts from: its delivery, with the message and endpoint it names. */
 export interface WebhookAttemptContext {
   delivery: WebhookDelivery;
@@ -94,7 +102,7 @@ export interface WebhookStore {
    */
   updateDelivery(
     id: string,
-    patch: Partial<WebhookDelivery>,
+    patch: WebhookDeliveryPatch,
     expected?: { status?: WebhookDeliveryStatus },
   ): Promise<WebhookDelivery | undefined>;
   listDeliveries(filter?: WebhookDeliveryFilter): Promise<WebhookDelivery[]>;
@@ -105,9 +113,6 @@ export interface WebhookStore {
    * its endpoint as stored now. Every attempt ends with it: one round trip for a durable store,
    * where a log entry, an update and a read of the endpoint would each be one.
    */
-  recordAttempt(
-    attempt: WebhookAttempt,
-    patch?: Partial<WebhookDelivery>,
-  ): Promise<RecordedAttempt>;
+  recordAttempt(attempt: WebhookAttempt, patch?: WebhookDeliveryPatch): Promise<RecordedAttempt>;
   listAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
 }

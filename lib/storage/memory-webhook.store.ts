@@ -13,6 +13,7 @@ import type {
   RecordedAttempt,
   WebhookAttemptContext,
   WebhookDeliveryFilter,
+  WebhookDeliveryPatch,
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
 import { copyEndpoint } from './record-copies.js';
@@ -34,9 +35,12 @@ export interface MemoryWebhookStoreOptions {
 const DAY = 24 * 60 * 60 * 1000;
 
 /**
- * The default store: everything in this process's memory, lost on restart. Records are never
- * changed once stored (an update stores a new one), so reads hand out the stored records
- * themselves, without copying, as the `WebhookStore` contract allows. Finished messages
+ * The default store: everything in this process's memory, lost on restart. Endpoints and
+ * messages are never changed once stored (an update stores a new one), so reads hand out the
+ * stored records themselves, without copying, as the `WebhookStore` contract allows.
+ * Deliveries and attempts, of which there are many more, are kept compact (their state and
+ * times as numbers, what they share with their message not repeated) and made into records
+ * on each read: a logged attempt holds about a third less memory than as records. Finished messages
  * (every delivery delivered or failed) are forgotten after `retention` so a long-running
  * process does not grow without bound; pending ones are always kept, and so are messages whose
  * idempotency key is younger than `idempotencyTtl`.
@@ -147,7 +151,7 @@ export class MemoryWebhookStore implements WebhookStore {
     // One entry per message, whatever its fan-out: each delivery is found through its id,
     // which names the message and the delivery's place in it, and is only made into a record
     // when first read (until then it is pending, as emitted). The hot path of every emit.
-    this.messages.set(message.id, { message, endpointIds, deliveries: undefined });
+    this.messages.set(message.id, { message, endpointIds, states: undefined });
     if (++this.insertsSincePrune >= 1000) this.prune();
     const deliveryIds: string[] = [];
     for (let index = 0; index < endpointIds.length; index++) {
@@ -162,7 +166,7 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
     const found = this.locate(id);
-    return found && this.deliveryAt(found.record, found.index);
+    return found && deliveryAt(found.record, found.index);
   }
 
   async getAttemptContext(deliveryId: string): Promise<WebhookAttemptContext | undefined> {
@@ -170,7 +174,7 @@ export class MemoryWebhookStore implements WebhookStore {
     if (!found) return undefined;
     const { record, index } = found;
     return {
-      delivery: this.deliveryAt(record, index),
+      delivery: deliveryAt(record, index),
       message: record.message,
       endpoint: this.endpoints.get(record.endpointIds[index]),
     };
@@ -178,26 +182,18 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async updateDelivery(
     id: string,
-    patch: Partial<WebhookDelivery>,
+    patch: WebhookDeliveryPatch,
     expected: { status?: WebhookDeliveryStatus } = {},
   ): Promise<WebhookDelivery | undefined> {
     // No await from the check to the set: that is what makes this compare-and-set atomic.
     const found = this.locate(id);
     if (!found) return undefined;
-    const delivery = this.deliveryAt(found.record, found.index);
-    if (expected.status !== undefined && delivery.status !== expected.status) return undefined;
-    return this.patchDelivery(found, delivery, patch);
-  }
-
-  /** A new record in the same place: whoever holds the old one still holds what it read. */
-  private patchDelivery(
-    { record, index }: Located,
-    delivery: WebhookDelivery,
-    patch: Partial<WebhookDelivery>,
-  ): WebhookDelivery {
-    const updated: WebhookDelivery = { ...delivery, ...patch, id: delivery.id };
-    record.deliveries![index] = updated;
-    return updated;
+    const { record, index } = found;
+    if (expected.status !== undefined && statusAt(record, index) !== expected.status) {
+      return undefined;
+    }
+    patchState(record, index, patch);
+    return deliveryAt(record, index);
   }
 
   async listDeliveries(filter: WebhookDeliveryFilter = {}): Promise<WebhookDelivery[]> {
@@ -216,8 +212,9 @@ export class MemoryWebhookStore implements WebhookStore {
         if (filter.endpointId !== undefined && record.endpointIds[i] !== filter.endpointId) {
           continue;
         }
-        const delivery = this.deliveryAt(record, i);
-        if (filter.status === undefined || delivery.status === filter.status) found.push(delivery);
+        if (filter.status === undefined || statusAt(record, i) === filter.status) {
+          found.push(deliveryAt(record, i));
+        }
       }
     }
     return found;
@@ -225,23 +222,50 @@ export class MemoryWebhookStore implements WebhookStore {
 
   async recordAttempt(
     attempt: WebhookAttempt,
-    patch?: Partial<WebhookDelivery>,
+    patch?: WebhookDeliveryPatch,
   ): Promise<RecordedAttempt> {
     const found = this.locate(attempt.deliveryId);
     const endpoint = this.endpoints.get(attempt.endpointId);
     if (!found) return { delivery: undefined, endpoint };
+    const { record, index } = found;
     // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
-    const attempts = (found.record.attempts ??= []);
-    const list = attempts[found.index];
-    if (list) list.push(attempt);
-    else attempts[found.index] = [attempt];
-    const delivery = this.deliveryAt(found.record, found.index);
-    return { delivery: patch ? this.patchDelivery(found, delivery, patch) : delivery, endpoint };
+    const entry: AttemptEntry = {
+      id: attempt.id,
+      attempt: attempt.attempt,
+      startedAt: attempt.startedAt.getTime(),
+      durationMs: attempt.durationMs,
+      statusCode: attempt.statusCode,
+      error: attempt.error,
+      responseBody: attempt.responseBody,
+      outcome: attempt.outcome,
+    };
+    const attempts = (record.attempts ??= []);
+    const list = attempts[index];
+    if (list) list.push(entry);
+    else attempts[index] = [entry];
+    if (patch) patchState(record, index, patch);
+    return { delivery: deliveryAt(record, index), endpoint };
   }
 
-  async listAttempts(deliveryId: string): Promise<WebhookAttempt[]> {
-    const found = this.locate(deliveryId);
-    return [...(found?.record.attempts?.[found.index] ?? [])];
+  async listAttempts(id: string): Promise<WebhookAttempt[]> {
+    const found = this.locate(id);
+    if (!found) return [];
+    const { record, index } = found;
+    const { message } = record;
+    const endpointId = record.endpointIds[index];
+    return (record.attempts?.[index] ?? []).map((entry) => ({
+      id: entry.id,
+      deliveryId: id,
+      messageId: message.id,
+      endpointId,
+      attempt: entry.attempt,
+      startedAt: new Date(entry.startedAt),
+      durationMs: entry.durationMs,
+      statusCode: entry.statusCode,
+      error: entry.error,
+      responseBody: entry.responseBody,
+      outcome: entry.outcome,
+    }));
   }
 
   private dropSubscriptions() {
@@ -256,31 +280,6 @@ export class MemoryWebhookStore implements WebhookStore {
     return { record, index: parsed.index };
   }
 
-  /** The delivery's record, made (and kept, so every read sees the same one) on first read. */
-  private deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
-    record.deliveries ??= record.endpointIds.map(() => undefined);
-    let delivery = record.deliveries[index];
-    if (!delivery) {
-      const { message } = record;
-      delivery = {
-        id: deliveryId(message.id, index),
-        messageId: message.id,
-        endpointId: record.endpointIds[index],
-        tenant: message.tenant,
-        event: message.event,
-        status: 'pending',
-        attempts: 0,
-        scheduleAttempts: 0,
-        nextAttemptAt: message.createdAt,
-        lastError: null,
-        createdAt: message.createdAt,
-        updatedAt: message.createdAt,
-      };
-      record.deliveries[index] = delivery;
-    }
-    return delivery;
-  }
-
   private prune() {
     this.insertsSincePrune = 0;
     const now = Date.now();
@@ -292,10 +291,7 @@ export class MemoryWebhookStore implements WebhookStore {
       if (message.createdAt.getTime() >= cutoff) break;
       // Forgetting it would free its key early: a repeated emit would then send again.
       if (message.idempotencyKey !== null && message.createdAt.getTime() >= keyCutoff) continue;
-      // A delivery never read is still pending.
-      const isPending = (_: string, i: number) =>
-        (record.deliveries?.[i]?.status ?? 'pending') === 'pending';
-      if (record.endpointIds.some(isPending)) continue;
+      if (record.endpointIds.some((_, i) => statusAt(record, i) === 'pending')) continue;
       this.messages.delete(id);
       if (message.idempotencyKey !== null) {
         const key = idempotencyKey(message);
@@ -316,12 +312,87 @@ interface MessageRecord {
   message: WebhookMessage;
   endpointIds: readonly string[];
   /**
-   * Made on the first read: until then (and for each slot until its first read or update) a
-   * delivery is pending, as emitted.
+   * The deliveries' states, in the order of `endpointIds`; made on the first update. Until then
+   * (and for each place until its first update) a delivery is pending, as emitted.
    */
-  deliveries: (WebhookDelivery | undefined)[] | undefined;
+  states: (DeliveryState | undefined)[] | undefined;
   /** Attempts per delivery, oldest first, in the same places; made on the first attempt. */
-  attempts?: (WebhookAttempt[] | undefined)[];
+  attempts?: (AttemptEntry[] | undefined)[];
+}
+
+/** What changes of a delivery, its times in epoch milliseconds: a Date costs ~100 bytes. */
+interface DeliveryState {
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  scheduleAttempts: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  updatedAt: number;
+}
+
+/** An attempt without what its delivery already says, its start in epoch milliseconds. */
+interface AttemptEntry {
+  id: string;
+  attempt: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  responseBody: string | null;
+  outcome: WebhookAttempt['outcome'];
+}
+
+const statusAt = (record: MessageRecord, index: number): WebhookDeliveryStatus =>
+  record.states?.[index]?.status ?? 'pending';
+
+/** The state of a delivery as emitted: pending, due at once. */
+function emittedState(record: MessageRecord): DeliveryState {
+  const createdAt = record.message.createdAt.getTime();
+  return {
+    status: 'pending',
+    attempts: 0,
+    scheduleAttempts: 0,
+    nextAttemptAt: createdAt,
+    lastError: null,
+    updatedAt: createdAt,
+  };
+}
+
+/** The delivery as a record, made anew on every read: nothing read shares a mutable part. */
+function deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
+  const { message } = record;
+  const state = record.states?.[index] ?? emittedState(record);
+  return {
+    id: deliveryId(message.id, index),
+    messageId: message.id,
+    endpointId: record.endpointIds[index],
+    tenant: message.tenant,
+    event: message.event,
+    status: state.status,
+    attempts: state.attempts,
+    scheduleAttempts: state.scheduleAttempts,
+    nextAttemptAt: state.nextAttemptAt === null ? null : new Date(state.nextAttemptAt),
+    lastError: state.lastError,
+    createdAt: new Date(message.createdAt.getTime()),
+    updatedAt: new Date(state.updatedAt),
+  };
+}
+
+/** A new state in the delivery's place: `patch` over the current one (`undefined`: unchanged). */
+function patchState(record: MessageRecord, index: number, patch: WebhookDeliveryPatch): void {
+  const states = (record.states ??= record.endpointIds.map(() => undefined));
+  const current = states[index] ?? emittedState(record);
+  states[index] = {
+    status: patch.status ?? current.status,
+    attempts: patch.attempts ?? current.attempts,
+    scheduleAttempts: patch.scheduleAttempts ?? current.scheduleAttempts,
+    nextAttemptAt:
+      patch.nextAttemptAt === undefined
+        ? current.nextAttemptAt
+        : (patch.nextAttemptAt?.getTime() ?? null),
+    lastError: patch.lastError === undefined ? current.lastError : patch.lastError,
+    updatedAt: patch.updatedAt?.getTime() ?? current.updatedAt,
+  };
 }
 
 // `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept. The

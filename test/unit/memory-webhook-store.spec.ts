@@ -318,7 +318,7 @@ describe('MemoryWebhookStore', () => {
       expect(await store.findSubscribedEndpointIds('ping', 'acme')).toEqual([acme.id]);
     });
 
-    it('never changes a delivery it handed out: an update stores a new record in its place', async () => {
+    it('never changes a delivery it handed out, nor shares one between reads', async () => {
       const store = new MemoryWebhookStore();
       const m = message();
       const [first, second] = await insert(store, m, [['ep_a'], ['ep_b']]);
@@ -328,11 +328,32 @@ describe('MemoryWebhookStore', () => {
       const updated = (await store.updateDelivery(first.id, { status: 'failed', attempts: 1 }))!;
 
       expect(before).toMatchObject({ status: 'pending', attempts: 0 });
-      expect(listedBefore).toBe(before);
+      expect(listedBefore).toEqual(before);
       expect(updated).toMatchObject({ id: first.id, status: 'failed', attempts: 1 });
-      expect(await store.getDelivery(first.id)).toBe(updated);
+      const read = (await store.getDelivery(first.id))!;
+      expect(read).toEqual(updated);
+      // Each read is a record of its own, Dates included: changing one reaches nothing else.
+      expect(read).not.toBe(updated);
+      read.updatedAt.setTime(0);
+      read.status = 'delivered';
+      expect(await store.getDelivery(first.id)).toEqual(updated);
       // Same place in the newest-first order as before the update.
       expect((await store.listDeliveries()).map((d) => d.id)).toEqual([second.id, first.id]);
+    });
+
+    it('keeps what an attempt said, not the object it was given', async () => {
+      const store = new MemoryWebhookStore();
+      const [d] = await insert(store, message(), [['ep_a']]);
+      const given = attempt(d);
+      const kept = { ...given, startedAt: new Date(given.startedAt.getTime()) };
+      await store.recordAttempt(given);
+
+      given.startedAt.setTime(0);
+      given.statusCode = 204;
+      const [listed] = await store.listAttempts(d.id);
+      expect(listed).toEqual(kept);
+      listed.startedAt.setTime(0);
+      expect(await store.listAttempts(d.id)).toEqual([kept]);
     });
 
     it('reads an attempt context: the delivery with its message and endpoint', async () => {
@@ -375,7 +396,7 @@ describe('MemoryWebhookStore', () => {
       expect(recorded.delivery).toMatchObject({ id: d.id, status: 'delivered', attempts: 2 });
       // The endpoint as stored now, not as it was when the delivery was made.
       expect(recorded.endpoint?.failingSince).toEqual(new Date(1_000));
-      expect(await store.getDelivery(d.id)).toBe(recorded.delivery);
+      expect(await store.getDelivery(d.id)).toEqual(recorded.delivery);
       expect(await store.listAttempts(d.id)).toEqual([first, second]);
       // A new record: the one handed out before is unchanged.
       expect(d).toMatchObject({ status: 'pending', attempts: 0 });
@@ -407,7 +428,7 @@ describe('MemoryWebhookStore', () => {
         expect(await store.getDelivery(id)).toBeUndefined();
         expect(await store.updateDelivery(id, { status: 'failed' })).toBeUndefined();
       }
-      expect(await store.getDelivery(d.id)).toBe(d);
+      expect(await store.getDelivery(d.id)).toEqual(d);
     });
 
     it('returns the existing message on an idempotent repeat, unchanged', async () => {
