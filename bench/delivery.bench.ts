@@ -47,8 +47,8 @@ import type { MemoryReport } from './memory.bench.js';
 //    endpoints point at a receiver that never answers (the first attempts fill the concurrency
 //    limits, then the dispatcher idles). Baseline: plainToInstance + validate + JSON.stringify of
 //    the same payload, awaited one at a time like the emits. Each of the three runs in a worker
-//    process of its own, warmed up like the throughput sides, with a different one first in
-//    each round.
+//    process of its own, warmed up like the throughput sides; a round runs them in the order
+//    paused, bare, hanging, or the reverse, so that bare sits beside both runs it is compared to.
 // 3. Memory, in a fresh process: see `memory.bench.ts`.
 //
 // Environment overrides: BENCH_EMITS (2000), BENCH_ROUNDS (5), BENCH_WARMUP_MAX (8),
@@ -62,7 +62,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_MAX = Number(process.env.BENCH_WARMUP_MAX ?? 8);
 const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,undici')
   .split(',')
-  .filter(Boolean) as Transport[];
+  .map((name) => name.trim())
+  .filter(Boolean)
+  .map((name) => {
+    if (name === 'http' || name === 'undici') return name;
+    throw new Error(`BENCH_TRANSPORTS: unknown transport "${name}"; use http, undici or both`);
+  });
 const RAW_CONCURRENCY = 64;
 const EMIT_OPS = Number(process.env.BENCH_EMIT_OPS ?? 20_000);
 const PENDING = Number(process.env.BENCH_PENDING ?? 100_000);
@@ -437,7 +442,8 @@ async function emitThroughput(receiver: Receiver) {
     `2. emit(): ${int(EMIT_OPS)} sequential emits (${ENDPOINTS} endpoints each) against ` +
       `${int(EMIT_OPS)} x plainToInstance + validate + JSON.stringify; each in a process of its own`,
   );
-  const sides: EmitSide[] = ['bare', 'paused', 'hanging'];
+  // The baseline in the middle: each round's bare run sits beside both emit runs it is compared with.
+  const sides: EmitSide[] = ['paused', 'bare', 'hanging'];
   const urls = { bare: receiver.okUrl, paused: receiver.okUrl, hanging: receiver.hangUrl };
   const workers = sides.map((side) => startSideWorker(side, 'http'));
   const run = (index: number) => workers[index].run(urls[sides[index]], EMIT_OPS);
@@ -445,9 +451,9 @@ async function emitThroughput(receiver: Receiver) {
   try {
     for (const [index, side] of sides.entries()) await warmUp(`emit ${side}`, () => run(index));
     for (let round = 0; round < ROUNDS; round++) {
-      // A different side first in each round.
+      // Forwards, then backwards: neither emit side always runs first.
       for (let step = 0; step < sides.length; step++) {
-        const index = (round + step) % sides.length;
+        const index = round % 2 === 0 ? step : sides.length - 1 - step;
         samples[sides[index]].push(await run(index));
       }
       const describe = (side: EmitSide) => {

@@ -98,6 +98,9 @@ export function createModules(count: number) {
     }),
     /** The same providers without `WebhooksModule`: the bootstrap baseline. */
     withoutModule: createModule('WithoutWebhooksModule', { providers }),
+    /** `WebhooksModule` alone: what it costs by itself, against an empty app. */
+    moduleAlone: createModule('WebhooksModuleAlone', { imports: [WebhooksModule.forRoot()] }),
+    empty: createModule('EmptyModule', {}),
     /** `@nestjs/swagger`'s own way: `@ApiWebhook` controller methods. */
     apiWebhook: createModule('ApiWebhookModule', {
       controllers: createApiWebhookControllers(count),

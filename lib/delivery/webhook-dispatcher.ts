@@ -104,9 +104,12 @@ export class WebhookDispatcher {
     const now = new Date();
     if (verdict.outcome === 'delivered') return this.succeed(attempt, progress, now);
 
-    // The endpoint as it is now, not as it was when the attempt started: another delivery may
-    // have succeeded meanwhile and stopped the failing clock.
-    const { endpoint: current } = await this.store.recordAttempt(attempt);
+    // The count with the log, so that a crash before the delivery's update cannot reuse the
+    // attempt's number. The endpoint as it is now, not as it was when the attempt started:
+    // another delivery may have succeeded meanwhile and stopped the failing clock.
+    const { endpoint: current } = await this.store.recordAttempt(attempt, {
+      attempts: attempt.attempt,
+    });
     progress.recorded = attempt;
 
     // The status when there is one: a body that broke off is not why the attempt failed.
@@ -324,7 +327,9 @@ export class WebhookDispatcher {
           job.deliveryId,
           {
             ...(progress.recorded && { attempts: progress.recorded.attempt }),
-            scheduleAttempts,
+            // Unknown when reading the delivery is what failed: its schedule is left as it is,
+            // so that a flaky store cannot restart it over and over.
+            ...(progress.delivery && { scheduleAttempts }),
             nextAttemptAt: new Date(now.getTime() + delay),
             lastError,
             updatedAt: now,

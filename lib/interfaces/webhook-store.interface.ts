@@ -17,7 +17,10 @@ export interface WebhookDeliveryFilter {
   limit?: number;
 }
 
-/** What an update may change of a delivery: its state, never what it is (ids, event, tenant). */
+/**
+ * What an update may change of a delivery: its state, never what it is (ids, event, tenant). A
+ * field left out or `undefined` stays as it is; `null` is stored as `null`.
+ */
 export type WebhookDeliveryPatch = Partial<
   Pick<
     WebhookDelivery,
@@ -89,6 +92,7 @@ export interface WebhookStore {
   ): Promise<InsertedMessage>;
   getMessage(id: string): Promise<WebhookMessage | undefined>;
 
+  /** One delivery, for inspection (the library's attempts read `getAttemptContext`). */
   getDelivery(id: string): Promise<WebhookDelivery | undefined>;
   /**
    * The delivery with its message and endpoint, read together (one round trip for a durable
@@ -110,8 +114,10 @@ export interface WebhookStore {
   /**
    * Adds the attempt to its delivery's log and, given a `patch`, applies it to the delivery in
    * the same step (atomically, as `updateDelivery` without `expected`); returns the delivery and
-   * its endpoint as stored now. Every attempt ends with it: one round trip for a durable store,
-   * where a log entry, an update and a read of the endpoint would each be one.
+   * its endpoint as stored now. Every attempt that was sent is logged with it: one round trip for
+   * a durable store, where a log entry, an update and a read of the endpoint would each be one.
+   * A delivered attempt needs nothing more; a failed one then updates its delivery (with the
+   * status check of `updateDelivery`) once it knows whether to retry.
    */
   recordAttempt(attempt: WebhookAttempt, patch?: WebhookDeliveryPatch): Promise<RecordedAttempt>;
   listAttempts(deliveryId: string): Promise<WebhookAttempt[]>;

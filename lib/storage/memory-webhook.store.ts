@@ -149,8 +149,8 @@ export class MemoryWebhookStore implements WebhookStore {
       this.idempotency.set(key, message.id);
     }
     // One entry per message, whatever its fan-out: each delivery is found through its id,
-    // which names the message and the delivery's place in it, and is only made into a record
-    // when first read (until then it is pending, as emitted). The hot path of every emit.
+    // which names the message and the delivery's place in it, and has no state of its own
+    // until its first update (until then it is pending, as emitted). The hot path of every emit.
     this.messages.set(message.id, { message, endpointIds, states: undefined });
     if (++this.insertsSincePrune >= 1000) this.prune();
     const deliveryIds: string[] = [];
@@ -406,7 +406,7 @@ const deliveryId = (messageId: string, index: number) =>
 
 function parseDeliveryId(id: string): { messageId: string; index: number } | undefined {
   if (!id.startsWith('dlv_')) return undefined;
-  // Base-36 digits read in place: no substring for them on a path every attempt takes thrice.
+  // Base-36 digits read in place: no substring for them on a path every attempt takes two or three times.
   let index = 0;
   let position = 4;
   for (; position < id.length; position++) {

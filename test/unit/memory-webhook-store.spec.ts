@@ -7,6 +7,7 @@ import type {
   WebhookDeliveryStatus,
   WebhookMessage,
 } from '../../lib/interfaces/webhook-message.interface.js';
+import type { WebhookDeliveryPatch } from '../../lib/interfaces/webhook-store.interface.js';
 import { storedEndpoint } from '../support/stored-endpoint.js';
 
 let sequence = 0;
@@ -29,7 +30,7 @@ function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
   };
 }
 
-type DeliverySpec = [endpointId: string, overrides?: Partial<WebhookDelivery>];
+type DeliverySpec = [endpointId: string, overrides?: WebhookDeliveryPatch];
 
 /** Inserts `of` with a delivery per spec, applies each spec's overrides, and reads them back. */
 async function insert(

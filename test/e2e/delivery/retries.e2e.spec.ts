@@ -542,10 +542,11 @@ describe.each(['http', 'undici'] as const)(
     describe('an unexpected error in an attempt', () => {
       let logger: CaptureLogger;
 
-      /** Boots with a logger, and makes `method` of the store throw on its first call. */
+      /** Boots with a logger, and makes `method` of the store throw on its first `failures` calls. */
       const bootWithFlakyStore = async (
-        method: 'recordAttempt' | 'getAttemptContext',
+        method: 'recordAttempt' | 'getAttemptContext' | 'updateDelivery',
         options: WebhooksModuleOptions,
+        failures = 1,
       ) => {
         logger = new CaptureLogger();
         ctx = await bootDeliveryApp(
@@ -554,10 +555,10 @@ describe.each(['http', 'undici'] as const)(
         );
         const store = ctx.app.get(WebhooksRuntime).store;
         const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
-        let broken = true;
+        let broken = failures;
         (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-          if (!broken) return original(...args);
-          broken = false;
+          if (broken === 0) return original(...args);
+          broken--;
           return Promise.reject(new Error(`${method} failed: store unavailable`));
         };
       };
@@ -600,6 +601,25 @@ describe.each(['http', 'undici'] as const)(
         expect(delivery).toMatchObject({ status: 'delivered', attempts: 1 });
         expect(received('/hook')).toHaveLength(1);
         expect(errors()).toEqual([expect.stringMatching(/getAttemptContext failed.*retrying in/)]);
+      });
+
+      it('keeps the attempt count with the log when the update after a failed attempt is lost', async () => {
+        // The update that schedules the retry and recovery's own update both fail: the retry
+        // still runs, and must not reuse the first attempt's number.
+        await bootWithFlakyStore('updateDelivery', { retryDelays: [50] }, 2);
+        let calls = 0;
+        receiver.behave((_request, res) => {
+          if (calls++ === 0) answer(res, 500, 'boom');
+          else answer(res, 200, 'ok');
+        });
+        await addEndpoint('/hook');
+        const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+
+        const delivery = await settled(id);
+        expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
+        expect(delivery.attemptLog.map((attempt) => attempt.attempt)).toEqual([1, 2]);
+        expect(new Set(delivery.attemptLog.map((attempt) => attempt.id)).size).toBe(2);
+        expect(received('/hook')).toHaveLength(2);
       });
 
       it('fails the delivery when no retry is left, and reports it', async () => {
