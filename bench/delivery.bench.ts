@@ -59,7 +59,8 @@ const EMITS = Number(process.env.BENCH_EMITS ?? 2000);
 const ENDPOINTS = 8;
 const DELIVERIES = EMITS * ENDPOINTS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const WARMUP_MAX = Number(process.env.BENCH_WARMUP_MAX ?? 8);
+const WARMUP_MIN = 4;
+const WARMUP_MAX = Math.max(WARMUP_MIN, Number(process.env.BENCH_WARMUP_MAX ?? 8));
 const TRANSPORTS = (process.env.BENCH_TRANSPORTS ?? 'http,undici')
   .split(',')
   .map((name) => name.trim())
@@ -338,10 +339,11 @@ function serveSideRuns() {
 
 /**
  * Full-size runs, not counted, until one costs no less than 90% of the cheapest before it in CPU
- * per delivery (at least 2, at most WARMUP_MAX): a webhook sender runs for days, and its steady
- * state is what the rounds compare. The library's path is longer than the raw loop's, and V8
- * takes several runs (some 50,000 deliveries) to finish optimizing it: after one warm-up run
- * ours still cost twice its steady CPU per delivery, so the rounds measured the JIT.
+ * per delivery (at least WARMUP_MIN, at most WARMUP_MAX): a webhook sender runs for days, and
+ * its steady state is what the rounds compare. The library's path is longer than the raw
+ * loop's, and V8 takes several runs (some 50,000 deliveries) to finish optimizing it: after one
+ * warm-up run ours still cost twice its steady CPU per delivery, and after two or three it was
+ * sometimes still getting cheaper by a few percent a run, so the rounds measured the JIT.
  */
 async function warmUp(label: string, run: () => Promise<Sample>): Promise<void> {
   const costs: number[] = [];
@@ -351,7 +353,7 @@ async function warmUp(label: string, run: () => Promise<Sample>): Promise<void> 
     costs.push(cost);
     const steady = cost >= cheapest * 0.9;
     cheapest = Math.min(cheapest, cost);
-    if (costs.length >= 2 && steady) break;
+    if (costs.length >= WARMUP_MIN && steady) break;
   }
   console.log(`  warm-up ${label}: ${costs.map(int).join(', ')} us cpu/op`);
 }
