@@ -19,10 +19,9 @@ import { AddressPolicy } from './endpoints/address-policy.js';
 import { UrlPolicy } from './endpoints/url-policy.js';
 import { WebhookEndpoints } from './endpoints/webhook-endpoints.js';
 import { MemoryWebhookStore } from './storage/memory-webhook.store.js';
-import { resolveOptions, type ResolvedWebhooksOptions } from './webhooks.options.js';
+import { resolveOptions } from './webhooks.options.js';
 import type { WebhookQueue } from './interfaces/webhook-queue.interface.js';
 import type { WebhookStore } from './interfaces/webhook-store.interface.js';
-import type { WebhookTransport } from './interfaces/webhook-transport.interface.js';
 import type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
 
 /**
@@ -39,11 +38,9 @@ import type { WebhooksModuleOptions } from './interfaces/webhooks-module-options
 export class WebhooksRuntime
   implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
-  readonly options: ResolvedWebhooksOptions;
   readonly catalog: WebhookCatalog;
   readonly store: WebhookStore;
   readonly queue: WebhookQueue;
-  readonly transport: WebhookTransport;
   readonly lifecycle = new WebhookLifecycle();
   readonly dispatcher: WebhookDispatcher;
   readonly emitter: WebhookEmitter;
@@ -55,7 +52,7 @@ export class WebhooksRuntime
     modules: ModulesContainer,
     reflector: Reflector,
   ) {
-    const options = (this.options = resolveOptions(moduleOptions));
+    const options = resolveOptions(moduleOptions);
     const addresses = new AddressPolicy(options.allowedNetworks);
 
     const accessor = new WebhooksMetadataAccessor(reflector);
@@ -71,12 +68,12 @@ export class WebhooksRuntime
     // out without having been sent.
     const Transport =
       options.transport === 'undici' ? UndiciWebhookTransport : HttpWebhookTransport;
-    this.transport = new Transport(addresses, options.maxResponseBodyBytes, options.concurrency);
+    const transport = new Transport(addresses, options.maxResponseBodyBytes, options.concurrency);
 
     this.dispatcher = new WebhookDispatcher(
       this.store,
       this.queue,
-      this.transport,
+      transport,
       options,
       this.lifecycle,
     );
