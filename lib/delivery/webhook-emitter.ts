@@ -15,7 +15,7 @@ export interface EmitOptions {
   tenant?: string | null;
   /** Which operation to send, when the webhook declares several. */
   method?: WebhookMethod;
-  /** A repeated key (per tenant, within `idempotencyTtl`) returns the first message, sends nothing. */
+  /** A repeated key (per tenant, within `idempotencyTtl`) returns the first message; sends none. */
   idempotencyKey?: string;
 }
 
@@ -31,7 +31,7 @@ export class WebhookEmitter {
     private readonly options: ResolvedWebhooksOptions,
   ) {}
 
-  /** Refuses every later `emit()`; called as the application shuts down, before the queue stops. */
+  /** Refuses every later `emit()`: called as the application shuts down, before the queue stops. */
   close() {
     this.closed = true;
   }

@@ -35,15 +35,17 @@ export interface MemoryWebhookStoreOptions {
 const DAY = 24 * 60 * 60 * 1000;
 
 /**
- * The default store: everything in this process's memory, lost on restart. Endpoints and
- * messages are never changed once stored (an update stores a new one), so reads hand out the
- * stored records themselves, without copying, as the `WebhookStore` contract allows.
- * Deliveries and attempts, of which there are many more, are kept compact (their state and
- * times as numbers, what they share with their message not repeated) and made into records
- * on each read: a logged attempt holds about a third less memory than as records. Finished messages
- * (every delivery delivered or failed) are forgotten after `retention` so a long-running
- * process does not grow without bound; pending ones are always kept, and so are messages whose
- * idempotency key is younger than `idempotencyTtl`.
+ * The default store: everything in this process's memory, lost on restart.
+ *
+ * Endpoints and messages are never changed once stored (an update stores a new one), so reads
+ * hand out the stored records themselves, without copying, as the `WebhookStore` contract
+ * allows. Deliveries and attempts, of which there are many more, are kept compact (their state
+ * and times as numbers, nothing repeated from their message) and made into records on each
+ * read: a logged attempt holds about a third less memory than as a record.
+ *
+ * Finished messages (every delivery delivered or failed) are forgotten after `retention` so a
+ * long-running process does not grow without bound; pending ones are always kept, and so are
+ * messages whose idempotency key is younger than `idempotencyTtl`.
  */
 export class MemoryWebhookStore implements WebhookStore {
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
@@ -406,7 +408,8 @@ const deliveryId = (messageId: string, index: number) =>
 
 function parseDeliveryId(id: string): { messageId: string; index: number } | undefined {
   if (!id.startsWith('dlv_')) return undefined;
-  // Base-36 digits read in place: no substring for them on a path every attempt takes two or three times.
+  // Base-36 digits read in place: no substring for them on a path every attempt takes two or
+  // three times.
   let index = 0;
   let position = 4;
   for (; position < id.length; position++) {
