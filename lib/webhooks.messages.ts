@@ -349,16 +349,17 @@ export const unexpectedAttemptError = (reason: string) => `unexpected error: ${r
 
 /** `delayMs`: when the attempt is retried; `undefined`: no retry is left. */
 export const attemptCrashed = (
-  deliveryId: string,
+  messageId: string,
   endpointId: string,
   reason: string,
   delayMs: number | undefined,
 ) =>
-  `Delivery ${deliveryId} to endpoint ${endpointId} hit an unexpected error (${reason}); ` +
+  `Delivery of message ${messageId} to endpoint ${endpointId} hit an unexpected error ` +
+  `(${reason}); ` +
   (delayMs === undefined
     ? `no retry is left, so it is marked failed.`
     : `retrying in ${Math.round(delayMs)} ms.`);
 
-export const attemptRecoveryFailed = (deliveryId: string, reason: string) =>
-  `Could not record the unexpected error of delivery ${deliveryId} either (${reason}); the ` +
-  `store keeps it as it was last recorded.`;
+export const attemptRecoveryFailed = (messageId: string, endpointId: string, reason: string) =>
+  `Could not record the unexpected error of the delivery of message ${messageId} to endpoint ` +
+  `${endpointId} either (${reason}); the store keeps it as it was last recorded.`;

@@ -14,23 +14,34 @@ interface Scheduled {
 // setTimeout fires at once for delays above 2^31-1 ms; longer waits are re-armed.
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
+/** One endpoint's due jobs (their message ids) and how many of its attempts are running. */
+interface Lane {
+  endpointId: string;
+  due: Fifo<string>;
+  active: number;
+  /** Where it stands in `rotation`. */
+  slot: number;
+}
+
 /**
- * The default queue: due times in a binary heap under one unref'd timer, due jobs in one FIFO
+ * The default queue: due times in a binary heap under one unref'd timer, due jobs in one lane
  * per endpoint, started round-robin within the total and per-endpoint concurrency limits.
  * Pending jobs live only in this process.
  */
 export class MemoryWebhookQueue implements WebhookQueue {
   private readonly heap: Scheduled[] = [];
-  // Due delivery ids per endpoint: the endpoint is the key, so a waiting job needs no object of
-  // its own (100,000 pending deliveries are 100,000 strings here, not 100,000 jobs).
-  private readonly ready = new Map<string, Fifo<string>>();
-  private readonly activeByEndpoint = new Map<string, number>();
+  // A lane holds message ids, strings the store keeps anyway: 100,000 pending deliveries are
+  // 100,000 array slots here, not 100,000 jobs or ids.
+  private readonly lanes = new Map<string, Lane>();
+  /** The lanes in round-robin order; `cursor` is the next to be offered a free slot. */
+  private readonly rotation: Lane[] = [];
+  private cursor = 0;
   private readonly running = new Set<Promise<void>>();
   private handler?: WebhookJobHandler;
   private timer?: NodeJS.Timeout;
   private timerDueAt = Infinity;
   private seq = 0;
-  private readyCount = 0;
+  private dueCount = 0;
   private stopped = false;
   // Jobs enqueued once stopped: retries scheduled by attempts that finished during stop().
   private droppedWhileStopped = 0;
@@ -42,7 +53,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
   ) {}
 
   get pending(): number {
-    return this.heap.length + this.readyCount;
+    return this.heap.length + this.dueCount;
   }
 
   async enqueue(job: WebhookJob, delayMs: number): Promise<void> {
@@ -51,7 +62,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
       return;
     }
     if (delayMs <= 0) {
-      this.makeReady(job);
+      this.makeDue(job.messageId, job.endpointId);
       this.pump();
       return;
     }
@@ -59,12 +70,12 @@ export class MemoryWebhookQueue implements WebhookQueue {
     this.arm();
   }
 
-  async enqueueAll(jobs: readonly WebhookJob[]): Promise<void> {
+  async enqueueAll(messageId: string, endpointIds: readonly string[]): Promise<void> {
     if (this.stopped) {
-      this.droppedWhileStopped += jobs.length;
+      this.droppedWhileStopped += endpointIds.length;
       return;
     }
-    for (const job of jobs) this.makeReady(job);
+    for (const endpointId of endpointIds) this.makeDue(messageId, endpointId);
     this.pump();
   }
 
@@ -95,51 +106,71 @@ export class MemoryWebhookQueue implements WebhookQueue {
     return { running: this.running.size, pending: this.pending + this.droppedWhileStopped };
   }
 
-  private makeReady(job: WebhookJob) {
-    let fifo = this.ready.get(job.endpointId);
-    if (!fifo) {
-      fifo = new Fifo();
-      this.ready.set(job.endpointId, fifo);
+  private makeDue(messageId: string, endpointId: string) {
+    let lane = this.lanes.get(endpointId);
+    if (!lane) {
+      lane = { endpointId, due: new Fifo(), active: 0, slot: this.rotation.length };
+      this.lanes.set(endpointId, lane);
+      this.rotation.push(lane);
     }
-    fifo.push(job.deliveryId);
-    this.readyCount++;
+    lane.due.push(messageId);
+    this.dueCount++;
   }
 
+  /**
+   * Starts due jobs until the total limit is reached or every lane with due jobs is at its own
+   * limit, offering each free slot to the next lane in the rotation, so that a backlog at one
+   * endpoint cannot starve the others. That is the invariant every other method keeps: after
+   * it, no lane could start a job that it does not run.
+   */
   private pump() {
     if (!this.handler || this.stopped) return;
-    let started = true;
-    while (started && this.running.size < this.concurrency && this.readyCount > 0) {
-      started = false;
-      for (const [endpointId, fifo] of this.ready) {
-        if (this.running.size >= this.concurrency) break;
-        const active = this.activeByEndpoint.get(endpointId) ?? 0;
-        if (active >= this.endpointConcurrency) continue;
-        const deliveryId = fifo.shift()!;
-        this.readyCount--;
-        // To the back of the rotation: the next free slot goes to the next endpoint, so a
-        // backlog at one endpoint cannot starve the others (Map iteration is insertion order).
-        this.ready.delete(endpointId);
-        if (fifo.size > 0) this.ready.set(endpointId, fifo);
-        this.run({ deliveryId, endpointId }, active);
-        started = true;
+    const { rotation } = this;
+    let idle = 0;
+    while (this.running.size < this.concurrency && this.dueCount > 0 && idle < rotation.length) {
+      if (this.cursor >= rotation.length) this.cursor = 0;
+      const lane = rotation[this.cursor++];
+      if (lane.due.size > 0 && lane.active < this.endpointConcurrency) {
+        this.run(lane);
+        idle = 0;
+      } else {
+        idle++;
       }
     }
   }
 
-  private run(job: WebhookJob, active: number) {
-    this.activeByEndpoint.set(job.endpointId, active + 1);
+  private run(lane: Lane) {
+    const job: WebhookJob = { messageId: lane.due.shift()!, endpointId: lane.endpointId };
+    this.dueCount--;
+    lane.active++;
     // A handler must not reject (the dispatcher logs and reschedules its own failures); one
     // that does anyway must not stop the queue from freeing the slot and moving on.
     const done = () => {
+      // Full before this job ended: a lane waiting for the total limit may start now.
+      const wasFull = this.running.size >= this.concurrency;
       this.running.delete(running);
-      const left = (this.activeByEndpoint.get(job.endpointId) ?? 1) - 1;
-      if (left === 0) this.activeByEndpoint.delete(job.endpointId);
-      else this.activeByEndpoint.set(job.endpointId, left);
-      this.pump();
+      lane.active--;
+      if (this.stopped || !this.handler) return this.dropIfIdle(lane);
+      if (wasFull) this.pump();
+      // Otherwise (the invariant of `pump`) only this job's lane can have gained a job to start.
+      else if (lane.due.size > 0 && lane.active < this.endpointConcurrency) this.run(lane);
+      this.dropIfIdle(lane);
     };
     // One promise per job: `then(done, done)` rather than `catch().finally()`.
     const running: Promise<void> = this.handler!(job).then(done, done);
     this.running.add(running);
+  }
+
+  /** Forgets a lane with nothing due or running: endpoints come and go. */
+  private dropIfIdle(lane: Lane) {
+    if (lane.active > 0 || lane.due.size > 0) return;
+    const { rotation } = this;
+    const last = rotation.pop()!;
+    if (last !== lane) {
+      rotation[lane.slot] = last;
+      last.slot = lane.slot;
+    }
+    this.lanes.delete(lane.endpointId);
   }
 
   private arm() {
@@ -164,7 +195,10 @@ export class MemoryWebhookQueue implements WebhookQueue {
 
   private promoteDue() {
     const now = this.now();
-    while (this.heap.length > 0 && this.heap[0].dueAt <= now) this.makeReady(this.pop().job);
+    while (this.heap.length > 0 && this.heap[0].dueAt <= now) {
+      const { job } = this.pop();
+      this.makeDue(job.messageId, job.endpointId);
+    }
   }
 
   private push(item: Scheduled) {

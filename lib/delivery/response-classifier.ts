@@ -2,6 +2,15 @@
 export type ResponseClassification =
   { outcome: 'delivered' } | { outcome: 'gone' } | { outcome: 'retry'; honourRetryAfter: boolean };
 
+// One object per verdict, shared: every attempt is classified.
+const DELIVERED: ResponseClassification = Object.freeze({ outcome: 'delivered' });
+const GONE: ResponseClassification = Object.freeze({ outcome: 'gone' });
+const RETRY: ResponseClassification = Object.freeze({ outcome: 'retry', honourRetryAfter: false });
+const RETRY_AFTER: ResponseClassification = Object.freeze({
+  outcome: 'retry',
+  honourRetryAfter: true,
+});
+
 /**
  * Classifies an attempt by its HTTP status (`undefined` when no response arrived): 2xx
  * delivered, 410 gone, anything else retried, honouring `Retry-After` on 429 and 503.
@@ -12,15 +21,15 @@ export function classifyResponse(status: number | undefined): ResponseClassifica
   // it twice. No status (timeout, refused, reset, SSRF block at connect time) is always worth
   // retrying.
   if (status === undefined || !Number.isInteger(status) || status < 100 || status > 599) {
-    return { outcome: 'retry', honourRetryAfter: false };
+    return RETRY;
   }
   if (status >= 200 && status < 300) {
-    return { outcome: 'delivered' };
+    return DELIVERED;
   }
   if (status === 410) {
-    return { outcome: 'gone' };
+    return GONE;
   }
   // 3xx lands here too: following a redirect would send a signed payload to a URL that was
   // never checked against the SSRF policy.
-  return { outcome: 'retry', honourRetryAfter: status === 429 || status === 503 };
+  return status === 429 || status === 503 ? RETRY_AFTER : RETRY;
 }

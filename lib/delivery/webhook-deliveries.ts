@@ -1,7 +1,7 @@
 import type { Observable } from 'rxjs';
 import { messageNotFound, noDeliveryToRedeliver } from '../webhooks.messages.js';
 import type { WebhookLifecycle } from './webhook-lifecycle.js';
-import { copyAttempt, copyDelivery, copyMessage } from '../storage/record-copies.js';
+import { copyMessage } from '../storage/record-copies.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
 import type {
   WebhookAttempt,
@@ -78,13 +78,13 @@ export class WebhookDeliveries {
       );
       if (!claimed) continue;
       queued++;
-      await this.queue.enqueue({ deliveryId: delivery.id, endpointId: delivery.endpointId }, 0);
+      await this.queue.enqueue({ messageId, endpointId: delivery.endpointId }, 0);
     }
     return { id: messageId, deliveries: queued };
   }
 
   private async withAttempts(delivery: WebhookDelivery): Promise<WebhookDeliveryLog> {
-    const attempts = await this.store.listAttempts(delivery.id);
-    return { ...copyDelivery(delivery), attemptLog: attempts.map(copyAttempt) };
+    // Both are records the store made for this read (see `WebhookStore`): nothing to copy.
+    return { ...delivery, attemptLog: await this.store.listAttempts(delivery.id) };
   }
 }

@@ -21,23 +21,26 @@ import { RetryPolicy, parseRetryAfter } from './retry-policy.js';
 import type { WebhookLifecycle } from './webhook-lifecycle.js';
 import { WebhookSigner } from './webhook-signer.js';
 import type { StoredWebhookEndpoint } from '../interfaces/webhook-endpoint.interface.js';
-import type {
-  WebhookAttempt,
-  WebhookDelivery,
-  WebhookMessage,
-} from '../interfaces/webhook-message.interface.js';
+import { attemptId } from '../storage/ids.js';
+import type { WebhookAttempt } from '../interfaces/webhook-message.interface.js';
 import type { WebhookJob, WebhookQueue } from '../interfaces/webhook-queue.interface.js';
-import type { WebhookStore } from '../interfaces/webhook-store.interface.js';
+import type {
+  WebhookDeliveryProgress,
+  WebhookMessageContent,
+  WebhookStore,
+} from '../interfaces/webhook-store.interface.js';
 import type { WebhookTransport } from '../interfaces/webhook-transport.interface.js';
 import type { ResolvedWebhooksOptions } from '../webhooks.options.js';
 
 const USER_AGENT = `${userAgentProduct()} (+https://www.standardwebhooks.com)`;
 const SIGNER_CACHE_LIMIT = 10_000;
+/** The request line's method of each operation: made once, not per attempt. */
+const HTTP_METHODS = { post: 'POST', put: 'PUT', patch: 'PATCH', delete: 'DELETE' } as const;
 
 /** How far an attempt got, so that an unexpected error can be recovered from. */
 interface AttemptProgress {
   /** The delivery as read when the attempt began. */
-  delivery?: WebhookDelivery;
+  delivery?: WebhookDeliveryProgress;
   /** The attempt, once it is recorded in the store. */
   recorded?: WebhookAttempt;
 }
@@ -88,7 +91,7 @@ export class WebhookDispatcher {
   }
 
   private async run(job: WebhookJob, progress: AttemptProgress): Promise<void> {
-    const context = await this.store.getAttemptContext(job.deliveryId);
+    const context = await this.store.getAttemptContext(job.messageId, job.endpointId);
     if (!context || context.delivery.status !== 'pending') return;
     const { delivery, message, endpoint } = context;
     progress.delivery = delivery;
@@ -159,8 +162,8 @@ export class WebhookDispatcher {
   }
 
   private async send(
-    delivery: WebhookDelivery,
-    message: WebhookMessage,
+    delivery: WebhookDeliveryProgress,
+    message: WebhookMessageContent,
     endpoint: StoredWebhookEndpoint,
   ): Promise<{
     attempt: WebhookAttempt;
@@ -180,7 +183,7 @@ export class WebhookDispatcher {
     const started = performance.now();
     const response = await this.transport.send({
       url: endpoint.url,
-      method: message.method.toUpperCase(),
+      method: HTTP_METHODS[message.method],
       headers,
       body: message.body,
       timeoutMs: this.options.timeout,
@@ -188,8 +191,7 @@ export class WebhookDispatcher {
     const verdict = classifyResponse(response.statusCode ?? undefined);
     const number = delivery.attempts + 1;
     const attempt: WebhookAttempt = {
-      // Derived from the delivery id and the attempt number: unique without new randomness.
-      id: `atm_${delivery.id.slice(delivery.id.indexOf('_') + 1)}_${number}`,
+      id: attemptId(delivery.id, number),
       deliveryId: delivery.id,
       messageId: message.id,
       endpointId: endpoint.id,
@@ -279,7 +281,7 @@ export class WebhookDispatcher {
     await this.store.updateDelivery(deliveryId, { attempts: attempt.attempt, updatedAt: now });
   }
 
-  private abandon(delivery: WebhookDelivery, reason: string) {
+  private abandon(delivery: WebhookDeliveryProgress, reason: string) {
     return this.fail(delivery.id, null, reason, new Date());
   }
 
@@ -312,19 +314,27 @@ export class WebhookDispatcher {
     const delay = this.retries.nextDelay(scheduleAttempts);
     const reason = describeError(error);
     this.logger.error(
-      attemptCrashed(job.deliveryId, job.endpointId, reason, delay),
+      attemptCrashed(job.messageId, job.endpointId, reason, delay),
       error instanceof Error ? error.stack : undefined,
     );
     const now = new Date();
     const lastError = unexpectedAttemptError(reason);
+    const recoveryFailed = (recoveryError: unknown) =>
+      this.logger.error(
+        attemptRecoveryFailed(job.messageId, job.endpointId, describeError(recoveryError)),
+      );
     try {
       if (delay === undefined) {
-        await this.fail(job.deliveryId, progress.recorded ?? null, lastError, now);
+        const deliveryId = await this.deliveryIdOf(job, progress);
+        if (deliveryId) await this.fail(deliveryId, progress.recorded ?? null, lastError, now);
         return;
       }
       try {
+        const deliveryId = await this.deliveryIdOf(job, progress);
+        // Gone (its message pruned): nothing to retry.
+        if (!deliveryId) return;
         const rescheduled = await this.store.updateDelivery(
-          job.deliveryId,
+          deliveryId,
           {
             ...(progress.recorded && { attempts: progress.recorded.attempt }),
             // Unknown when reading the delivery is what failed: its schedule is left as it is,
@@ -340,12 +350,18 @@ export class WebhookDispatcher {
         if (!rescheduled) return;
       } catch (storeError) {
         // Queued all the same: left out, the delivery would stay pending with nothing to run it.
-        this.logger.error(attemptRecoveryFailed(job.deliveryId, describeError(storeError)));
+        recoveryFailed(storeError);
       }
       await this.queue.enqueue(job, delay);
     } catch (recoveryError) {
-      this.logger.error(attemptRecoveryFailed(job.deliveryId, describeError(recoveryError)));
+      recoveryFailed(recoveryError);
     }
+  }
+
+  /** The id of the job's delivery: as the attempt read it, else read again (if that failed). */
+  private async deliveryIdOf(job: WebhookJob, progress: AttemptProgress) {
+    if (progress.delivery) return progress.delivery.id;
+    return (await this.store.getAttemptContext(job.messageId, job.endpointId))?.delivery.id;
   }
 }
 

@@ -71,12 +71,7 @@ export class WebhookEmitter {
     if (!stored.inserted) {
       return { id: stored.existing.id, event: stored.existing.event, endpoints: stored.deliveries };
     }
-    await this.queue.enqueueAll(
-      stored.deliveryIds.map((deliveryId, index) => ({
-        deliveryId,
-        endpointId: endpointIds[index],
-      })),
-    );
+    await this.queue.enqueueAll(message.id, endpointIds);
     return { id: message.id, event: message.event, endpoints: endpointIds.length };
   }
 

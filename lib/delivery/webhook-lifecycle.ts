@@ -1,5 +1,4 @@
 import { Subject, type Observable } from 'rxjs';
-import { copyAttempt, copyDelivery } from '../storage/record-copies.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
 
 /** The stream of lifecycle events, published by the dispatcher and read by user code. */
@@ -7,33 +6,17 @@ export class WebhookLifecycle {
   private readonly subject = new Subject<WebhookLifecycleEvent>();
   readonly events: Observable<WebhookLifecycleEvent> = this.subject.asObservable();
 
-  /** The event's records may be the store's own: subscribers get copies. */
+  /**
+   * Hands `event` to subscribers as it is, uncopied: its delivery and attempt are records the
+   * store made for this read (see `WebhookStore`), its endpoint ref and dates the dispatcher's
+   * own, none of them kept by anybody else. The publisher must not use them afterwards.
+   */
   publish(event: WebhookLifecycleEvent): void {
-    if (this.subject.observed) this.subject.next(copyEvent(event));
+    if (this.subject.observed) this.subject.next(event);
   }
 
   /** Ends the stream: subscribers' `complete` runs. */
   complete() {
     this.subject.complete();
-  }
-}
-
-function copyEvent(event: WebhookLifecycleEvent): WebhookLifecycleEvent {
-  switch (event.type) {
-    case 'endpoint-disabled':
-      return { ...event, endpoint: { ...event.endpoint } };
-    case 'attempt-failed':
-      return {
-        ...event,
-        delivery: copyDelivery(event.delivery),
-        attempt: copyAttempt(event.attempt),
-        nextAttemptAt: new Date(event.nextAttemptAt.getTime()),
-      };
-    default:
-      return {
-        ...event,
-        delivery: copyDelivery(event.delivery),
-        attempt: event.attempt && copyAttempt(event.attempt),
-      } as WebhookLifecycleEvent;
   }
 }

@@ -7,6 +7,7 @@ import {
 } from '../catalog/webhooks-metadata.accessor.js';
 import { WebhookPayloadValidationError } from '../webhooks.errors.js';
 import { payloadNotAnArray, payloadNotAnObject } from '../webhooks.messages.js';
+import { passesPrimitivesThrough } from './transformer-metadata.js';
 import type { WebhookOperation } from '../interfaces/webhook-definition.interface.js';
 
 const VALIDATION_OPTIONS: ValidatorOptions = {
@@ -24,8 +25,17 @@ const VALIDATION_OPTIONS: ValidatorOptions = {
  */
 export class WebhookPayloadSerializer {
   private readonly shapes = new Map<Type<unknown>, DeclaredProperties>();
+  /** Per DTO: whether `instanceToPlain` leaves its primitive values as they are. */
+  private readonly plainAsIs = new Map<Type<unknown>, boolean>();
 
-  constructor(private readonly accessor: WebhooksMetadataAccessor) {}
+  /**
+   * `transformPrimitives: true` runs `instanceToPlain` on every payload, even where it would
+   * change nothing (for tests that compare both ways).
+   */
+  constructor(
+    private readonly accessor: WebhooksMetadataAccessor,
+    private readonly transformPrimitives = false,
+  ) {}
 
   async serialize(operation: WebhookOperation, payload: unknown): Promise<string> {
     if (!operation.isArray) {
@@ -33,7 +43,10 @@ export class WebhookPayloadSerializer {
       const instance = this.toInstance(operation, payload);
       const errors = await validate(instance, VALIDATION_OPTIONS);
       if (errors.length > 0) throw new WebhookPayloadValidationError(operation.webhook, errors);
-      return JSON.stringify(this.pick(instanceToPlain(instance), operation.body));
+      return JSON.stringify(
+        this.primitivesAsIs(instance, operation.body) ??
+          this.pick(instanceToPlain(instance), operation.body),
+      );
     }
     const items = operation.isArray ? this.asArray(operation, payload) : [payload];
     const instances = items.map((item, index) =>
@@ -88,6 +101,35 @@ export class WebhookPayloadSerializer {
     return result;
   }
 
+  /**
+   * What `pick(instanceToPlain(instance))` makes, made without class-transformer, where that is
+   * known to be the same: the DTO has no class-transformer metadata for what it declares (see
+   * `passesPrimitivesThrough`), and the instance holds only primitives there. `undefined`
+   * otherwise, for the full transformation to run.
+   */
+  private primitivesAsIs(instance: object, type: Type<unknown>): object | undefined {
+    if (this.transformPrimitives) return undefined;
+    const shape = this.shapeOf(type);
+    let asIs = this.plainAsIs.get(type);
+    if (asIs === undefined) {
+      asIs = passesPrimitivesThrough(type, shape.keys());
+      this.plainAsIs.set(type, asIs);
+    }
+    if (!asIs) return undefined;
+    const result: Record<string, unknown> = {};
+    for (const name of shape.keys()) {
+      // What instanceToPlain reads: own enumerable properties.
+      if (!propertyIsEnumerable.call(instance, name)) continue;
+      const value = (instance as Record<string, unknown>)[name];
+      if (value === undefined) continue;
+      if (value !== null && typeof value !== 'string' && typeof value !== 'number') {
+        if (typeof value !== 'boolean') return undefined;
+      }
+      result[name] = value;
+    }
+    return result;
+  }
+
   private shapeOf(type: Type<unknown>): DeclaredProperties {
     let shape = this.shapes.get(type);
     if (!shape) {
@@ -97,6 +139,8 @@ export class WebhookPayloadSerializer {
     return shape;
   }
 }
+
+const { propertyIsEnumerable } = Object.prototype;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;

@@ -1,6 +1,9 @@
-/** One delivery waiting for its next attempt. */
+/**
+ * One delivery waiting for its next attempt, known by its message and endpoint (a message has
+ * one delivery per endpoint): strings the queue shares with the store, none made per job.
+ */
 export interface WebhookJob {
-  deliveryId: string;
+  messageId: string;
   endpointId: string;
 }
 
@@ -17,8 +20,11 @@ export type WebhookJobHandler = (job: WebhookJob) => Promise<void>;
 export interface WebhookQueue {
   /** Schedules an attempt `delayMs` from now. */
   enqueue(job: WebhookJob, delayMs: number): Promise<void>;
-  /** Schedules attempts due now, in one call (one round trip for a durable queue). */
-  enqueueAll(jobs: readonly WebhookJob[]): Promise<void>;
+  /**
+   * Schedules the first attempts of a message, due now, one per endpoint, in one call (one
+   * round trip for a durable queue).
+   */
+  enqueueAll(messageId: string, endpointIds: readonly string[]): Promise<void>;
   /** Starts calling `handler` for due jobs, within the concurrency limits. */
   start(handler: WebhookJobHandler): void;
   /**

@@ -28,11 +28,23 @@ export type WebhookDeliveryPatch = Partial<
   >
 >;
 
+/**
+ * What an attempt needs of its delivery: which it is, and how far it got. The log's dates stay
+ * in the store; an attempt would make three Date objects only to drop them.
+ */
+export type WebhookDeliveryProgress = Pick<
+  WebhookDelivery,
+  'id' | 'messageId' | 'endpointId' | 'status' | 'attempts' | 'scheduleAttempts'
+>;
+
+/** What an attempt sends of its message. */
+export type WebhookMessageContent = Pick<WebhookMessage, 'id' | 'method' | 'body'>;
+
 /** What an attempt starts from: its delivery, with the message and endpoint it names. */
 export interface WebhookAttemptContext {
-  delivery: WebhookDelivery;
+  delivery: WebhookDeliveryProgress;
   /** `undefined` once the message is gone (a durable store may have pruned it). */
-  message: WebhookMessage | undefined;
+  message: WebhookMessageContent | undefined;
   /** `undefined` once the endpoint is removed. */
   endpoint: StoredWebhookEndpoint | undefined;
 }
@@ -45,18 +57,22 @@ export interface RecordedAttempt {
 
 /** What `insertMessage` did: stored the message, or found one with its idempotency key. */
 export type InsertedMessage =
-  | { inserted: true; deliveryIds: string[] }
-  | { inserted: false; existing: WebhookMessage; deliveries: number };
+  { inserted: true } | { inserted: false; existing: WebhookMessage; deliveries: number };
 
 /**
  * Where endpoints, messages, deliveries and attempts live. The in-memory store is the default;
  * a durable store (PostgreSQL) implements the same contract. Every method may be async.
  *
- * Records are read-only on both sides. What a store returns, its caller must not change (the
- * library copies what it hands to application code), and a store may return the very records
- * it keeps, so it must never change a record once stored or returned: an update stores a new
- * record. What a caller passes in (an inserted record, an update's patch, an attempt), the
- * store takes over as it is, and the caller must not change it afterwards.
+ * Endpoints and messages are read-only on both sides. What a store returns of them, its caller
+ * must not change (the library copies what it hands to application code), and a store may
+ * return the very records it keeps, so it must never change one once stored or returned: an
+ * update stores a new record. An inserted endpoint or message the store takes over as it is,
+ * and the caller must not change it afterwards.
+ *
+ * Deliveries and attempts, read and written on every attempt, are the other way round: every
+ * delivery or attempt record a store returns is made for that call (from its compact state, or
+ * from a row), so the library hands it to application code as it is; and an attempt or a patch
+ * passed in is read during the call and never kept by reference.
  */
 export interface WebhookStore {
   insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void>;
@@ -80,8 +96,8 @@ export interface WebhookStore {
   deleteEndpoint(id: string): Promise<boolean>;
 
   /**
-   * Stores the message with one pending delivery per endpoint (due now), atomically, and
-   * returns the deliveries' ids in the order of `endpointIds`. When `message.idempotencyKey`
+   * Stores the message with one pending delivery per endpoint (due now), atomically; each is
+   * known from then on by its message and endpoint (a job of the queue) and by its id. When `message.idempotencyKey`
    * was already used by the same tenant since `idempotentSince`, stores nothing and returns
    * that message. This is the hot path of every emit.
    */
@@ -95,10 +111,14 @@ export interface WebhookStore {
   /** One delivery, for inspection (the library's attempts read `getAttemptContext`). */
   getDelivery(id: string): Promise<WebhookDelivery | undefined>;
   /**
-   * The delivery with its message and endpoint, read together (one round trip for a durable
-   * store); `undefined` when there is no such delivery. Every attempt begins with it.
+   * The delivery of `messageId` to `endpointId` with its message and endpoint, read together
+   * (one round trip for a durable store); `undefined` when there is no such delivery. Every
+   * attempt begins with it.
    */
-  getAttemptContext(deliveryId: string): Promise<WebhookAttemptContext | undefined>;
+  getAttemptContext(
+    messageId: string,
+    endpointId: string,
+  ): Promise<WebhookAttemptContext | undefined>;
   /**
    * Applies `patch` and returns the delivery as stored now; `undefined` when there is no such
    * delivery, or when `expected` is given and the stored delivery does not match it (compare and
@@ -117,7 +137,9 @@ export interface WebhookStore {
    * its endpoint as stored now. Every attempt that was sent is logged with it: one round trip for
    * a durable store, where a log entry, an update and a read of the endpoint would each be one.
    * A delivered attempt needs nothing more; a failed one then updates its delivery (with the
-   * status check of `updateDelivery`) once it knows whether to retry.
+   * status check of `updateDelivery`) once it knows whether to retry. An attempt's id is always
+   * `attemptId(deliveryId, attempt)` (`storage/ids.ts`): a store may remake it on reads rather
+   * than keep it.
    */
   recordAttempt(attempt: WebhookAttempt, patch?: WebhookDeliveryPatch): Promise<RecordedAttempt>;
   listAttempts(deliveryId: string): Promise<WebhookAttempt[]>;

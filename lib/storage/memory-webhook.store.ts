@@ -16,6 +16,7 @@ import type {
   WebhookDeliveryPatch,
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
+import { attemptId } from './ids.js';
 import { copyEndpoint } from './record-copies.js';
 
 const DEFAULT_LIMIT = 100;
@@ -141,29 +142,38 @@ export class MemoryWebhookStore implements WebhookStore {
     if (message.idempotencyKey !== null) {
       const key = idempotencyKey(message);
       const existing = this.messages.get(this.idempotency.get(key) ?? '');
-      if (existing && existing.message.createdAt >= idempotentSince) {
+      if (existing && existing.createdAt >= idempotentSince.getTime()) {
         return {
           inserted: false,
-          existing: existing.message,
+          existing: messageOf(existing),
           deliveries: existing.endpointIds.length,
         };
       }
       this.idempotency.set(key, message.id);
     }
-    // One entry per message, whatever its fan-out: each delivery is found through its id,
-    // which names the message and the delivery's place in it, and has no state of its own
-    // until its first update (until then it is pending, as emitted). The hot path of every emit.
-    this.messages.set(message.id, { message, endpointIds, states: undefined });
+    // One object per message, whatever its fan-out, and no Date: a pending message is what a
+    // backlog is made of (see `npm run bench:delivery`'s memory part). Each delivery is found
+    // through its message and endpoint, and has no state of its own until its first update
+    // (until then it is pending, as emitted). The hot path of every emit.
+    this.messages.set(message.id, {
+      id: message.id,
+      event: message.event,
+      method: message.method,
+      tenant: message.tenant,
+      body: message.body,
+      idempotencyKey: message.idempotencyKey,
+      createdAt: message.createdAt.getTime(),
+      endpointIds,
+      states: undefined,
+      attempts: undefined,
+    });
     if (++this.insertsSincePrune >= 1000) this.prune();
-    const deliveryIds: string[] = [];
-    for (let index = 0; index < endpointIds.length; index++) {
-      deliveryIds.push(deliveryId(message.id, index));
-    }
-    return { inserted: true, deliveryIds };
+    return INSERTED;
   }
 
   async getMessage(id: string): Promise<WebhookMessage | undefined> {
-    return this.messages.get(id)?.message;
+    const record = this.messages.get(id);
+    return record && messageOf(record);
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
@@ -171,14 +181,26 @@ export class MemoryWebhookStore implements WebhookStore {
     return found && deliveryAt(found.record, found.index);
   }
 
-  async getAttemptContext(deliveryId: string): Promise<WebhookAttemptContext | undefined> {
-    const found = this.locate(deliveryId);
-    if (!found) return undefined;
-    const { record, index } = found;
+  async getAttemptContext(
+    messageId: string,
+    endpointId: string,
+  ): Promise<WebhookAttemptContext | undefined> {
+    const record = this.messages.get(messageId);
+    const index = record ? record.endpointIds.indexOf(endpointId) : -1;
+    if (index < 0) return undefined;
+    const state = record!.states?.[index];
     return {
-      delivery: deliveryAt(record, index),
-      message: record.message,
-      endpoint: this.endpoints.get(record.endpointIds[index]),
+      delivery: {
+        id: deliveryId(messageId, index),
+        messageId,
+        endpointId,
+        status: state?.status ?? 'pending',
+        attempts: state?.attempts ?? 0,
+        scheduleAttempts: state?.scheduleAttempts ?? 0,
+      },
+      // The record itself, seen through the fields an attempt reads: nothing is copied.
+      message: record,
+      endpoint: this.endpoints.get(endpointId),
     };
   }
 
@@ -208,8 +230,8 @@ export class MemoryWebhookStore implements WebhookStore {
     // Newest first: messages are kept in emit order, and a message's deliveries in id order.
     for (let r = records.length - 1; r >= 0 && found.length < limit; r--) {
       const record = records[r];
-      if (filter.tenant !== undefined && record.message.tenant !== filter.tenant) continue;
-      if (filter.event !== undefined && record.message.event !== filter.event) continue;
+      if (filter.tenant !== undefined && record.tenant !== filter.tenant) continue;
+      if (filter.event !== undefined && record.event !== filter.event) continue;
       for (let i = record.endpointIds.length - 1; i >= 0 && found.length < limit; i--) {
         if (filter.endpointId !== undefined && record.endpointIds[i] !== filter.endpointId) {
           continue;
@@ -226,13 +248,12 @@ export class MemoryWebhookStore implements WebhookStore {
     attempt: WebhookAttempt,
     patch?: WebhookDeliveryPatch,
   ): Promise<RecordedAttempt> {
-    const found = this.locate(attempt.deliveryId);
+    const record = this.messages.get(attempt.messageId);
+    const index = record ? record.endpointIds.indexOf(attempt.endpointId) : -1;
     const endpoint = this.endpoints.get(attempt.endpointId);
-    if (!found) return { delivery: undefined, endpoint };
-    const { record, index } = found;
+    if (index < 0) return { delivery: undefined, endpoint };
     // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
     const entry: AttemptEntry = {
-      id: attempt.id,
       attempt: attempt.attempt,
       startedAt: attempt.startedAt.getTime(),
       durationMs: attempt.durationMs,
@@ -241,24 +262,23 @@ export class MemoryWebhookStore implements WebhookStore {
       responseBody: attempt.responseBody,
       outcome: attempt.outcome,
     };
-    const attempts = (record.attempts ??= []);
+    const attempts = (record!.attempts ??= []);
     const list = attempts[index];
     if (list) list.push(entry);
     else attempts[index] = [entry];
-    if (patch) patchState(record, index, patch);
-    return { delivery: deliveryAt(record, index), endpoint };
+    if (patch) patchState(record!, index, patch);
+    return { delivery: deliveryAt(record!, index), endpoint };
   }
 
   async listAttempts(id: string): Promise<WebhookAttempt[]> {
     const found = this.locate(id);
     if (!found) return [];
     const { record, index } = found;
-    const { message } = record;
     const endpointId = record.endpointIds[index];
     return (record.attempts?.[index] ?? []).map((entry) => ({
-      id: entry.id,
+      id: attemptId(id, entry.attempt),
       deliveryId: id,
-      messageId: message.id,
+      messageId: record.id,
       endpointId,
       attempt: entry.attempt,
       startedAt: new Date(entry.startedAt),
@@ -288,15 +308,14 @@ export class MemoryWebhookStore implements WebhookStore {
     const cutoff = now - this.retentionMs;
     const keyCutoff = now - this.idempotencyTtlMs;
     for (const [id, record] of this.messages) {
-      const { message } = record;
       // Map order is insertion order: the first young message ends the scan.
-      if (message.createdAt.getTime() >= cutoff) break;
+      if (record.createdAt >= cutoff) break;
       // Forgetting it would free its key early: a repeated emit would then send again.
-      if (message.idempotencyKey !== null && message.createdAt.getTime() >= keyCutoff) continue;
+      if (record.idempotencyKey !== null && record.createdAt >= keyCutoff) continue;
       if (record.endpointIds.some((_, i) => statusAt(record, i) === 'pending')) continue;
       this.messages.delete(id);
-      if (message.idempotencyKey !== null) {
-        const key = idempotencyKey(message);
+      if (record.idempotencyKey !== null) {
+        const key = idempotencyKey(record);
         if (this.idempotency.get(key) === id) this.idempotency.delete(key);
       }
     }
@@ -309,9 +328,12 @@ interface Located {
   index: number;
 }
 
-/** A message with its deliveries, one per endpoint, in the order of `endpointIds`. */
-interface MessageRecord {
-  message: WebhookMessage;
+/**
+ * A message (its time in epoch milliseconds) with its deliveries, one per endpoint, in the
+ * order of `endpointIds`.
+ */
+interface MessageRecord extends Omit<WebhookMessage, 'createdAt'> {
+  createdAt: number;
   endpointIds: readonly string[];
   /**
    * The deliveries' states, in the order of `endpointIds`; made on the first update. Until then
@@ -319,7 +341,7 @@ interface MessageRecord {
    */
   states: (DeliveryState | undefined)[] | undefined;
   /** Attempts per delivery, oldest first, in the same places; made on the first attempt. */
-  attempts?: (AttemptEntry[] | undefined)[];
+  attempts: (AttemptEntry[] | undefined)[] | undefined;
 }
 
 /** What changes of a delivery, its times in epoch milliseconds: a Date costs ~100 bytes. */
@@ -332,9 +354,11 @@ interface DeliveryState {
   updatedAt: number;
 }
 
-/** An attempt without what its delivery already says, its start in epoch milliseconds. */
+/**
+ * An attempt without what its delivery already says (nor its id, made from the delivery's),
+ * its start in epoch milliseconds.
+ */
 interface AttemptEntry {
-  id: string;
   attempt: number;
   startedAt: number;
   durationMs: number;
@@ -349,7 +373,7 @@ const statusAt = (record: MessageRecord, index: number): WebhookDeliveryStatus =
 
 /** The state of a delivery as emitted: pending, due at once. */
 function emittedState(record: MessageRecord): DeliveryState {
-  const createdAt = record.message.createdAt.getTime();
+  const { createdAt } = record;
   return {
     status: 'pending',
     attempts: 0,
@@ -362,20 +386,19 @@ function emittedState(record: MessageRecord): DeliveryState {
 
 /** The delivery as a record, made anew on every read: nothing read shares a mutable part. */
 function deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
-  const { message } = record;
   const state = record.states?.[index] ?? emittedState(record);
   return {
-    id: deliveryId(message.id, index),
-    messageId: message.id,
+    id: deliveryId(record.id, index),
+    messageId: record.id,
     endpointId: record.endpointIds[index],
-    tenant: message.tenant,
-    event: message.event,
+    tenant: record.tenant,
+    event: record.event,
     status: state.status,
     attempts: state.attempts,
     scheduleAttempts: state.scheduleAttempts,
     nextAttemptAt: state.nextAttemptAt === null ? null : new Date(state.nextAttemptAt),
     lastError: state.lastError,
-    createdAt: new Date(message.createdAt.getTime()),
+    createdAt: new Date(record.createdAt),
     updatedAt: new Date(state.updatedAt),
   };
 }
@@ -426,5 +449,21 @@ function parseDeliveryId(id: string): { messageId: string; index: number } | und
   return { messageId: id.slice(position + 1), index };
 }
 
-const idempotencyKey = (message: WebhookMessage) =>
+const idempotencyKey = (message: Pick<WebhookMessage, 'tenant' | 'idempotencyKey'>) =>
   `${message.tenant ?? ''}\u0000${message.idempotencyKey}`;
+
+/** What `insertMessage` answers for every message it stores: one object for all of them. */
+const INSERTED: InsertedMessage = Object.freeze({ inserted: true });
+
+/** The message of a record, as a new record of its own. */
+function messageOf(record: MessageRecord): WebhookMessage {
+  return {
+    id: record.id,
+    event: record.event,
+    method: record.method,
+    tenant: record.tenant,
+    body: record.body,
+    idempotencyKey: record.idempotencyKey,
+    createdAt: new Date(record.createdAt),
+  };
+}

@@ -3,7 +3,7 @@ import { MemoryWebhookQueue } from '../../lib/delivery/memory-webhook.queue.js';
 import type { WebhookJob } from '../../lib/interfaces/webhook-queue.interface.js';
 
 const job = (endpointId: string, n: number | string): WebhookJob => ({
-  deliveryId: `${endpointId}-${n}`,
+  messageId: `${endpointId}-${n}`,
   endpointId,
 });
 
@@ -35,7 +35,7 @@ function instrumentedHandler(work: (job: WebhookJob) => Promise<void>) {
   let maxTotal = 0;
   const maxPerEndpoint = new Map<string, number>();
   const handler = async (item: WebhookJob) => {
-    started.push(item.deliveryId);
+    started.push(item.messageId);
     total++;
     maxTotal = Math.max(maxTotal, total);
     const mine = (inFlight.get(item.endpointId) ?? 0) + 1;
@@ -46,7 +46,7 @@ function instrumentedHandler(work: (job: WebhookJob) => Promise<void>) {
     } finally {
       total--;
       inFlight.set(item.endpointId, inFlight.get(item.endpointId)! - 1);
-      finished.push(item.deliveryId);
+      finished.push(item.messageId);
     }
   };
   return {
@@ -107,8 +107,8 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(1, 1);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.deliveryId);
-        if (item.deliveryId === 'a-0') throw new Error('handler failure');
+        ran.push(item.messageId);
+        if (item.messageId === 'a-0') throw new Error('handler failure');
       });
       await q.enqueue(job('a', 0), 0);
       await q.enqueue(job('a', 1), 0);
@@ -131,15 +131,23 @@ describe('MemoryWebhookQueue', () => {
       expect(probe.started).toEqual(['a-1', 'b-1', 'c-1', 'a-2', 'b-2', 'a-3']);
     });
 
-    it('takes a batch from enqueueAll in order, like one enqueue per job, and starts it at once', async () => {
+    it('takes a message from enqueueAll, one job per endpoint, like one enqueue each, and starts it at once', async () => {
       const q = queue(1, 1);
-      const probe = instrumentedHandler(() => sleep(1));
-      q.start(probe.handler);
-      await q.enqueueAll([job('a', 1), job('a', 2), job('b', 1), job('a', 3), job('c', 1)]);
-      expect(probe.started).toEqual(['a-1']);
-      await until(() => probe.finished.length === 5, 'every job to finish');
+      const started: string[] = [];
+      let finished = 0;
+      q.start(async (item) => {
+        started.push(`${item.endpointId}:${item.messageId}`);
+        await sleep(1);
+        finished++;
+      });
+      await q.enqueueAll('m1', ['a', 'b', 'c']);
+      expect(started).toEqual(['a:m1']);
+      await q.enqueueAll('m2', ['a', 'c']);
+      await q.enqueue(job('a', 3), 0);
+      await until(() => finished === 6, 'every job to finish');
 
-      expect(probe.started).toEqual(['a-1', 'b-1', 'c-1', 'a-2', 'a-3']);
+      expect(started).toEqual(['a:m1', 'b:m1', 'c:m1', 'a:m2', 'c:m2', 'a:a-3']);
+      expect(q.pending).toBe(0);
     });
 
     it('does not let a busy endpoint starve one that arrives later', async () => {
@@ -160,7 +168,7 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(10, 10);
       const fired: { id: string; at: number }[] = [];
       q.start(async (item) => {
-        fired.push({ id: item.deliveryId, at: Date.now() });
+        fired.push({ id: item.messageId, at: Date.now() });
       });
       const enqueuedAt = Date.now();
       const delays: Record<string, number> = { 'a-60': 60, 'b-20': 20, 'c-40': 40, 'a-0': 0 };
@@ -183,7 +191,7 @@ describe('MemoryWebhookQueue', () => {
       expect(q.pending).toBe(2);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.deliveryId);
+        ran.push(item.messageId);
       });
       await until(() => ran.length === 2, 'both jobs to run');
       expect(ran).toEqual(['a-now', 'a-soon']);
@@ -193,7 +201,7 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(10, 10);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.deliveryId);
+        ran.push(item.messageId);
       });
       await q.enqueue(job('a', 'late'), 10_000);
       await q.enqueue(job('b', 'early'), 10);
@@ -254,12 +262,12 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(2, 2);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.deliveryId);
+        ran.push(item.messageId);
       });
       await q.stop(100);
       await q.enqueue(job('a', 'late'), 0);
       await q.enqueue(job('a', 'later'), 5);
-      await q.enqueueAll([job('b', 'late'), job('c', 'late')]);
+      await q.enqueueAll('late', ['b', 'c']);
       await sleep(20);
 
       expect(ran).toEqual([]);
@@ -305,7 +313,7 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(1, 1);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.deliveryId);
+        ran.push(item.messageId);
       });
       await q.enqueue(job('a', 'far'), 2 ** 31 + 1_000);
       await q.enqueue(job('a', 'near'), 5);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { attemptId } from '../../lib/storage/ids.js';
 import { MemoryWebhookStore } from '../../lib/storage/memory-webhook.store.js';
 import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
 import type {
@@ -44,8 +45,13 @@ async function insert(
     EPOCH,
   );
   if (!result.inserted) throw new Error('expected the message to be inserted');
+  // A message's deliveries are listed newest first: the last endpoint's first.
+  const ids = (await store.listDeliveries({ messageId: of.id, limit: Infinity }))
+    .reverse()
+    .map((delivery) => delivery.id);
+  expect(ids).toHaveLength(specs.length);
   return Promise.all(
-    result.deliveryIds.map(async (id, index) => {
+    ids.map(async (id, index) => {
       const overrides = specs[index][1];
       const read = overrides ? store.updateDelivery(id, overrides) : store.getDelivery(id);
       return (await read)!;
@@ -55,7 +61,7 @@ async function insert(
 
 function attempt(of: WebhookDelivery, n = 1): WebhookAttempt {
   return {
-    id: nextId('atm'),
+    id: attemptId(of.id, n),
     deliveryId: of.id,
     messageId: of.messageId,
     endpointId: of.endpointId,
@@ -364,18 +370,35 @@ describe('MemoryWebhookStore', () => {
       const m = message();
       const [d, orphan] = await insert(store, m, [[ep.id], ['ep_removed']]);
 
-      expect(await store.getAttemptContext(d.id)).toEqual({
-        delivery: d,
-        message: m,
+      const progress = ({
+        id,
+        messageId,
+        endpointId,
+        status,
+        attempts,
+        scheduleAttempts,
+      }: WebhookDelivery) => ({ id, messageId, endpointId, status, attempts, scheduleAttempts });
+      // The message as an attempt reads it: what it sends.
+      const content = { id: m.id, method: m.method, body: m.body };
+      expect(await store.getAttemptContext(m.id, ep.id)).toEqual({
+        delivery: progress(d),
+        message: expect.objectContaining(content),
         endpoint: await store.getEndpoint(ep.id),
       });
-      expect(await store.getAttemptContext(orphan.id)).toEqual({
-        delivery: orphan,
-        message: m,
+      expect(await store.getAttemptContext(m.id, 'ep_removed')).toEqual({
+        delivery: progress(orphan),
+        message: expect.objectContaining(content),
         endpoint: undefined,
       });
-      expect(await store.getAttemptContext(`dlv_2_${m.id}`)).toBeUndefined();
-      expect(await store.getAttemptContext('dlv_nope')).toBeUndefined();
+      // How far it got, as stored now.
+      await store.updateDelivery(d.id, { attempts: 2, scheduleAttempts: 1 });
+      expect((await store.getAttemptContext(m.id, ep.id))?.delivery).toEqual({
+        ...progress(d),
+        attempts: 2,
+        scheduleAttempts: 1,
+      });
+      expect(await store.getAttemptContext(m.id, 'ep_other')).toBeUndefined();
+      expect(await store.getAttemptContext('msg_nope', ep.id)).toBeUndefined();
     });
 
     it('records an attempt, with its delivery update in the same step, and reads the endpoint back', async () => {
@@ -402,7 +425,7 @@ describe('MemoryWebhookStore', () => {
       // A new record: the one handed out before is unchanged.
       expect(d).toMatchObject({ status: 'pending', attempts: 0 });
 
-      const stray = { ...attempt(d, 3), deliveryId: 'dlv_nope' };
+      const stray = { ...attempt(d, 3), messageId: 'msg_nope', deliveryId: 'dlv_0_msg_nope' };
       expect(await store.recordAttempt(stray, { status: 'failed' })).toEqual({
         delivery: undefined,
         endpoint: await store.getEndpoint(ep.id),

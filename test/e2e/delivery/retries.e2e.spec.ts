@@ -583,7 +583,7 @@ describe.each(['http', 'undici'] as const)(
         expect(errors()).toEqual([
           expect.stringMatching(
             new RegExp(
-              `^Delivery ${delivery.id} to endpoint ${endpoint.id} hit an unexpected error ` +
+              `^Delivery of message ${id} to endpoint ${endpoint.id} hit an unexpected error ` +
                 `\\(Error: recordAttempt failed: store unavailable\\); retrying in \\d+ ms\\.$`,
             ),
           ),
