@@ -33,7 +33,11 @@ export class MemoryWebhookQueue implements WebhookQueue {
   // A lane holds message ids, strings the store keeps anyway: 100,000 pending deliveries are
   // 100,000 array slots here, not 100,000 jobs or ids.
   private readonly lanes = new Map<string, Lane>();
-  /** The lanes in round-robin order; `cursor` is the next to be offered a free slot. */
+  /**
+   * The lanes in round-robin order; `cursor` is the next to be offered a free slot. A lane that
+   * goes idle is swapped out for the last one, which may move that one's turn ahead by up to a
+   * round: every lane with due jobs still gets a slot within one pass.
+   */
   private readonly rotation: Lane[] = [];
   private cursor = 0;
   private readonly running = new Set<Promise<void>>();

@@ -9,7 +9,8 @@ export class WebhookLifecycle {
   /**
    * Hands `event` to subscribers as it is, uncopied: its delivery and attempt are records the
    * store made for this read (see `WebhookStore`), its endpoint ref and dates the dispatcher's
-   * own, none of them kept by anybody else. The publisher must not use them afterwards.
+   * own, none of them kept by the store. The publisher hands them over: it must not change
+   * them afterwards.
    */
   publish(event: WebhookLifecycleEvent): void {
     if (this.subject.observed) this.subject.next(event);

@@ -28,14 +28,7 @@ export class WebhookPayloadSerializer {
   /** Per DTO: whether `instanceToPlain` leaves its primitive values as they are. */
   private readonly plainAsIs = new Map<Type<unknown>, boolean>();
 
-  /**
-   * `transformPrimitives: true` runs `instanceToPlain` on every payload, even where it would
-   * change nothing (for tests that compare both ways).
-   */
-  constructor(
-    private readonly accessor: WebhooksMetadataAccessor,
-    private readonly transformPrimitives = false,
-  ) {}
+  constructor(private readonly accessor: WebhooksMetadataAccessor) {}
 
   async serialize(operation: WebhookOperation, payload: unknown): Promise<string> {
     if (!operation.isArray) {
@@ -107,8 +100,10 @@ export class WebhookPayloadSerializer {
    * `passesPrimitivesThrough`), and the instance holds only primitives there. `undefined`
    * otherwise, for the full transformation to run.
    */
-  private primitivesAsIs(instance: object, type: Type<unknown>): object | undefined {
-    if (this.transformPrimitives) return undefined;
+  protected primitivesAsIs(instance: object, type: Type<unknown>): object | undefined {
+    // instanceToPlain reads the metadata of the instance's own class: a subclass may exclude
+    // or transform what the DTO declares.
+    if (Object.getPrototypeOf(instance) !== type.prototype) return undefined;
     const shape = this.shapeOf(type);
     let asIs = this.plainAsIs.get(type);
     if (asIs === undefined) {

@@ -96,8 +96,9 @@ export interface WebhookStore {
   deleteEndpoint(id: string): Promise<boolean>;
 
   /**
-   * Stores the message with one pending delivery per endpoint (due now), atomically; each is
-   * known from then on by its message and endpoint (a job of the queue) and by its id. When `message.idempotencyKey`
+   * Stores the message with one pending delivery per endpoint (due now; `endpointIds` are
+   * distinct), atomically; each is known from then on by its message and endpoint (a job of
+   * the queue) and by its id. When `message.idempotencyKey`
    * was already used by the same tenant since `idempotentSince`, stores nothing and returns
    * that message. This is the hot path of every emit.
    */
@@ -113,7 +114,8 @@ export interface WebhookStore {
   /**
    * The delivery of `messageId` to `endpointId` with its message and endpoint, read together
    * (one round trip for a durable store); `undefined` when there is no such delivery. Every
-   * attempt begins with it.
+   * attempt begins with it. The message may be any object whose `WebhookMessageContent`
+   * fields never change (the memory store's own record).
    */
   getAttemptContext(
     messageId: string,

@@ -21,6 +21,8 @@ import { copyEndpoint } from './record-copies.js';
 
 const DEFAULT_LIMIT = 100;
 const SUBSCRIPTION_CACHE_LIMIT = 10_000;
+/** Up to this many endpoints per message, finding one's delivery is a scan. */
+const SCANNED_FAN_OUT = 16;
 
 /** How long the memory store keeps what it no longer needs for delivery. */
 export interface MemoryWebhookStoreOptions {
@@ -55,6 +57,8 @@ export class MemoryWebhookStore implements WebhookStore {
   /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
   private readonly subscriptions = new Map<string | null, Map<string, readonly string[]>>();
   private subscriptionEntries = 0;
+  /** Endpoint positions of the long endpoint lists of messages (see `indexOf`). */
+  private readonly endpointPositions = new WeakMap<readonly string[], Map<string, number>>();
   private insertsSincePrune = 0;
 
   private readonly retentionMs: number;
@@ -186,7 +190,7 @@ export class MemoryWebhookStore implements WebhookStore {
     endpointId: string,
   ): Promise<WebhookAttemptContext | undefined> {
     const record = this.messages.get(messageId);
-    const index = record ? record.endpointIds.indexOf(endpointId) : -1;
+    const index = record ? this.indexOf(record, endpointId) : -1;
     if (index < 0) return undefined;
     const state = record!.states?.[index];
     return {
@@ -249,7 +253,7 @@ export class MemoryWebhookStore implements WebhookStore {
     patch?: WebhookDeliveryPatch,
   ): Promise<RecordedAttempt> {
     const record = this.messages.get(attempt.messageId);
-    const index = record ? record.endpointIds.indexOf(attempt.endpointId) : -1;
+    const index = record ? this.indexOf(record, attempt.endpointId) : -1;
     const endpoint = this.endpoints.get(attempt.endpointId);
     if (index < 0) return { delivery: undefined, endpoint };
     // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
@@ -288,6 +292,22 @@ export class MemoryWebhookStore implements WebhookStore {
       responseBody: entry.responseBody,
       outcome: entry.outcome,
     }));
+  }
+
+  /**
+   * Where `endpointId`'s delivery stands in a message, `-1` if it has none. Messages of one event
+   * share their endpoint list (the subscription index hands out one array until an endpoint
+   * changes), so a long list is indexed once for all of them rather than scanned per attempt.
+   */
+  private indexOf(record: MessageRecord, endpointId: string): number {
+    const { endpointIds } = record;
+    if (endpointIds.length <= SCANNED_FAN_OUT) return endpointIds.indexOf(endpointId);
+    let positions = this.endpointPositions.get(endpointIds);
+    if (!positions) {
+      positions = new Map(endpointIds.map((id, index) => [id, index]));
+      this.endpointPositions.set(endpointIds, positions);
+    }
+    return positions.get(endpointId) ?? -1;
   }
 
   private dropSubscriptions() {

@@ -103,6 +103,45 @@ describe('MemoryWebhookQueue', () => {
       expect(probe.maxPerEndpoint.get('only')).toBe(3);
     });
 
+    it('hands a freed slot to the next endpoint in turn once the total limit was reached', async () => {
+      // Total 2: a and b fill it; c waits for the total, not for its own limit.
+      const q = queue(2, 5);
+      const gates = new Map<string, () => void>();
+      const started: string[] = [];
+      q.start(
+        (item) =>
+          new Promise<void>((resolve) => {
+            started.push(item.messageId);
+            gates.set(item.messageId, resolve);
+          }),
+      );
+      await q.enqueue(job('a', 1), 0);
+      await q.enqueue(job('a', 2), 0);
+      await q.enqueue(job('b', 1), 0);
+      await q.enqueue(job('c', 1), 0);
+      expect(started).toEqual(['a-1', 'a-2']);
+      gates.get('a-1')!();
+      await until(() => started.length === 3, 'the next start');
+      // Not a-… again: b was next in turn.
+      expect(started[2]).toBe('b-1');
+      gates.get('a-2')!();
+      await until(() => started.length === 4, 'the last start');
+      expect(started[3]).toBe('c-1');
+      for (const open of gates.values()) open();
+    });
+
+    it('forgets an endpoint once it has nothing due or running', async () => {
+      const q = queue(10, 2);
+      const probe = instrumentedHandler(() => sleep(1));
+      q.start(probe.handler);
+      for (let n = 0; n < 50; n++) await q.enqueueAll(`m${n}`, [`ep-${n % 25}`, 'shared']);
+      await until(() => probe.finished.length === 100, 'every job to finish');
+      const internals = q as unknown as { lanes: Map<string, unknown>; rotation: unknown[] };
+      expect(internals.lanes.size).toBe(0);
+      expect(internals.rotation).toHaveLength(0);
+      expect(q.pending).toBe(0);
+    });
+
     it('keeps going after a handler rejects', async () => {
       const q = queue(1, 1);
       const ran: string[] = [];

@@ -363,6 +363,35 @@ describe('MemoryWebhookStore', () => {
       expect(await store.listAttempts(d.id)).toEqual([kept]);
     });
 
+    it('finds each delivery of a message with a long fan-out, and its attempts', async () => {
+      const store = new MemoryWebhookStore();
+      // Past the length it scans: one shared list, as the subscription index hands out.
+      const endpointIds = Array.from({ length: 40 }, (_, n) => `ep_${n}`);
+      const [first, second] = [message(), message()];
+      const deliveries = await insert(
+        store,
+        first,
+        endpointIds.map((id) => [id]),
+      );
+      await insert(
+        store,
+        second,
+        endpointIds.map((id) => [id]),
+      );
+      for (const [index, endpointId] of endpointIds.entries()) {
+        const context = await store.getAttemptContext(first.id, endpointId);
+        expect(context?.delivery.id).toBe(deliveries[index].id);
+        expect((await store.getAttemptContext(second.id, endpointId))?.delivery.endpointId).toBe(
+          endpointId,
+        );
+      }
+      expect(await store.getAttemptContext(first.id, 'ep_40')).toBeUndefined();
+      const recorded = await store.recordAttempt(attempt(deliveries[33]), { attempts: 1 });
+      expect(recorded.delivery).toMatchObject({ id: deliveries[33].id, attempts: 1 });
+      expect(await store.listAttempts(deliveries[33].id)).toHaveLength(1);
+      expect(await store.listAttempts(deliveries[32].id)).toHaveLength(0);
+    });
+
     it('reads an attempt context: the delivery with its message and endpoint', async () => {
       const store = new MemoryWebhookStore();
       const ep = endpoint();

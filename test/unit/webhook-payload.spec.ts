@@ -84,9 +84,30 @@ const operation = (body: Type<unknown>): WebhookOperation => ({
   methodName: 'case',
 });
 
+/** Runs instanceToPlain on every payload: the reference the other must match. */
+class AlwaysTransforming extends WebhookPayloadSerializer {
+  protected override primitivesAsIs() {
+    return undefined;
+  }
+}
+
+/** Tells whether a payload's body was made without class-transformer. */
+class Watched extends WebhookPayloadSerializer {
+  copied = 0;
+  protected override primitivesAsIs(instance: object, type: Type<unknown>) {
+    const body = super.primitivesAsIs(instance, type);
+    if (body) this.copied++;
+    return body;
+  }
+}
+
+class ExcludingSubclass extends Plain {
+  @Exclude() declare name: string;
+}
+
 const accessor = new WebhooksMetadataAccessor(new Reflector());
-const asIs = new WebhookPayloadSerializer(accessor);
-const transformed = new WebhookPayloadSerializer(accessor, true);
+const asIs = new Watched(accessor);
+const transformed = new AlwaysTransforming(accessor);
 
 /** Both ways, and each class's verdict. */
 async function both(body: Type<unknown>, payload: unknown) {
@@ -150,6 +171,12 @@ describe('WebhookPayloadSerializer without instanceToPlain', () => {
       '{"name":"j"}',
     ],
     [
+      'an instance of a subclass that excludes a declared property',
+      Plain,
+      instance(ExcludingSubclass, { name: 'l', count: 1 }),
+      '{"count":1}',
+    ],
+    [
       'a non-enumerable own property',
       Plain,
       Object.defineProperty(instance(Plain, { name: 'k' }), 'note', { value: 'n' }),
@@ -161,5 +188,19 @@ describe('WebhookPayloadSerializer without instanceToPlain', () => {
     const { fast, full } = await both(body, payload);
     expect(full).toBe(expected);
     expect(fast).toBe(full);
+  });
+
+  it('copies a plain DTO without class-transformer, and falls back where it must', async () => {
+    const copied = async (body: Type<unknown>, payload: unknown) => {
+      const before = asIs.copied;
+      await asIs.serialize(operation(body), payload);
+      return asIs.copied - before;
+    };
+    expect(await copied(Plain, { name: 'a', count: 1 })).toBe(1);
+    expect(await copied(Plain, instance(Plain, { name: 'a' }))).toBe(1);
+    expect(await copied(WithNested, { name: 'a', nested: null })).toBe(1);
+    expect(await copied(WithNested, { name: 'a', nested: { label: 'l' } })).toBe(0);
+    expect(await copied(WithExclude, { name: 'a' })).toBe(0);
+    expect(await copied(Plain, instance(ExcludingSubclass, { name: 'a' }))).toBe(0);
   });
 });

@@ -111,7 +111,7 @@ describe('WebhookDeliveries.events', () => {
     own.unsubscribe();
   });
 
-  it('hands out copies: what subscribers and log readers change never reaches the store', async () => {
+  it('hands out records of their own: what subscribers and log readers change never reaches the store', async () => {
     const result = await ctx.emitter.emit('ping', ping());
     const event = await waitForEvent('delivered', result.id);
     if (event.type !== 'delivered') throw new Error('expected a delivered event');
