@@ -1,11 +1,13 @@
 import type { Type } from '@nestjs/common';
 import type { Reflector } from '@nestjs/core';
 import { DECORATORS } from '@nestjs/swagger';
+import { TransformationType } from 'class-transformer';
 import {
   WEBHOOK_METADATA,
   WEBHOOK_OPERATION_METADATA,
   WEBHOOK_OPERATIONS_METADATA,
 } from '../webhooks.constants.js';
+import { classTransformerStorage } from './class-transformer-storage.js';
 import { declaresWebhooks } from './decorators/declaring-classes.js';
 import type {
   WebhookOperationDeclaration,
@@ -137,6 +139,26 @@ export class WebhooksMetadataAccessor {
       properties.set(metadata.name || key, dtoClass(declaredType));
     }
     return properties;
+  }
+
+  /**
+   * Whether class-transformer's `instanceToPlain` passes the primitive values of `type`'s
+   * `properties` through as they are: nothing on the class or its parents exposes, excludes,
+   * types or transforms them (`@Expose`, `@Exclude`, `@Type`, `@Transform`), which holds for
+   * most webhook DTOs. `false` whenever class-transformer's storage cannot be read.
+   */
+  passesPrimitivesThrough(type: Type<unknown>, properties: Iterable<string>): boolean {
+    const storage = classTransformerStorage();
+    if (!storage) return false;
+    if (storage.getStrategy(type) !== 'none') return false;
+    if (storage.getExposedMetadatas(type).length > 0) return false;
+    if (storage.getExcludedMetadatas(type).length > 0) return false;
+    for (const property of properties) {
+      if (storage.findTypeMetadata(type, property)) return false;
+      const toPlain = TransformationType.CLASS_TO_PLAIN;
+      if (storage.findTransformMetadatas(type, property, toPlain).length > 0) return false;
+    }
+    return true;
   }
 }
 

@@ -7,7 +7,6 @@ import {
 } from '../catalog/webhooks-metadata.accessor.js';
 import { WebhookPayloadValidationError } from '../webhooks.errors.js';
 import { payloadNotAnArray, payloadNotAnObject } from '../webhooks.messages.js';
-import { passesPrimitivesThrough } from './transformer-metadata.js';
 import type { WebhookOperation } from '../interfaces/webhook-definition.interface.js';
 
 const VALIDATION_OPTIONS: ValidatorOptions = {
@@ -24,9 +23,7 @@ const VALIDATION_OPTIONS: ValidatorOptions = {
  * the DTO declares, so the body matches the published schema and nothing else leaks.
  */
 export class WebhookPayloadSerializer {
-  private readonly shapes = new Map<Type<unknown>, DeclaredProperties>();
-  /** Per DTO: whether `instanceToPlain` leaves its primitive values as they are. */
-  private readonly plainAsIs = new Map<Type<unknown>, boolean>();
+  private readonly shapes = new Map<Type<unknown>, Shape>();
 
   constructor(private readonly accessor: WebhooksMetadataAccessor) {}
 
@@ -87,7 +84,7 @@ export class WebhookPayloadSerializer {
     if (Array.isArray(value)) return value.map((item) => this.pick(item, type));
     if (!isPlainObject(value)) return value;
     const result: Record<string, unknown> = {};
-    for (const [name, nested] of this.shapeOf(type)) {
+    for (const [name, nested] of this.shapeOf(type).properties) {
       if (!(name in value) || value[name] === undefined) continue;
       result[name] = nested ? this.pick(value[name], nested) : value[name];
     }
@@ -97,43 +94,47 @@ export class WebhookPayloadSerializer {
   /**
    * What `pick(instanceToPlain(instance))` makes, made without class-transformer, where that is
    * known to be the same: the DTO has no class-transformer metadata for what it declares (see
-   * `passesPrimitivesThrough`), and the instance holds only primitives there. `undefined`
-   * otherwise, for the full transformation to run.
+   * `WebhooksMetadataAccessor.passesPrimitivesThrough`), and the instance holds only primitives
+   * there. `undefined` otherwise, for the full transformation to run.
    */
   protected primitivesAsIs(instance: object, type: Type<unknown>): object | undefined {
     // instanceToPlain reads the metadata of the instance's own class: a subclass may exclude
     // or transform what the DTO declares.
     if (Object.getPrototypeOf(instance) !== type.prototype) return undefined;
     const shape = this.shapeOf(type);
-    let asIs = this.plainAsIs.get(type);
-    if (asIs === undefined) {
-      asIs = passesPrimitivesThrough(type, shape.keys());
-      this.plainAsIs.set(type, asIs);
-    }
-    if (!asIs) return undefined;
+    shape.primitivesAsIs ??= this.accessor.passesPrimitivesThrough(type, shape.properties.keys());
+    if (!shape.primitivesAsIs) return undefined;
     const result: Record<string, unknown> = {};
-    for (const name of shape.keys()) {
+    for (const name of shape.properties.keys()) {
       // What instanceToPlain reads: own enumerable properties.
       if (!propertyIsEnumerable.call(instance, name)) continue;
       const value = (instance as Record<string, unknown>)[name];
       if (value === undefined) continue;
-      if (value !== null && typeof value !== 'string' && typeof value !== 'number') {
-        if (typeof value !== 'boolean') return undefined;
-      }
+      if (value !== null && !JSON_PRIMITIVES.has(typeof value)) return undefined;
       result[name] = value;
     }
     return result;
   }
 
-  private shapeOf(type: Type<unknown>): DeclaredProperties {
+  private shapeOf(type: Type<unknown>): Shape {
     let shape = this.shapes.get(type);
     if (!shape) {
-      shape = this.accessor.getDeclaredProperties(type);
+      shape = { properties: this.accessor.getDeclaredProperties(type), primitivesAsIs: undefined };
       this.shapes.set(type, shape);
     }
     return shape;
   }
 }
+
+/** What the serializer knows of a DTO, read once. */
+interface Shape {
+  properties: DeclaredProperties;
+  /** Whether `instanceToPlain` leaves its primitive values as they are; read on first need. */
+  primitivesAsIs: boolean | undefined;
+}
+
+/** What `typeof` says of the values JSON writes as they are (and `null`). */
+const JSON_PRIMITIVES = new Set(['string', 'number', 'boolean']);
 
 const { propertyIsEnumerable } = Object.prototype;
 

@@ -98,9 +98,9 @@ export interface WebhookStore {
   /**
    * Stores the message with one pending delivery per endpoint (due now; `endpointIds` are
    * distinct), atomically; each is known from then on by its message and endpoint (a job of
-   * the queue) and by its id. When `message.idempotencyKey`
-   * was already used by the same tenant since `idempotentSince`, stores nothing and returns
-   * that message. This is the hot path of every emit.
+   * the queue) and by its id. When `message.idempotencyKey` was already used by the same
+   * tenant since `idempotentSince`, stores nothing and returns that message. This is the hot
+   * path of every emit.
    */
   insertMessage(
     message: WebhookMessage,

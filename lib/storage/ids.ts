@@ -10,7 +10,6 @@ let offset = POOL_SIZE;
 let lastMs = -1;
 let lastTime = '';
 
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 /** Where an id is put together: its longest part is the caller's prefix. */
 let scratch = Buffer.alloc(64);
 
@@ -18,7 +17,7 @@ let scratch = Buffer.alloc(64);
  * A prefixed, roughly time-ordered identifier (`msg_…`, `ep_…`): the time part keeps logs
  * sortable, the 80 random bits keep ids unguessable and unique across processes.
  *
- * Written into one buffer and read out as one flat string: joined with `+` or a template, the
+ * Put together in a buffer and read out as one flat string: joined with `+` or a template, the
  * parts would make a tree of four strings, which V8 flattens into a fifth the first time the id
  * is a map key, about 130 bytes more for every message kept.
  */
@@ -34,13 +33,8 @@ export function createId(prefix: string): string {
   }
   const length = prefix.length + 1 + lastTime.length + 2 * ID_RANDOM_BYTES;
   if (scratch.length < length) scratch = Buffer.alloc(2 * length);
-  let at = scratch.write(prefix, 0, 'latin1');
-  scratch[at++] = 0x5f; // _
-  at += scratch.write(lastTime, at, 'latin1');
-  for (let i = offset; i < offset + ID_RANDOM_BYTES; i++) {
-    scratch[at++] = HEX_DIGITS[pool[i] >> 4];
-    scratch[at++] = HEX_DIGITS[pool[i] & 15];
-  }
+  let at = scratch.write(`${prefix}_${lastTime}`, 0, 'latin1');
+  at += scratch.write(pool.toString('hex', offset, offset + ID_RANDOM_BYTES), at, 'latin1');
   offset += ID_RANDOM_BYTES;
   return scratch.toString('latin1', 0, at);
 }

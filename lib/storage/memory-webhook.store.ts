@@ -14,6 +14,7 @@ import type {
   WebhookAttemptContext,
   WebhookDeliveryFilter,
   WebhookDeliveryPatch,
+  WebhookDeliveryProgress,
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
 import { attemptId } from './ids.js';
@@ -191,17 +192,9 @@ export class MemoryWebhookStore implements WebhookStore {
   ): Promise<WebhookAttemptContext | undefined> {
     const record = this.messages.get(messageId);
     const index = record ? this.indexOf(record, endpointId) : -1;
-    if (index < 0) return undefined;
-    const state = record!.states?.[index];
+    if (!record || index < 0) return undefined;
     return {
-      delivery: {
-        id: deliveryId(messageId, index),
-        messageId,
-        endpointId,
-        status: state?.status ?? 'pending',
-        attempts: state?.attempts ?? 0,
-        scheduleAttempts: state?.scheduleAttempts ?? 0,
-      },
+      delivery: progressAt(record, index),
       // The record itself, seen through the fields an attempt reads: nothing is copied.
       message: record,
       endpoint: this.endpoints.get(endpointId),
@@ -255,7 +248,7 @@ export class MemoryWebhookStore implements WebhookStore {
     const record = this.messages.get(attempt.messageId);
     const index = record ? this.indexOf(record, attempt.endpointId) : -1;
     const endpoint = this.endpoints.get(attempt.endpointId);
-    if (index < 0) return { delivery: undefined, endpoint };
+    if (!record || index < 0) return { delivery: undefined, endpoint };
     // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
     const entry: AttemptEntry = {
       attempt: attempt.attempt,
@@ -266,12 +259,12 @@ export class MemoryWebhookStore implements WebhookStore {
       responseBody: attempt.responseBody,
       outcome: attempt.outcome,
     };
-    const attempts = (record!.attempts ??= []);
+    const attempts = (record.attempts ??= []);
     const list = attempts[index];
     if (list) list.push(entry);
     else attempts[index] = [entry];
-    if (patch) patchState(record!, index, patch);
-    return { delivery: deliveryAt(record!, index), endpoint };
+    if (patch) patchState(record, index, patch);
+    return { delivery: deliveryAt(record, index), endpoint };
   }
 
   async listAttempts(id: string): Promise<WebhookAttempt[]> {
@@ -401,6 +394,19 @@ function emittedState(record: MessageRecord): DeliveryState {
     nextAttemptAt: createdAt,
     lastError: null,
     updatedAt: createdAt,
+  };
+}
+
+/** What an attempt reads of a delivery: no Dates, and no state object for one not yet updated. */
+function progressAt(record: MessageRecord, index: number): WebhookDeliveryProgress {
+  const state = record.states?.[index];
+  return {
+    id: deliveryId(record.id, index),
+    messageId: record.id,
+    endpointId: record.endpointIds[index],
+    status: statusAt(record, index),
+    attempts: state?.attempts ?? 0,
+    scheduleAttempts: state?.scheduleAttempts ?? 0,
   };
 }
 

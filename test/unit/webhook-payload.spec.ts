@@ -6,7 +6,6 @@ import { Exclude, Expose, Transform, Type as TransformTo } from 'class-transform
 import { IsOptional, IsString } from 'class-validator';
 import { describe, expect, it } from 'vitest';
 import { WebhooksMetadataAccessor } from '../../lib/catalog/webhooks-metadata.accessor.js';
-import { passesPrimitivesThrough } from '../../lib/delivery/transformer-metadata.js';
 import { WebhookPayloadSerializer } from '../../lib/delivery/webhook-payload.js';
 import type { WebhookOperation } from '../../lib/interfaces/webhook-definition.interface.js';
 
@@ -124,7 +123,7 @@ const instance = <T extends object>(type: Type<T>, values: Partial<T>) =>
 describe('WebhookPayloadSerializer without instanceToPlain', () => {
   it('is taken for DTOs without class-transformer metadata, and only for them', () => {
     const verdict = (type: Type<unknown>) =>
-      passesPrimitivesThrough(type, accessor.getDeclaredProperties(type).keys());
+      accessor.passesPrimitivesThrough(type, accessor.getDeclaredProperties(type).keys());
     expect(verdict(Plain)).toBe(true);
     expect(verdict(PlainChild)).toBe(true);
     expect(verdict(WithNested)).toBe(true);

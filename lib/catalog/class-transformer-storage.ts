@@ -2,8 +2,8 @@ import { Exclude, TransformationType } from 'class-transformer';
 import { createRequire } from 'node:module';
 import type { Type } from '@nestjs/common';
 
-/** The part of class-transformer's metadata storage read here (its own method names). */
-interface TransformerStorage {
+/** The part of class-transformer's metadata storage the accessor reads (its own method names). */
+export interface TransformerStorage {
   getStrategy(target: Type<unknown>): string;
   getExposedMetadatas(target: Type<unknown>): unknown[];
   getExcludedMetadatas(target: Type<unknown>): unknown[];
@@ -40,30 +40,8 @@ function loadStorage(): TransformerStorage | undefined {
 
 let storage: TransformerStorage | undefined | null = null;
 
-/**
- * Whether `instanceToPlain` passes the primitive values of `type`'s `properties` through as
- * they are: nothing on the class or its parents exposes, excludes, types or transforms them
- * (`@Expose`, `@Exclude`, `@Type`, `@Transform`), which holds for most webhook DTOs. Then a
- * payload whose values for them are all primitives can be sent without the transformation,
- * which costs as much as validating it. `false` whenever the storage cannot be read.
- */
-export function passesPrimitivesThrough(
-  type: Type<unknown>,
-  properties: Iterable<string>,
-): boolean {
+/** class-transformer's storage (see `loadStorage`), read once; `undefined` where unreadable. */
+export function classTransformerStorage(): TransformerStorage | undefined {
   if (storage === null) storage = loadStorage();
-  if (!storage) return false;
-  if (storage.getStrategy(type) !== 'none') return false;
-  if (storage.getExposedMetadatas(type).length > 0) return false;
-  if (storage.getExcludedMetadatas(type).length > 0) return false;
-  for (const property of properties) {
-    if (storage.findTypeMetadata(type, property)) return false;
-    const transforms = storage.findTransformMetadatas(
-      type,
-      property,
-      TransformationType.CLASS_TO_PLAIN,
-    );
-    if (transforms.length > 0) return false;
-  }
-  return true;
+  return storage;
 }
