@@ -62,13 +62,19 @@ export class WebhooksRuntime
     );
     this.store = new MemoryWebhookStore(options);
     this.queue = new MemoryWebhookQueue(options.concurrency, options.endpointConcurrency);
-    // Connections per origin: `concurrency`, not `endpointConcurrency`. Several endpoints can
-    // share an origin (one host, many paths), and the queue already caps each endpoint; a
-    // smaller pool would make attempts wait for a socket with their timeout running, and time
-    // out without having been sent.
-    const Transport =
-      options.transport === 'undici' ? UndiciWebhookTransport : HttpWebhookTransport;
-    const transport = new Transport(addresses, options.maxResponseBodyBytes, options.concurrency);
+    // The undici transport keeps a connection pool per endpoint, as large as the number of an
+    // endpoint's attempts the queue runs at once. The default transport's agents keep theirs per
+    // host, shared by the endpoints on it (one host, many paths), so as large as the total
+    // limit: a smaller one would make attempts wait for a socket with their timeout running,
+    // and time out without having been sent.
+    const transport =
+      options.transport === 'undici'
+        ? new UndiciWebhookTransport(
+            addresses,
+            options.maxResponseBodyBytes,
+            options.endpointConcurrency,
+          )
+        : new HttpWebhookTransport(addresses, options.maxResponseBodyBytes, options.concurrency);
 
     this.dispatcher = new WebhookDispatcher(
       this.store,

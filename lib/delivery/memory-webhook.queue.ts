@@ -40,7 +40,10 @@ export class MemoryWebhookQueue implements WebhookQueue {
    */
   private readonly rotation: Lane[] = [];
   private cursor = 0;
-  private readonly running = new Set<Promise<void>>();
+  /** Jobs whose handler has not settled yet. */
+  private running = 0;
+  /** Resolves `stop()`'s wait once nothing runs; set only while it waits. */
+  private onIdle?: () => void;
   private handler?: WebhookJobHandler;
   private timer?: NodeJS.Timeout;
   private timerDueAt = Infinity;
@@ -96,18 +99,17 @@ export class MemoryWebhookQueue implements WebhookQueue {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.timerDueAt = Infinity;
-    if (this.running.size > 0) {
+    if (this.running > 0) {
       let timeout: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled(this.running),
-        new Promise((resolve) => {
-          timeout = setTimeout(resolve, timeoutMs);
-          timeout.unref();
-        }),
-      ]);
+      await new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+        timeout = setTimeout(resolve, timeoutMs);
+        timeout.unref();
+      });
+      this.onIdle = undefined;
       clearTimeout(timeout);
     }
-    return { running: this.running.size, pending: this.pending + this.droppedWhileStopped };
+    return { running: this.running, pending: this.pending + this.droppedWhileStopped };
   }
 
   private makeDue(messageId: string, endpointId: string) {
@@ -131,7 +133,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
     if (!this.handler || this.stopped) return;
     const { rotation } = this;
     let idle = 0;
-    while (this.running.size < this.concurrency && this.dueCount > 0 && idle < rotation.length) {
+    while (this.running < this.concurrency && this.dueCount > 0 && idle < rotation.length) {
       if (this.cursor >= rotation.length) this.cursor = 0;
       const lane = rotation[this.cursor++];
       if (lane.due.size > 0 && lane.active < this.endpointConcurrency) {
@@ -151,18 +153,22 @@ export class MemoryWebhookQueue implements WebhookQueue {
     // that does anyway must not stop the queue from freeing the slot and moving on.
     const done = () => {
       // Full before this job ended: a lane waiting for the total limit may start now.
-      const wasFull = this.running.size >= this.concurrency;
-      this.running.delete(running);
+      const wasFull = this.running >= this.concurrency;
+      this.running--;
       lane.active--;
-      if (this.stopped || !this.handler) return this.dropIfIdle(lane);
+      if (this.stopped || !this.handler) {
+        if (this.running === 0) this.onIdle?.();
+        return this.dropIfIdle(lane);
+      }
       if (wasFull) this.pump();
       // Otherwise (the invariant of `pump`) only this job's lane can have gained a job to start.
       else if (lane.due.size > 0 && lane.active < this.endpointConcurrency) this.run(lane);
       this.dropIfIdle(lane);
     };
-    // One promise per job: `then(done, done)` rather than `catch().finally()`.
-    const running: Promise<void> = this.handler!(job).then(done, done);
-    this.running.add(running);
+    // One promise per job: `then(done, done)` rather than `catch().finally()`; counted, not kept
+    // in a set, which would hash every attempt's promise.
+    this.running++;
+    this.handler!(job).then(done, done);
   }
 
   /** Forgets a lane with nothing due or running: endpoints come and go. */

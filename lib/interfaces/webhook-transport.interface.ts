@@ -1,5 +1,10 @@
 /** One signed HTTP request of a delivery attempt. */
 export interface WebhookRequest {
+  /**
+   * The endpoint the attempt is for: the undici transport keeps a connection pool per
+   * endpoint, as large as the queue's limit of attempts in flight per endpoint.
+   */
+  endpointId: string;
   url: string;
   method: string;
   headers: Record<string, string>;

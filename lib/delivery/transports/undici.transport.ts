@@ -1,6 +1,8 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { LookupFunction } from 'node:net';
+import { Pool, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
+import { DeadlineList, type Expiring } from './deadline-list.js';
 import { answeredResponse, BodyCap, failedResponse, lateAnswer } from './transport-response.js';
 import { transportClosed } from '../../webhooks.messages.js';
 import type {
@@ -9,64 +11,80 @@ import type {
   WebhookTransport,
 } from '../../interfaces/webhook-transport.interface.js';
 
-const TARGET_CACHE_LIMIT = 10_000;
-
-interface ParsedTarget {
+/**
+ * Where an endpoint's attempts go: its URL, split as undici wants it, and the pool of
+ * connections to its origin with how many of them are open.
+ */
+interface EndpointTarget {
+  url: string;
   origin: string;
   path: string;
-  hostname: string;
+  pool: Pool;
+  connected: number;
 }
 
 /**
- * The throughput transport (`transport: 'undici'`): an undici agent with pooled connections,
- * made on the first attempt so that an app which never delivers does not pay for it at bootstrap.
+ * The throughput transport (`transport: 'undici'`): an undici pool of connections per endpoint,
+ * each made on the endpoint's first attempt.
  *
- * Requests go through `agent.dispatch()` with a handler of our own rather than
- * `agent.request()`: the response body arrives as chunks the handler keeps (up to the cap)
- * instead of through a stream and its promises, and the attempt's timer aborts through the
- * handler's controller instead of an abort signal, which costs undici as much again per
- * request as the rest of its work on loopback (see `npm run bench:delivery`).
+ * A pool per endpoint rather than one per origin (what an undici `Agent` keeps): the queue lets
+ * at most `endpointConcurrency` attempts of an endpoint run at once, so a pool that size never
+ * makes an attempt wait for a connection. A pool per origin, shared by every endpoint on it
+ * (one host, many paths), would have to be as large as the total limit for the same promise,
+ * and undici opens more connections than there are requests in flight, up to a pool's size: on
+ * the bench's one origin with 8 endpoints, 100 connections for 80 attempts, which cost about a
+ * twentieth more CPU per delivery than 8 pools of 10 (see `npm run bench:delivery`). A pool
+ * whose connections have all closed (idle past their keep-alive, or never made) is closed and
+ * forgotten, as an `Agent` does with its origins, so endpoints that come and go leave nothing.
+ *
+ * Requests go through `pool.dispatch()` with a handler of our own rather than `pool.request()`:
+ * the response body arrives as chunks the handler keeps (up to the cap) instead of through a
+ * stream and its promises, and the attempt's deadline aborts through the handler's controller
+ * instead of an abort signal, which costs undici as much again per request as the rest of its
+ * work on loopback. Deadlines share one timer (`DeadlineList`) rather than a timer each.
  */
 export class UndiciWebhookTransport implements WebhookTransport {
-  private pool?: Agent;
+  private readonly targets = new Map<string, EndpointTarget>();
+  /** Pools no longer handed out, closing once their attempts in flight are done. */
+  private readonly retired = new Set<Pool>();
+  private readonly deadlines = new DeadlineList();
+  private readonly lookup: LookupFunction;
   private closed = false;
-  private readonly targets = new Map<string, ParsedTarget>();
 
   constructor(
     private readonly policy: AddressPolicy,
     private readonly maxResponseBodyBytes: number,
-    private readonly connectionsPerOrigin: number,
-  ) {}
-
-  private get agent(): Agent {
-    return (this.pool ??= new Agent({
-      connections: this.connectionsPerOrigin,
-      connect: { lookup: guardedLookup(this.policy) },
-    }));
+    private readonly connectionsPerEndpoint: number,
+  ) {
+    this.lookup = guardedLookup(policy);
   }
 
   send(request: WebhookRequest): Promise<WebhookResponse> {
     return new Promise((resolve) => {
-      let target: ParsedTarget;
+      let target: EndpointTarget;
       try {
-        // Made lazily, the agent would otherwise come back to life, never to be destroyed.
+        // A pool made after close would never be destroyed.
         if (this.closed) throw new Error(transportClosed());
-        target = this.target(request.url);
-        assertConnectAllowed(this.policy, target.hostname);
+        target = this.target(request);
       } catch (error) {
         resolve(failedResponse(error, request.timeoutMs));
         return;
       }
-      const attempt = new AttemptHandler(request.timeoutMs, this.maxResponseBodyBytes, resolve);
+      const attempt = new AttemptHandler(
+        request.timeoutMs,
+        this.maxResponseBodyBytes,
+        this.deadlines,
+        resolve,
+      );
       try {
-        this.agent.dispatch(
+        target.pool.dispatch(
           {
             origin: target.origin,
             path: target.path,
             method: request.method as Dispatcher.HttpMethod,
             headers: request.headers,
             body: request.body,
-            // Backstops only: the attempt's own timer ends it on time.
+            // Backstops only: the attempt's own deadline ends it on time.
             headersTimeout: request.timeoutMs,
             bodyTimeout: request.timeoutMs,
           },
@@ -81,27 +99,75 @@ export class UndiciWebhookTransport implements WebhookTransport {
   async close(): Promise<void> {
     this.closed = true;
     // The dispatcher calls this after waiting its shutdownTimeout for attempts in flight; what
-    // is still running must be aborted. `agent.close()` would wait for it, up to `timeout`.
-    await this.pool?.destroy();
+    // is still running must be aborted. `pool.close()` would wait for it, up to `timeout`.
+    const pools = [...this.retired, ...[...this.targets.values()].map((target) => target.pool)];
+    this.targets.clear();
+    this.retired.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
+    // Destroying the pools has ended every attempt (each settled, so left the list); what is
+    // left to stop is the timer.
+    this.deadlines.clear();
   }
 
   /**
-   * The URL split as the agent wants it, parsed once per endpoint URL rather than per attempt
-   * (bounded, like the signer cache: URLs come from the endpoints, which may be many).
+   * Where the request's endpoint is sent to: its URL parsed on its first attempt and again
+   * only when it changes, its pool kept for as long as its origin stays the same.
    */
-  private target(url: string): ParsedTarget {
-    let target = this.targets.get(url);
-    if (!target) {
-      const parsed = new URL(url);
-      target = {
-        origin: parsed.origin,
-        path: `${parsed.pathname}${parsed.search}`,
-        hostname: parsed.hostname,
-      };
-      if (this.targets.size >= TARGET_CACHE_LIMIT) this.targets.clear();
-      this.targets.set(url, target);
+  private target(request: WebhookRequest): EndpointTarget {
+    const { endpointId, url } = request;
+    let target = this.targets.get(endpointId);
+    if (target?.url === url) return target;
+    const parsed = new URL(url);
+    // Node and undici never resolve an IP literal: the connect-time guard would not see it.
+    assertConnectAllowed(this.policy, parsed.hostname);
+    const path = `${parsed.pathname}${parsed.search}`;
+    if (target?.origin === parsed.origin) {
+      // Attempts already dispatched took the old path with them.
+      target.url = url;
+      target.path = path;
+      return target;
     }
+    if (target) this.retire(endpointId, target);
+    target = { url, origin: parsed.origin, path, pool: this.openPool(parsed.origin), connected: 0 };
+    this.watch(endpointId, target);
+    this.targets.set(endpointId, target);
     return target;
+  }
+
+  private openPool(origin: string): Pool {
+    return new Pool(origin, {
+      connections: this.connectionsPerEndpoint,
+      connect: { lookup: this.lookup },
+    });
+  }
+
+  /** Counts the pool's open connections; retires it once it has none left. */
+  private watch(endpointId: string, target: EndpointTarget) {
+    const retireIfUnused = () => {
+      if (target.connected <= 0) this.retire(endpointId, target);
+    };
+    target.pool
+      .on('connect', () => target.connected++)
+      .on('disconnect', () => {
+        target.connected--;
+        retireIfUnused();
+      })
+      .on('connectionError', retireIfUnused);
+  }
+
+  /**
+   * Stops handing out the endpoint's pool; it closes once the attempts it holds are done (the
+   * endpoint's next attempt gets a new one).
+   */
+  private retire(endpointId: string, target: EndpointTarget) {
+    if (this.targets.get(endpointId) === target) this.targets.delete(endpointId);
+    const { pool } = target;
+    if (this.retired.has(pool) || pool.closed || pool.destroyed) return;
+    this.retired.add(pool);
+    pool
+      .close()
+      .catch(() => undefined)
+      .finally(() => this.retired.delete(pool));
   }
 }
 
@@ -110,9 +176,10 @@ export class UndiciWebhookTransport implements WebhookTransport {
  * (the rest is read and dropped, so the connection stays reusable), and an exact deadline.
  * Settles once, whatever undici reports after that.
  */
-class AttemptHandler implements Dispatcher.DispatchHandler {
-  private readonly deadline: number;
-  private readonly timer: NodeJS.Timeout;
+class AttemptHandler implements Dispatcher.DispatchHandler, Expiring {
+  readonly deadline: number;
+  older?: Expiring;
+  newer?: Expiring;
   private controller?: Dispatcher.DispatchController;
   /** Why the attempt was aborted before undici handed over its controller. */
   private pendingAbort?: Error;
@@ -124,15 +191,16 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   constructor(
     private readonly timeoutMs: number,
     cap: number,
+    private readonly deadlines: DeadlineList,
     private readonly resolve: (response: WebhookResponse) => void,
   ) {
     this.body = new BodyCap(cap);
     this.deadline = Date.now() + timeoutMs;
-    this.timer = setTimeout(
-      () => this.abort(new DOMException('no answer in time', 'TimeoutError')),
-      timeoutMs,
-    );
-    this.timer.unref();
+    deadlines.add(this);
+  }
+
+  expire(): void {
+    this.abort(new DOMException('no answer in time', 'TimeoutError'));
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -183,7 +251,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private settle(error: Error | undefined): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.deadlines.remove(this);
     if (this.statusCode === undefined) {
       this.resolve(failedResponse(error ?? new Error('no answer'), this.timeoutMs));
       return;

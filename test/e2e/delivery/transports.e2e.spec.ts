@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpWebhookTransport } from '../../../lib/delivery/transports/http.transport.js';
@@ -41,7 +42,8 @@ async function silentServer(): Promise<{
   };
 }
 
-const request = (url: string, timeoutMs: number) => ({
+const request = (url: string, timeoutMs: number, endpointId = 'ep_test') => ({
+  endpointId,
   url,
   method: 'POST',
   headers: { 'content-type': 'application/json' },
@@ -93,5 +95,164 @@ describe.each(transports)('%s transport after close', (_name, create) => {
     expect(response.error).toContain(transportClosed());
     expect(server.connections()).toBe(0);
     await server.close();
+  });
+});
+
+/**
+ * An HTTP server on 127.0.0.1 that counts the connections it accepts and the ones still open,
+ * and holds every answer until `release()` (when `hold` is set).
+ */
+async function countingServer({ hold = false, keepAliveTimeout = 5_000 } = {}) {
+  let accepted = 0;
+  const open = new Set<Socket>();
+  const held: ServerResponse[] = [];
+  const paths: string[] = [];
+  const server = createHttpServer((request, response) => {
+    paths.push(request.url ?? '');
+    request.resume();
+    request.on('end', () => {
+      if (hold) held.push(response);
+      else response.writeHead(204).end();
+    });
+  });
+  server.keepAliveTimeout = keepAliveTimeout;
+  server.on('connection', (socket) => {
+    accepted++;
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    paths,
+    accepted: () => accepted,
+    open: () => open.size,
+    held: () => held.length,
+    release() {
+      hold = false;
+      for (const response of held.splice(0)) response.writeHead(204).end();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Polls until `check()` holds; rejects after `timeoutMs`. */
+async function until(check: () => boolean, what: string, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('undici transport connection pools', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  });
+
+  async function setUp(options?: Parameters<typeof countingServer>[0], perEndpoint = 2) {
+    const server = await countingServer(options);
+    const transport = new UndiciWebhookTransport(policy(), 1024, perEndpoint);
+    cleanups.push(
+      () => transport.close(),
+      () => server.close(),
+    );
+    return { server, transport };
+  }
+
+  it('keeps one pool per endpoint, as large as its limit, even for endpoints on one origin', async () => {
+    const { server, transport } = await setUp({ hold: true });
+    const sends = ['ep_a', 'ep_b'].flatMap((endpointId) =>
+      [1, 2, 3].map(() =>
+        transport.send(request(`${server.url}/${endpointId}`, 5_000, endpointId)),
+      ),
+    );
+    // Two of each endpoint's three attempts get a connection; the third waits for one.
+    await until(() => server.held() === 4, 'four requests in flight');
+    expect(server.accepted()).toBe(4);
+
+    server.release();
+    const responses = await Promise.all(sends);
+    expect(responses.map((response) => response.statusCode)).toEqual(Array(6).fill(204));
+    // The waiting attempts took connections their endpoint already had.
+    expect(server.accepted()).toBe(4);
+    expect(server.paths.filter((path) => path === '/ep_a')).toHaveLength(3);
+  });
+
+  it("forgets an endpoint's pool once the receiver has closed its idle connections", async () => {
+    const { server, transport } = await setUp({ keepAliveTimeout: 50 });
+    const first = await transport.send(request(`${server.url}/hook`, 5_000, 'ep_a'));
+    expect(first.statusCode).toBe(204);
+
+    await until(() => server.open() === 0, 'the receiver to close the idle connection');
+    // Nothing kept for an endpoint that may never send again (endpoints come and go).
+    await until(() => transport['targets'].size === 0, 'the pool to be forgotten');
+    expect(transport['retired'].size).toBe(0);
+
+    // Its next attempt opens a new pool.
+    const second = await transport.send(request(`${server.url}/hook`, 5_000, 'ep_a'));
+    expect(second.statusCode).toBe(204);
+    expect(server.accepted()).toBe(2);
+  });
+
+  it("keeps an endpoint's pool when its URL changes path, and closes it when it changes origin", async () => {
+    const { server, transport } = await setUp();
+    const other = await countingServer();
+    cleanups.push(() => other.close());
+
+    const poolOf = () => transport['targets'].get('ep_a')?.pool;
+    await transport.send(request(`${server.url}/old`, 5_000, 'ep_a'));
+    const pool = poolOf();
+    expect(pool).toBeDefined();
+
+    const moved = await transport.send(request(`${server.url}/new?v=2`, 5_000, 'ep_a'));
+    expect(moved.statusCode).toBe(204);
+    expect(server.paths).toEqual(['/old', '/new?v=2']);
+    expect(poolOf()).toBe(pool);
+    expect(server.open()).toBe(server.accepted());
+
+    const elsewhere = await transport.send(request(`${other.url}/hook`, 5_000, 'ep_a'));
+    expect(elsewhere.statusCode).toBe(204);
+    expect(other.paths).toEqual(['/hook']);
+    expect(poolOf()).not.toBe(pool);
+    // The pool on the old origin is closed, its idle connections with it.
+    await until(() => server.open() === 0, 'the old pool to close its connections');
+    expect(pool?.closed).toBe(true);
+    expect(transport['retired'].size).toBe(0);
+  });
+
+  it('refuses an IP literal the address policy refuses, before any pool is made', async () => {
+    const transport = new UndiciWebhookTransport(new AddressPolicy([]), 1024, 2);
+    cleanups.push(() => transport.close());
+    const server = await countingServer();
+    cleanups.push(() => server.close());
+
+    const response = await transport.send(request(`${server.url}/hook`, 5_000, 'ep_a'));
+
+    expect(response.statusCode).toBeNull();
+    expect(response.error).toContain('127.0.0.1');
+    expect(server.accepted()).toBe(0);
+    expect(transport['targets'].size).toBe(0);
+  });
+
+  it('ends the attempts still in flight when it closes', async () => {
+    const { server, transport } = await setUp({ hold: true });
+    const sends = [transport.send(request(`${server.url}/a`, 5_000, 'ep_a'))];
+    sends.push(transport.send(request(`${server.url}/b`, 5_000, 'ep_b')));
+    await until(() => server.held() === 2, 'two requests in flight');
+
+    await transport.close();
+
+    const responses = await Promise.all(sends);
+    for (const response of responses) {
+      expect(response.statusCode).toBeNull();
+      expect(response.error).toBeTruthy();
+    }
   });
 });

@@ -1,0 +1,83 @@
+/**
+ * Something that must end by its `deadline` (epoch ms). The list links it in place through
+ * `older` and `newer`, which belong to the list: adding and removing allocate nothing.
+ */
+export interface Expiring {
+  readonly deadline: number;
+  /** Called once its deadline has passed, after it has left the list. */
+  expire(): void;
+  older?: Expiring;
+  newer?: Expiring;
+}
+
+/**
+ * Attempts in flight ordered by deadline, under one unref'd timer for all of them rather than
+ * one each: every attempt of a transport has the same timeout, so deadlines arrive in order
+ * and adding one is O(1) at the newest end, as is removing one wherever it stands.
+ *
+ * The timer is not moved when the oldest item leaves (the common case: the first sent is the
+ * first answered), which would make it a timer per attempt again; when it fires with nothing
+ * due, it is armed again for the oldest item left.
+ */
+export class DeadlineList {
+  private oldest?: Expiring;
+  private newest?: Expiring;
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  add(item: Expiring): void {
+    // From the newest end: with one timeout for all, the loop does not run.
+    let older = this.newest;
+    while (older && older.deadline > item.deadline) older = older.older;
+    const newer = older ? older.newer : this.oldest;
+    item.older = older;
+    item.newer = newer;
+    if (older) older.newer = item;
+    else this.oldest = item;
+    if (newer) newer.older = item;
+    else this.newest = item;
+    if (item.deadline < this.timerAt) this.arm(item.deadline);
+  }
+
+  /** Takes `item` out of the list; nothing happens if it is not in it. */
+  remove(item: Expiring): void {
+    const { older, newer } = item;
+    if (!older && !newer && this.oldest !== item) return;
+    if (older) older.newer = newer;
+    else this.oldest = newer;
+    if (newer) newer.older = older;
+    else this.newest = older;
+    item.older = undefined;
+    item.newer = undefined;
+  }
+
+  /** Forgets every item, expiring none, and stops the timer. */
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    while (this.oldest) this.remove(this.oldest);
+  }
+
+  private arm(at: number): void {
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(at - this.now(), 0));
+    // Attempts in flight keep the process alive through their sockets, not through this.
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.now();
+    while (this.oldest && this.oldest.deadline <= now) {
+      const item = this.oldest;
+      this.remove(item);
+      item.expire();
+    }
+    if (this.oldest) this.arm(this.oldest.deadline);
+  }
+}
