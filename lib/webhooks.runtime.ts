@@ -69,11 +69,11 @@ export class WebhooksRuntime
     // and time out without having been sent.
     const transport =
       options.transport === 'undici'
-        ? new UndiciWebhookTransport(
-            addresses,
-            options.maxResponseBodyBytes,
-            options.endpointConcurrency,
-          )
+        ? new UndiciWebhookTransport(addresses, {
+            maxResponseBodyBytes: options.maxResponseBodyBytes,
+            connectionsPerEndpoint: options.endpointConcurrency,
+            connectTimeoutMs: options.timeout,
+          })
         : new HttpWebhookTransport(addresses, options.maxResponseBodyBytes, options.concurrency);
 
     this.dispatcher = new WebhookDispatcher(

@@ -42,8 +42,8 @@ export class MemoryWebhookQueue implements WebhookQueue {
   private cursor = 0;
   /** Jobs whose handler has not settled yet. */
   private running = 0;
-  /** Resolves `stop()`'s wait once nothing runs; set only while it waits. */
-  private onIdle?: () => void;
+  /** What waits for nothing to run: `stop()` calls, each until its timeout. */
+  private readonly idleWaiters = new Set<() => void>();
   private handler?: WebhookJobHandler;
   private timer?: NodeJS.Timeout;
   private timerDueAt = Infinity;
@@ -101,12 +101,14 @@ export class MemoryWebhookQueue implements WebhookQueue {
     this.timerDueAt = Infinity;
     if (this.running > 0) {
       let timeout: NodeJS.Timeout | undefined;
+      let waiter!: () => void;
       await new Promise<void>((resolve) => {
-        this.onIdle = resolve;
+        waiter = resolve;
+        this.idleWaiters.add(waiter);
         timeout = setTimeout(resolve, timeoutMs);
         timeout.unref();
       });
-      this.onIdle = undefined;
+      this.idleWaiters.delete(waiter);
       clearTimeout(timeout);
     }
     return { running: this.running, pending: this.pending + this.droppedWhileStopped };
@@ -156,10 +158,8 @@ export class MemoryWebhookQueue implements WebhookQueue {
       const wasFull = this.running >= this.concurrency;
       this.running--;
       lane.active--;
-      if (this.stopped || !this.handler) {
-        if (this.running === 0) this.onIdle?.();
-        return this.dropIfIdle(lane);
-      }
+      if (this.running === 0) for (const waiter of this.idleWaiters) waiter();
+      if (this.stopped || !this.handler) return this.dropIfIdle(lane);
       if (wasFull) this.pump();
       // Otherwise (the invariant of `pump`) only this job's lane can have gained a job to start.
       else if (lane.due.size > 0 && lane.active < this.endpointConcurrency) this.run(lane);
@@ -168,7 +168,14 @@ export class MemoryWebhookQueue implements WebhookQueue {
     // One promise per job: `then(done, done)` rather than `catch().finally()`; counted, not kept
     // in a set, which would hash every attempt's promise.
     this.running++;
-    this.handler!(job).then(done, done);
+    let attempt: Promise<void>;
+    try {
+      attempt = this.handler!(job);
+    } catch (error) {
+      // Thrown rather than rejected: the slot is freed all the same.
+      attempt = Promise.reject(error);
+    }
+    attempt.then(done, done);
   }
 
   /** Forgets a lane with nothing due or running: endpoints come and go. */

@@ -248,7 +248,7 @@ export class WebhookDispatcher {
 
     const honoured =
       verdict.outcome === 'retry' && verdict.honourRetryAfter
-        ? parseRetryAfter(retryAfter)
+        ? parseRetryAfter(retryAfter, now.getTime())
         : undefined;
     const delay = this.retries.nextDelay(delivery.scheduleAttempts + 1, honoured);
     if (delay === undefined) return this.fail(delivery.id, attempt, lastError, now);

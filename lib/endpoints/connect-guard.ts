@@ -47,7 +47,8 @@ export function guardedLookup(
 
 /**
  * Throws `AddressRefusedError` when `hostname` is an IP literal the policy refuses. Node and
- * undici never call `lookup` for IP literals, so transports call this before each attempt.
+ * undici never call `lookup` for IP literals, so transports call this before sending to a URL
+ * (the undici transport once per endpoint URL: the policy never changes).
  */
 export function assertConnectAllowed(policy: AddressPolicy, hostname: string): void {
   const literal = stripBrackets(hostname);

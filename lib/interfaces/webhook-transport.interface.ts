@@ -1,8 +1,8 @@
 /** One signed HTTP request of a delivery attempt. */
 export interface WebhookRequest {
   /**
-   * The endpoint the attempt is for: the undici transport keeps a connection pool per
-   * endpoint, as large as the queue's limit of attempts in flight per endpoint.
+   * The endpoint the attempt is for, so that a transport may keep connections per endpoint
+   * (the queue limits attempts in flight per endpoint).
    */
   endpointId: string;
   url: string;

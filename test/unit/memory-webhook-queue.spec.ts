@@ -297,6 +297,39 @@ describe('MemoryWebhookQueue', () => {
       expect(await q.stop(60_000)).toEqual({ running: 0, pending: 1 });
     });
 
+    it('ends every overlapping stop() as soon as the last job is done', async () => {
+      const q = queue(2, 2);
+      const gate = deferred();
+      q.start(() => gate.promise);
+      await q.enqueue(job('a', 1), 0);
+      const stops = [q.stop(60_000), q.stop(60_000)];
+      await sleep(5);
+      const started = Date.now();
+      gate.resolve();
+
+      expect(await Promise.all(stops)).toEqual([
+        { running: 0, pending: 0 },
+        { running: 0, pending: 0 },
+      ]);
+      // Neither waited for its timeout.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+
+    it('frees the slot of a handler that throws instead of rejecting', async () => {
+      const q = queue(1, 1);
+      const ran: string[] = [];
+      q.start((item) => {
+        ran.push(item.messageId);
+        if (item.messageId === 'a-1') throw new Error('thrown, not rejected');
+        return Promise.resolve();
+      });
+      await q.enqueue(job('a', 1), 0);
+      await q.enqueue(job('a', 2), 0);
+      await until(() => ran.length === 2, 'the second job');
+      expect(ran).toEqual(['a-1', 'a-2']);
+      expect(await q.stop(60_000)).toEqual({ running: 0, pending: 0 });
+    });
+
     it('ignores jobs enqueued after stop', async () => {
       const q = queue(2, 2);
       const ran: string[] = [];

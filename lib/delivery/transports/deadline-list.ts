@@ -1,13 +1,18 @@
+// setTimeout fires at once for delays above 2^31-1 ms; longer waits are re-armed.
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
 /**
- * Something that must end by its `deadline` (epoch ms). The list links it in place through
- * `older` and `newer`, which belong to the list: adding and removing allocate nothing.
+ * Something that must end by its `deadline`, in `performance.now()` milliseconds: monotonic,
+ * so that a step of the wall clock neither holds attempts past their timeout nor ends them
+ * early. The list links it in place through `older` and `newer`, which belong to the list:
+ * adding and removing allocate nothing.
  */
-export interface Expiring {
+export interface Expiring<T> {
   readonly deadline: number;
   /** Called once its deadline has passed, after it has left the list. */
   expire(): void;
-  older?: Expiring;
-  newer?: Expiring;
+  older?: T;
+  newer?: T;
 }
 
 /**
@@ -19,15 +24,15 @@ export interface Expiring {
  * first answered), which would make it a timer per attempt again; when it fires with nothing
  * due, it is armed again for the oldest item left.
  */
-export class DeadlineList {
-  private oldest?: Expiring;
-  private newest?: Expiring;
+export class DeadlineList<T extends Expiring<T>> {
+  private oldest?: T;
+  private newest?: T;
   private timer?: NodeJS.Timeout;
   private timerAt = Infinity;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
-  add(item: Expiring): void {
+  add(item: T): void {
     // From the newest end: with one timeout for all, the loop does not run.
     let older = this.newest;
     while (older && older.deadline > item.deadline) older = older.older;
@@ -42,7 +47,7 @@ export class DeadlineList {
   }
 
   /** Takes `item` out of the list; nothing happens if it is not in it. */
-  remove(item: Expiring): void {
+  remove(item: T): void {
     const { older, newer } = item;
     if (!older && !newer && this.oldest !== item) return;
     if (older) older.newer = newer;
@@ -53,18 +58,26 @@ export class DeadlineList {
     item.newer = undefined;
   }
 
-  /** Forgets every item, expiring none, and stops the timer. */
-  clear(): void {
+  /** Takes every item out, oldest first, expiring none, and stops the timer. */
+  takeAll(): T[] {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
-    while (this.oldest) this.remove(this.oldest);
+    const items: T[] = [];
+    while (this.oldest) {
+      items.push(this.oldest);
+      this.remove(this.oldest);
+    }
+    return items;
   }
 
   private arm(at: number): void {
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.fire(), Math.max(at - this.now(), 0));
+    this.timer = setTimeout(
+      () => this.fire(),
+      Math.min(Math.max(at - this.now(), 0), MAX_TIMER_DELAY),
+    );
     // Attempts in flight keep the process alive through their sockets, not through this.
     this.timer.unref();
   }

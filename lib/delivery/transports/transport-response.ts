@@ -38,8 +38,9 @@ export class BodyCap {
 
 /**
  * Why an answer whose headers were handled at `now` counts as a timeout, if it does: after the
- * attempt's deadline. When the event loop is busy, a late answer can be read before the timeout
- * timer gets to run, and the outcome must not depend on which of the two Node handles first.
+ * attempt's deadline (both on one clock: epoch ms, unless the caller gives `now` on another).
+ * When the event loop is busy, a late answer can be read before the timeout timer gets to run,
+ * and the outcome must not depend on which of the two Node handles first.
  */
 export function lateAnswer(deadline: number, now = Date.now()): DOMException | undefined {
   return now > deadline

@@ -1,5 +1,4 @@
-import type { LookupFunction } from 'node:net';
-import { Pool, type Dispatcher } from 'undici';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
 import { DeadlineList, type Expiring } from './deadline-list.js';
@@ -23,6 +22,16 @@ interface EndpointTarget {
   connected: number;
 }
 
+/** How the undici transport sends. */
+export interface UndiciTransportOptions {
+  /** Response body bytes kept per attempt. */
+  maxResponseBodyBytes: number;
+  /** Connections per endpoint: the queue's limit of an endpoint's attempts in flight. */
+  connectionsPerEndpoint: number;
+  /** How long a connection may take to open: the attempt timeout, so none outlives its attempt. */
+  connectTimeoutMs: number;
+}
+
 /**
  * The throughput transport (`transport: 'undici'`): an undici pool of connections per endpoint,
  * each made on the endpoint's first attempt.
@@ -33,9 +42,15 @@ interface EndpointTarget {
  * (one host, many paths), would have to be as large as the total limit for the same promise,
  * and undici opens more connections than there are requests in flight, up to a pool's size: on
  * the bench's one origin with 8 endpoints, 100 connections for 80 attempts, which cost about a
- * twentieth more CPU per delivery than 8 pools of 10 (see `npm run bench:delivery`). A pool
- * whose connections have all closed (idle past their keep-alive, or never made) is closed and
- * forgotten, as an `Agent` does with its origins, so endpoints that come and go leave nothing.
+ * twentieth more CPU per delivery than 8 pools of 10 (see `npm run bench:delivery`).
+ *
+ * The price: endpoints on one host do not share connections. A host with many endpoints (one
+ * per tenant, say) gets up to `endpointConcurrency` connections for each that is busy; no more
+ * than `concurrency` carry attempts at once, and the idle ones close after their keep-alive.
+ * Every pool connects through one connector, so TLS sessions are resumed across endpoints of a
+ * host. A pool whose connections have all closed (idle past their keep-alive, or failed to
+ * connect) is closed and forgotten, as an `Agent` does with its origins, so endpoints that come
+ * and go leave nothing behind.
  *
  * Requests go through `pool.dispatch()` with a handler of our own rather than `pool.request()`:
  * the response body arrives as chunks the handler keeps (up to the cap) instead of through a
@@ -47,16 +62,18 @@ export class UndiciWebhookTransport implements WebhookTransport {
   private readonly targets = new Map<string, EndpointTarget>();
   /** Pools no longer handed out, closing once their attempts in flight are done. */
   private readonly retired = new Set<Pool>();
-  private readonly deadlines = new DeadlineList();
-  private readonly lookup: LookupFunction;
+  private readonly deadlines = new DeadlineList<AttemptHandler>();
+  private readonly connector: buildConnector.connector;
   private closed = false;
 
   constructor(
     private readonly policy: AddressPolicy,
-    private readonly maxResponseBodyBytes: number,
-    private readonly connectionsPerEndpoint: number,
+    private readonly options: UndiciTransportOptions,
   ) {
-    this.lookup = guardedLookup(policy);
+    this.connector = buildConnector({
+      lookup: guardedLookup(policy),
+      timeout: options.connectTimeoutMs,
+    });
   }
 
   send(request: WebhookRequest): Promise<WebhookResponse> {
@@ -72,7 +89,7 @@ export class UndiciWebhookTransport implements WebhookTransport {
       }
       const attempt = new AttemptHandler(
         request.timeoutMs,
-        this.maxResponseBodyBytes,
+        this.options.maxResponseBodyBytes,
         this.deadlines,
         resolve,
       );
@@ -104,9 +121,9 @@ export class UndiciWebhookTransport implements WebhookTransport {
     this.targets.clear();
     this.retired.clear();
     await Promise.all(pools.map((pool) => pool.destroy()));
-    // Destroying the pools has ended every attempt (each settled, so left the list); what is
-    // left to stop is the timer.
-    this.deadlines.clear();
+    // Destroying the pools ends the attempts they hold; any that undici did not report (a
+    // request a pool had queued for a connection it gave up on) ends here, not at its deadline.
+    for (const attempt of this.deadlines.takeAll()) attempt.end(new Error(transportClosed()));
   }
 
   /**
@@ -136,8 +153,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
 
   private openPool(origin: string): Pool {
     return new Pool(origin, {
-      connections: this.connectionsPerEndpoint,
-      connect: { lookup: this.lookup },
+      connections: this.options.connectionsPerEndpoint,
+      connect: this.connector,
     });
   }
 
@@ -176,10 +193,10 @@ export class UndiciWebhookTransport implements WebhookTransport {
  * (the rest is read and dropped, so the connection stays reusable), and an exact deadline.
  * Settles once, whatever undici reports after that.
  */
-class AttemptHandler implements Dispatcher.DispatchHandler, Expiring {
+class AttemptHandler implements Dispatcher.DispatchHandler, Expiring<AttemptHandler> {
   readonly deadline: number;
-  older?: Expiring;
-  newer?: Expiring;
+  older?: AttemptHandler;
+  newer?: AttemptHandler;
   private controller?: Dispatcher.DispatchController;
   /** Why the attempt was aborted before undici handed over its controller. */
   private pendingAbort?: Error;
@@ -191,16 +208,23 @@ class AttemptHandler implements Dispatcher.DispatchHandler, Expiring {
   constructor(
     private readonly timeoutMs: number,
     cap: number,
-    private readonly deadlines: DeadlineList,
+    private readonly deadlines: DeadlineList<AttemptHandler>,
     private readonly resolve: (response: WebhookResponse) => void,
   ) {
     this.body = new BodyCap(cap);
-    this.deadline = Date.now() + timeoutMs;
+    this.deadline = performance.now() + timeoutMs;
     deadlines.add(this);
   }
 
   expire(): void {
     this.abort(new DOMException('no answer in time', 'TimeoutError'));
+  }
+
+  /** Ends the attempt now, with `reason`, whatever undici still reports about it. */
+  end(reason: Error): void {
+    this.pendingAbort = reason;
+    this.controller?.abort(reason);
+    this.settle(reason);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -215,7 +239,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler, Expiring {
   ): void {
     // Informational answers (100 Continue) are not the answer.
     if (statusCode < 200) return;
-    const late = lateAnswer(this.deadline);
+    const late = lateAnswer(this.deadline, performance.now());
     if (late) {
       controller.abort(late);
       return;
@@ -242,8 +266,9 @@ class AttemptHandler implements Dispatcher.DispatchHandler, Expiring {
       return;
     }
     // Not started yet: still connecting (DNS, TCP, a TLS handshake that never completes) or
-    // waiting for a pooled connection. undici would only give up at its own connect timeout
-    // (10 s), so the attempt ends now, and the request is aborted if it ever starts.
+    // waiting for a pooled connection. The attempt ends now, and the request is aborted if it
+    // ever starts; the connection gives up at the same timeout (the connector's), rather than
+    // holding one of the endpoint's connections for undici's own 10 s.
     this.pendingAbort = reason;
     this.settle(reason);
   }

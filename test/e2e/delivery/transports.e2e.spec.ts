@@ -4,15 +4,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HttpWebhookTransport } from '../../../lib/delivery/transports/http.transport.js';
 import { UndiciWebhookTransport } from '../../../lib/delivery/transports/undici.transport.js';
 import { AddressPolicy } from '../../../lib/endpoints/address-policy.js';
+import { freePort } from '../../support/free-port.js';
 import { transportClosed, transportTimeout } from '../../../lib/webhooks.messages.js';
 import type { WebhookTransport } from '../../../lib/interfaces/webhook-transport.interface.js';
 
 // The transports on their own, against loopback servers that misbehave below HTTP.
 
 const policy = () => new AddressPolicy(['127.0.0.0/8']);
+const undiciOptions = (connectionsPerEndpoint: number) => ({
+  maxResponseBodyBytes: 1024,
+  connectionsPerEndpoint,
+  connectTimeoutMs: 5_000,
+});
 const transports: [string, () => WebhookTransport][] = [
   ['http', () => new HttpWebhookTransport(policy(), 1024, 10)],
-  ['undici', () => new UndiciWebhookTransport(policy(), 1024, 10)],
+  ['undici', () => new UndiciWebhookTransport(policy(), undiciOptions(10))],
 ];
 
 /** A TCP server on 127.0.0.1 that accepts connections and never says a word. */
@@ -158,7 +164,7 @@ describe('undici transport connection pools', () => {
 
   async function setUp(options?: Parameters<typeof countingServer>[0], perEndpoint = 2) {
     const server = await countingServer(options);
-    const transport = new UndiciWebhookTransport(policy(), 1024, perEndpoint);
+    const transport = new UndiciWebhookTransport(policy(), undiciOptions(perEndpoint));
     cleanups.push(
       () => transport.close(),
       () => server.close(),
@@ -166,7 +172,7 @@ describe('undici transport connection pools', () => {
     return { server, transport };
   }
 
-  it('keeps one pool per endpoint, as large as its limit, even for endpoints on one origin', async () => {
+  it('keeps a pool per endpoint, as large as its limit, endpoints on one origin too', async () => {
     const { server, transport } = await setUp({ hold: true });
     const sends = ['ep_a', 'ep_b'].flatMap((endpointId) =>
       [1, 2, 3].map(() =>
@@ -201,7 +207,7 @@ describe('undici transport connection pools', () => {
     expect(server.accepted()).toBe(2);
   });
 
-  it("keeps an endpoint's pool when its URL changes path, and closes it when it changes origin", async () => {
+  it("keeps an endpoint's pool for a new path, and closes it for a new origin", async () => {
     const { server, transport } = await setUp();
     const other = await countingServer();
     cleanups.push(() => other.close());
@@ -227,8 +233,50 @@ describe('undici transport connection pools', () => {
     expect(transport['retired'].size).toBe(0);
   });
 
+  it('forgets the pool of an endpoint whose receiver refuses connections', async () => {
+    const transport = new UndiciWebhookTransport(policy(), undiciOptions(2));
+    cleanups.push(() => transport.close());
+    const port = await freePort();
+
+    const response = await transport.send(request(`http://127.0.0.1:${port}/hook`, 5_000, 'ep_a'));
+
+    expect(response.statusCode).toBeNull();
+    expect(response.error).toContain('ECONNREFUSED');
+    await until(
+      () => transport['targets'].size === 0 && transport['retired'].size === 0,
+      'the pool to be forgotten',
+    );
+  });
+
+  it('times out each of overlapping attempts on the one timer, answered or not', async () => {
+    const server = await countingServer();
+    const transport = new UndiciWebhookTransport(policy(), undiciOptions(2));
+    cleanups.push(
+      () => transport.close(),
+      () => server.close(),
+    );
+    const held = await countingServer({ hold: true });
+    cleanups.push(() => held.close());
+
+    // The oldest is never answered, a newer one is at once, and a third waits again: the timer
+    // armed for the first must end it, then end the third at its own deadline.
+    const started = performance.now();
+    const oldest = transport.send(request(`${held.url}/first`, 300, 'ep_held'));
+    const answered = await transport.send(request(`${server.url}/ok`, 300, 'ep_ok'));
+    expect(answered.statusCode).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const thirdSent = performance.now();
+    const third = transport.send(request(`${held.url}/third`, 300, 'ep_held'));
+
+    expect((await oldest).error).toBe(transportTimeout(300));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(299);
+    expect((await third).error).toBe(transportTimeout(300));
+    // At its own deadline, not at the first one's: it had 100 ms more to go.
+    expect(performance.now() - thirdSent).toBeGreaterThanOrEqual(299);
+  });
+
   it('refuses an IP literal the address policy refuses, before any pool is made', async () => {
-    const transport = new UndiciWebhookTransport(new AddressPolicy([]), 1024, 2);
+    const transport = new UndiciWebhookTransport(new AddressPolicy([]), undiciOptions(2));
     cleanups.push(() => transport.close());
     const server = await countingServer();
     cleanups.push(() => server.close());
