@@ -32,6 +32,8 @@ export class BodyCap {
 
   text(): string {
     const { kept } = this;
+    // No body (a 204, the usual answer of a receiver) is the common case.
+    if (kept.length === 0) return '';
     return (kept.length === 1 ? kept[0] : Buffer.concat(kept)).toString('utf8');
   }
 }

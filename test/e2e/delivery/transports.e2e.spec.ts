@@ -89,6 +89,34 @@ describe.each(transports)('%s transport', (_name, create) => {
   );
 });
 
+describe.each(transports)('%s transport answers', (_name, create) => {
+  it('logs an answer without a body as an empty body, and one with a body as its text', async () => {
+    const empty = await countingServer();
+    const talking = createHttpServer((incoming, response) => {
+      incoming.resume();
+      incoming.on('end', () => {
+        response.writeHead(200, { 'content-type': 'text/plain' });
+        response.write('accepted, ');
+        setTimeout(() => response.end('thanks'), 5);
+      });
+    });
+    await new Promise<void>((resolve) => talking.listen(0, '127.0.0.1', resolve));
+    const { port } = talking.address() as { port: number };
+    const transport = create();
+    try {
+      const none = await transport.send(request(`${empty.url}/hook`, 5_000, 'ep_empty'));
+      expect(none).toMatchObject({ statusCode: 204, body: '', error: null });
+      const some = await transport.send(request(`http://127.0.0.1:${port}/hook`, 5_000, 'ep_talk'));
+      expect(some).toMatchObject({ statusCode: 200, body: 'accepted, thanks', error: null });
+    } finally {
+      await transport.close();
+      await empty.close();
+      talking.closeAllConnections();
+      await new Promise((resolve) => talking.close(resolve));
+    }
+  });
+});
+
 describe.each(transports)('%s transport after close', (_name, create) => {
   it('starts no attempt, and makes no new connection pool', async () => {
     const server = await silentServer();
