@@ -1,3 +1,4 @@
+import { backgroundTimer } from './background-timer.js';
 import { Fifo } from './fifo.js';
 import type {
   WebhookJob,
@@ -10,9 +11,6 @@ interface Scheduled {
   seq: number;
   job: WebhookJob;
 }
-
-// setTimeout fires at once for delays above 2^31-1 ms; longer waits are re-armed.
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /** One endpoint's due jobs (their message ids) and how many of its attempts are running. */
 interface Lane {
@@ -105,8 +103,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
       await new Promise<void>((resolve) => {
         waiter = resolve;
         this.idleWaiters.add(waiter);
-        timeout = setTimeout(resolve, timeoutMs);
-        timeout.unref();
+        timeout = backgroundTimer(resolve, timeoutMs);
       });
       this.idleWaiters.delete(waiter);
       clearTimeout(timeout);
@@ -196,18 +193,14 @@ export class MemoryWebhookQueue implements WebhookQueue {
     if (this.timer && dueAt >= this.timerDueAt) return;
     clearTimeout(this.timer);
     this.timerDueAt = dueAt;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerDueAt = Infinity;
-        this.promoteDue();
-        this.pump();
-        this.arm();
-      },
-      Math.min(Math.max(dueAt - this.now(), 0), MAX_TIMER_DELAY),
-    );
-    // Pending retries must not keep the process alive on their own.
-    this.timer.unref();
+    // Fired early for a far due time, it finds nothing due and arms again.
+    this.timer = backgroundTimer(() => {
+      this.timer = undefined;
+      this.timerDueAt = Infinity;
+      this.promoteDue();
+      this.pump();
+      this.arm();
+    }, dueAt - this.now());
   }
 
   private promoteDue() {

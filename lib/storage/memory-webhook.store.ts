@@ -42,10 +42,12 @@ const DAY = 24 * 60 * 60 * 1000;
  * The default store: everything in this process's memory, lost on restart.
  *
  * Endpoints and messages are never changed once stored (an update stores a new one), so reads
- * hand out the stored records themselves, without copying, as the `WebhookStore` contract
- * allows. Deliveries and attempts, of which there are many more, are kept compact (their state
- * and times as numbers, nothing repeated from their message) and made into records on each
- * read: a logged attempt holds about a third less memory than as a record.
+ * hand out the stored endpoints themselves, and an attempt reads its message's record as it
+ * is, without copying, as the `WebhookStore` contract allows. A message is kept as one flat
+ * record with its deliveries (its time as a number) and made into a `WebhookMessage` when read
+ * for the log. Deliveries and attempts, of which there are many more, are kept compact (their
+ * state and times as numbers, nothing repeated from their message) and made into records on
+ * each read: a logged attempt holds about a third less memory than as a record.
  *
  * Finished messages (every delivery delivered or failed) are forgotten after `retention` so a
  * long-running process does not grow without bound; pending ones are always kept, and so are
@@ -190,9 +192,9 @@ export class MemoryWebhookStore implements WebhookStore {
     messageId: string,
     endpointId: string,
   ): Promise<WebhookAttemptContext | undefined> {
-    const record = this.messages.get(messageId);
-    const index = record ? this.indexOf(record, endpointId) : -1;
-    if (!record || index < 0) return undefined;
+    const found = this.locateJob(messageId, endpointId);
+    if (!found) return undefined;
+    const { record, index } = found;
     return {
       delivery: progressAt(record, index),
       // The record itself, seen through the fields an attempt reads: nothing is copied.
@@ -245,10 +247,10 @@ export class MemoryWebhookStore implements WebhookStore {
     attempt: WebhookAttempt,
     patch?: WebhookDeliveryPatch,
   ): Promise<RecordedAttempt> {
-    const record = this.messages.get(attempt.messageId);
-    const index = record ? this.indexOf(record, attempt.endpointId) : -1;
+    const found = this.locateJob(attempt.messageId, attempt.endpointId);
     const endpoint = this.endpoints.get(attempt.endpointId);
-    if (!record || index < 0) return { delivery: undefined, endpoint };
+    if (!found) return { delivery: undefined, endpoint };
+    const { record, index } = found;
     // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
     const entry: AttemptEntry = {
       attempt: attempt.attempt,
@@ -285,6 +287,13 @@ export class MemoryWebhookStore implements WebhookStore {
       responseBody: entry.responseBody,
       outcome: entry.outcome,
     }));
+  }
+
+  /** Where the delivery of `messageId` to `endpointId` is kept (a job of the queue names it so). */
+  private locateJob(messageId: string, endpointId: string): Located | undefined {
+    const record = this.messages.get(messageId);
+    const index = record ? this.indexOf(record, endpointId) : -1;
+    return record && index >= 0 ? { record, index } : undefined;
   }
 
   /**

@@ -1,5 +1,4 @@
-// setTimeout fires at once for delays above 2^31-1 ms; longer waits are re-armed.
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
+import { backgroundTimer } from '../background-timer.js';
 
 /**
  * Something that must end by its `deadline`, in `performance.now()` milliseconds: monotonic,
@@ -74,12 +73,8 @@ export class DeadlineList<T extends Expiring<T>> {
   private arm(at: number): void {
     clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(
-      () => this.fire(),
-      Math.min(Math.max(at - this.now(), 0), MAX_TIMER_DELAY),
-    );
     // Attempts in flight keep the process alive through their sockets, not through this.
-    this.timer.unref();
+    this.timer = backgroundTimer(() => this.fire(), at - this.now());
   }
 
   private fire(): void {

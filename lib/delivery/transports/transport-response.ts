@@ -1,4 +1,5 @@
 import { finished, type Readable } from 'node:stream';
+import { backgroundTimer } from '../background-timer.js';
 import {
   responseBodyUnreadable,
   transportFailure,
@@ -60,11 +61,10 @@ function readCapped(stream: Readable, cap: number, deadline: number): Promise<Ca
   return new Promise((resolve) => {
     const body = new BodyCap(cap);
     // The attempt's timeout covers the body too: a receiver that drips it slowly is cut off.
-    const timer = setTimeout(
+    const timer = backgroundTimer(
       () => stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
-      Math.max(deadline - Date.now(), 0),
+      deadline - Date.now(),
     );
-    timer.unref();
     // Listeners rather than `for await`: no promise per chunk on the path of every attempt.
     const onData = (chunk: Buffer | string) => body.push(chunk);
     stream.on('data', onData);
