@@ -16,8 +16,12 @@ export {
 } from './delivery/webhook-deliveries.js';
 export {
   UnknownWebhookError,
+  WebhookArgumentError,
   WebhookEndpointUrlError,
+  WebhookNotFoundError,
   WebhookPayloadValidationError,
+  WebhooksShutdownError,
+  WebhookStoreFullError,
 } from './webhooks.errors.js';
 export type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
 export type {

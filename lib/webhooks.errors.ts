@@ -5,7 +5,11 @@ import {
   endpointUrlRejected,
 } from './webhooks.messages.js';
 
-/** `emit` rejects with it when the payload fails the DTO's class-validator rules; nothing is sent. */
+/**
+ * `emit` rejects with it when the payload fails the DTO's class-validator rules, or holds a cycle
+ * in what the DTO documents (which JSON cannot write); nothing is sent. Its errors carry no
+ * values of the payload.
+ */
 export class WebhookPayloadValidationError extends Error {
   override readonly name = 'WebhookPayloadValidationError';
 
@@ -14,6 +18,20 @@ export class WebhookPayloadValidationError extends Error {
     readonly errors: ValidationError[],
   ) {
     super(payloadValidationFailed(event, errors));
+    withoutPayload(errors);
+  }
+}
+
+/**
+ * Drops what class-validator may keep of the payload in its errors, at every depth: the object
+ * validated (`target`) and the value found (`value`, a whole nested object where a nested DTO
+ * failed, undeclared fields included), so that logging or serializing the error leaks neither.
+ */
+function withoutPayload(errors: readonly ValidationError[]): void {
+  for (const error of errors) {
+    delete error.target;
+    delete error.value;
+    withoutPayload(error.children ?? []);
   }
 }
 
@@ -39,4 +57,49 @@ export class WebhookEndpointUrlError extends Error {
   ) {
     super(endpointUrlRejected(url, reason));
   }
+}
+
+/**
+ * A public method was given an argument of the wrong type or shape (`argument` names it, e.g.
+ * `options.tenant`); nothing was stored or changed.
+ */
+export class WebhookArgumentError extends TypeError {
+  override readonly name = 'WebhookArgumentError';
+  readonly code = 'ERR_WEBHOOK_INVALID_ARGUMENT';
+
+  constructor(
+    readonly argument: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** No endpoint, message or delivery has the id given; nothing was changed. */
+export class WebhookNotFoundError extends Error {
+  override readonly name = 'WebhookNotFoundError';
+  readonly code = 'ERR_WEBHOOK_NOT_FOUND';
+
+  constructor(
+    readonly kind: 'endpoint' | 'message' | 'delivery',
+    readonly id: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `emit` and `redeliver` reject with it once the application is shutting down; nothing is stored. */
+export class WebhooksShutdownError extends Error {
+  override readonly name = 'WebhooksShutdownError';
+  readonly code = 'ERR_WEBHOOKS_SHUTTING_DOWN';
+}
+
+/**
+ * `emit` rejects with it when the in-memory store has no room left (`maxStoreBytes`) that it may
+ * free: everything it holds is pending, or keeps an idempotency key. Nothing was stored or sent.
+ */
+export class WebhookStoreFullError extends Error {
+  override readonly name = 'WebhookStoreFullError';
+  readonly code = 'ERR_WEBHOOK_STORE_FULL';
 }

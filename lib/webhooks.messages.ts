@@ -217,6 +217,10 @@ const allowHint = (cidr: string) =>
   `webhooks are only delivered to public addresses; if this endpoint is meant to be internal, ` +
   `add its network to the allowedNetworks option, e.g. '${cidr}'`;
 
+export const urlTooLong = (length: number, max: number) =>
+  `it is ${length} characters long, and endpoint URLs may have at most ${max}; use a shorter ` +
+  `URL (a receiver can carry long routing data in its own configuration instead)`;
+
 export const urlNotParsable = () =>
   'it is not a valid absolute URL; write it in full, e.g. https://example.com/webhooks';
 
@@ -266,13 +270,147 @@ export const payloadNotAnArray = (dto: string) =>
 export const endpointNotFound = (id: string) =>
   `No webhook endpoint has id '${id}'. List the registered ones with WebhookEndpoints.list().`;
 
-export const endpointEventsEmpty = (events: unknown) =>
-  `An endpoint needs a non-empty array of webhook names in 'events' (got ${JSON.stringify(events)}).`;
+// --- arguments of the public methods ----------------------------------------------------------
+
+export const argumentOfWrongType = (
+  call: string,
+  argument: string,
+  expected: string,
+  value: unknown,
+) => `${call}(): ${argument} must be ${expected} (got ${showValue(value)}).`;
+
+export const argumentHasUnknownField = (
+  call: string,
+  argument: string,
+  name: string,
+  known: readonly string[],
+) => {
+  const nearest = nearestName(name, known);
+  return (
+    `${call}(): ${argument} has no field '${name}'` +
+    (nearest ? `; did you mean '${nearest}'?` : '.') +
+    ` It takes ${list(known)}.`
+  );
+};
+
+export const transactionNeedsPostgres = () =>
+  `emit(): options.transaction needs the PostgreSQL store, and this version of nestjs-webhooks ` +
+  `has only the in-memory one, which cannot join a database transaction; nothing was stored. ` +
+  `Leave transaction out and emit once your transaction has committed.`;
 
 // --- module options ---------------------------------------------------------------------------
 
 export const invalidOption = (name: string, value: unknown, expected: string) =>
-  `WebhooksModule option '${name}' must be ${expected} (got ${JSON.stringify(value)}).`;
+  `WebhooksModule option '${name}' must be ${expected} (got ${showValue(value)}).`;
+
+export const optionsNotAnObject = (value: unknown) =>
+  `WebhooksModule options must be an object, e.g. WebhooksModule.forRoot({ timeout: 10000 }) ` +
+  `or forRoot() for the defaults (got ${showValue(value)}). With forRootAsync, make useFactory ` +
+  `return such an object ({} for the defaults).`;
+
+export const unknownOption = (name: string, known: readonly string[]) => {
+  const nearest = nearestName(name, known);
+  return (
+    `WebhooksModule has no option '${name}'` +
+    (nearest ? `; did you mean '${nearest}'?` : '.') +
+    ` Known options: ${list(known)}.`
+  );
+};
+
+// The value is not shown: a store or queue option may hold a connection string with a password.
+export const futureOptionUnavailable = (name: string, value: unknown) =>
+  `WebhooksModule option '${name}' ${describeFutureOption(name, value)} is not available in ` +
+  `this version of nestjs-webhooks: only the in-memory default (${FUTURE_DEFAULTS[name]}) is. ` +
+  `Leave '${name}' out, or set it to that default.`;
+
+const FUTURE_DEFAULTS: Record<string, string> = {
+  store: "{ type: 'memory' }",
+  queue: "{ type: 'memory' }",
+  worker: 'true',
+};
+
+function describeFutureOption(name: string, value: unknown): string {
+  if (name === 'worker') return `set to ${showValue(value)}`;
+  const type = (value as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? `of type '${type}'` : `set to ${showValue(value)}`;
+}
+
+export const asyncOptionsNotAnObject = (value: unknown) =>
+  `WebhooksModule.forRootAsync() takes an object with useFactory, useClass or useExisting, ` +
+  `e.g. forRootAsync({ inject: [ConfigService], useFactory: (config) => ({ ... }) }) ` +
+  `(got ${showValue(value)}).`;
+
+export const unknownAsyncOption = (name: string, known: readonly string[]) => {
+  const nearest = nearestName(name, known);
+  return (
+    `WebhooksModule.forRootAsync() has no option '${name}'` +
+    (nearest ? `; did you mean '${nearest}'?` : '.') +
+    ` It takes ${list(known)}; the module's own options are what useFactory returns.`
+  );
+};
+
+export const asyncOptionsWithoutFactory = () =>
+  `WebhooksModule.forRootAsync() needs one of useFactory, useClass or useExisting to make the ` +
+  `options, e.g. forRootAsync({ useFactory: () => ({ timeout: 10000 }) }).`;
+
+export const catchAllAllowedNetwork = (entry: string, family: 'IPv4' | 'IPv6') =>
+  `WebhooksModule option allowedNetworks has '${entry}', which allows every ${family} address: ` +
+  `the SSRF guard is off for ${family}, so webhooks may be sent to loopback, private and cloud ` +
+  `metadata addresses. List only the networks your internal receivers are in, e.g. ` +
+  `'10.1.2.0/24', or remove the entry in production.`;
+
+/**
+ * A value as a message shows it: short, never a whole object (it may hold secrets), and never
+ * throwing (`JSON.stringify` does on a BigInt or a cycle).
+ */
+function showValue(value: unknown): string {
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  }
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return describeArray(value);
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}
+
+function describeArray(values: unknown[]): string {
+  if (values.length > 10) return `an array of ${values.length} entries`;
+  return `[${values.map((value) => (typeof value === 'object' && value !== null ? '…' : showValue(value))).join(', ')}]`;
+}
+
+/**
+ * The known name `name` most likely stands for: the same but for case, or at most a third of
+ * its letters away (edit distance), so that `timeOut` finds `timeout` and `retryDelay`
+ * `retryDelays`, but an unrelated name suggests nothing.
+ */
+function nearestName(name: string, known: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(lower, candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
 
 // --- delivery: dispatcher ---------------------------------------------------------------------
 
@@ -312,6 +450,15 @@ export const queueStopped = (running: number, pending: number) =>
 
 // --- delivery log -----------------------------------------------------------------------------
 
+const mib = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+
+export const storeFull = (bytes: number, maxBytes: number, event: string) =>
+  `Cannot emit webhook '${event}': the in-memory webhook store is full (about ${mib(bytes)} of ` +
+  `maxStoreBytes ${mib(maxBytes)}) with messages still being delivered or keeping an ` +
+  `idempotency key, so nothing was stored or sent. Receivers may be down or slow: check ` +
+  `WebhookDeliveries.list({ status: 'pending' }). Raise maxStoreBytes, shorten idempotencyTtl, ` +
+  `or emit again once deliveries have finished.`;
+
 export const messageNotFound = (messageId: string) =>
   `No webhook message has id '${messageId}' (it may be older than the store's retention).`;
 
@@ -345,6 +492,11 @@ export const emitAfterShutdown = (event: string) =>
   `Cannot emit webhook '${event}': the application is shutting down (app.close() was called), ` +
   `so nothing would deliver it and nothing was stored. Emit before closing the application.`;
 
+export const redeliverAfterShutdown = (messageId: string) =>
+  `Cannot redeliver message '${messageId}': the application is shutting down (app.close() was ` +
+  `called), so nothing would deliver it and nothing was changed. Redeliver before closing the ` +
+  `application, or after it starts again.`;
+
 export const unexpectedAttemptError = (reason: string) => `unexpected error: ${reason}`;
 
 /** `delayMs`: when the attempt is retried; `undefined`: no retry is left. */
@@ -363,3 +515,36 @@ export const attemptCrashed = (
 export const attemptRecoveryFailed = (messageId: string, endpointId: string, reason: string) =>
   `Could not record the unexpected error of the delivery of message ${messageId} to endpoint ` +
   `${endpointId} either (${reason}); the store keeps it as it was last recorded.`;
+
+// --- lifecycle events -------------------------------------------------------------------------
+
+/** `callback`: the subscriber's `next`, `error` (or its missing error handler) or `complete`. */
+export const eventSubscriberFailed = (callback: string, reason: string) =>
+  `A subscriber of WebhookDeliveries.events threw in its ${callback} callback (${reason}); ` +
+  `it is logged and ignored, and delivery goes on. Catch errors inside the subscriber, or add ` +
+  `an error handler to it.`;
+
+export const eventPublishFailed = (type: string, reason: string) =>
+  `Publishing the '${type}' event to WebhookDeliveries.events failed (${reason}); delivery ` +
+  `goes on.`;
+
+// --- delivery: hostile answers ---
+
+export const receiverSwitchedProtocols = () =>
+  'the receiver answered 101 Switching Protocols instead of answering the webhook, so the ' +
+  'connection was closed; point the endpoint at a URL that answers the request with a 2xx';
+
+/**
+ * The logged body of an answer sent with a content-encoding: its first bytes as they came over
+ * the wire, never decoded (a small compressed answer can inflate to gigabytes).
+ */
+export const encodedResponseBody = (encoding: string, base64: string) =>
+  `[${encoding}-encoded, not decoded; base64] ${base64}`;
+
+// --- delivery: payloads ---
+
+/** `enclosing`: the path of the object referred back to, `''` for the payload itself. */
+export const payloadRefersBack = (property: string, enclosing: string) =>
+  `${property} refers back to an enclosing object ` +
+  `(${enclosing ? `at ${enclosing}` : 'the payload itself'}), which JSON cannot write; leave ` +
+  `the back-reference out of what the DTO documents and validates, or emit a copy without it`;

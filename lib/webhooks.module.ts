@@ -16,6 +16,12 @@ import {
   ConfigurableWebhooksModule,
   OPTIONS_TYPE,
 } from './webhooks.module-definition.js';
+import {
+  asyncOptionsNotAnObject,
+  asyncOptionsWithoutFactory,
+  optionsNotAnObject,
+  unknownAsyncOption,
+} from './webhooks.messages.js';
 import { WebhooksRuntime } from './webhooks.runtime.js';
 import type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
 
@@ -46,11 +52,43 @@ const providers: Provider[] = [
   exports: [WebhookEmitter, WebhookEndpoints, WebhookDeliveries],
 })
 export class WebhooksModule extends ConfigurableWebhooksModule {
+  /** The options are checked completely at bootstrap (see `resolveOptions`). */
   static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    // Nest's builder would fail on anything but an object with a bare TypeError.
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new Error(optionsNotAnObject(options));
+    }
     return super.forRoot(options);
   }
 
+  /** What `useFactory` (or the class's `create()`) returns is checked as `forRoot`'s options. */
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    checkAsyncOptions(options);
     return super.forRootAsync(options);
   }
+}
+
+const ASYNC_OPTION_NAMES: readonly string[] = [
+  'imports',
+  'inject',
+  'useFactory',
+  'useClass',
+  'useExisting',
+  'provideInjectionTokensFrom',
+  'isGlobal',
+];
+
+// Nest's builder takes any other key as an "extra" without a word: a module option put here
+// instead of in what useFactory returns would be silently ignored.
+function checkAsyncOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(asyncOptionsNotAnObject(options));
+  }
+  for (const name of Object.keys(options)) {
+    if (!ASYNC_OPTION_NAMES.includes(name)) {
+      throw new Error(unknownAsyncOption(name, ASYNC_OPTION_NAMES));
+    }
+  }
+  const { useFactory, useClass, useExisting } = options as Record<string, unknown>;
+  if (!useFactory && !useClass && !useExisting) throw new Error(asyncOptionsWithoutFactory());
 }

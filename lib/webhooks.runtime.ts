@@ -1,7 +1,8 @@
-import type {
-  BeforeApplicationShutdown,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
+import {
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { DiscoveryService, type ModulesContainer, type Reflector } from '@nestjs/core';
 import { WebhookCatalog } from './catalog/webhook-catalog.js';
@@ -19,6 +20,8 @@ import { AddressPolicy } from './endpoints/address-policy.js';
 import { UrlPolicy } from './endpoints/url-policy.js';
 import { WebhookEndpoints } from './endpoints/webhook-endpoints.js';
 import { MemoryWebhookStore } from './storage/memory-webhook.store.js';
+import { WEBHOOKS_LOGGER_CONTEXT } from './webhooks.constants.js';
+import { catchAllAllowedNetwork } from './webhooks.messages.js';
 import { resolveOptions } from './webhooks.options.js';
 import type { WebhookQueue } from './interfaces/webhook-queue.interface.js';
 import type { WebhookStore } from './interfaces/webhook-store.interface.js';
@@ -46,6 +49,7 @@ export class WebhooksRuntime
   readonly emitter: WebhookEmitter;
   readonly endpoints: WebhookEndpoints;
   readonly deliveries: WebhookDeliveries;
+  private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
 
   constructor(
     moduleOptions: WebhooksModuleOptions | undefined,
@@ -54,6 +58,9 @@ export class WebhooksRuntime
   ) {
     const options = resolveOptions(moduleOptions);
     const addresses = new AddressPolicy(options.allowedNetworks);
+    for (const { entry, family } of addresses.catchAll) {
+      this.logger.warn(catchAllAllowedNetwork(entry, family));
+    }
 
     const accessor = new WebhooksMetadataAccessor(reflector);
     this.catalog = new WebhookCatalog(
@@ -105,14 +112,17 @@ export class WebhooksRuntime
   }
 
   async beforeApplicationShutdown() {
-    // The emitter refuses first: a message stored once the queue stops would be reported as
-    // queued but never sent (or, with a durable store, sent by surprise after a restart).
+    // The emitter and replays refuse first: a message stored or a delivery made pending once
+    // the queue stops would be reported as queued but never sent (or, with a durable store,
+    // sent by surprise after a restart).
     this.emitter.close();
+    this.deliveries.close();
     await this.dispatcher.stop();
   }
 
   // Last, so that subscribers hear the events of the attempts that finished while draining.
-  onApplicationShutdown() {
+  async onApplicationShutdown() {
     this.lifecycle.complete();
+    await this.store.close();
   }
 }

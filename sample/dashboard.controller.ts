@@ -12,6 +12,7 @@ import { ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayNotEmpty, IsArray, IsOptional, IsString } from 'class-validator';
 import {
   UnknownWebhookError,
+  WebhookArgumentError,
   WebhookDeliveries,
   WebhookEndpointUrlError,
   WebhookEndpoints,
@@ -54,10 +55,7 @@ export class DashboardController {
         description: input.description,
       });
     } catch (error) {
-      if (error instanceof WebhookEndpointUrlError || error instanceof UnknownWebhookError) {
-        throw new BadRequestException(error.message);
-      }
-      throw error;
+      throw asBadRequest(error);
     }
   }
 
@@ -70,7 +68,11 @@ export class DashboardController {
   /** The delivery log, newest first: every attempt with status, duration and error. */
   @Get('deliveries')
   async log(@Query('status') status?: 'pending' | 'delivered' | 'failed') {
-    return this.deliveries.list({ status, limit: 50 });
+    try {
+      return await this.deliveries.list({ status, limit: 50 });
+    } catch (error) {
+      throw asBadRequest(error);
+    }
   }
 
   /** Sends a message again to every endpoint it was meant for. */
@@ -79,4 +81,13 @@ export class DashboardController {
     if (!(await this.deliveries.getMessage(id))) throw new NotFoundException(`No message ${id}`);
     return this.deliveries.redeliver(id);
   }
+}
+
+/** The library's refusals of what the caller sent, as 400s; anything else stays a 500. */
+function asBadRequest(error: unknown): unknown {
+  const refusal =
+    error instanceof WebhookEndpointUrlError ||
+    error instanceof UnknownWebhookError ||
+    error instanceof WebhookArgumentError;
+  return refusal ? new BadRequestException(error.message) : error;
 }

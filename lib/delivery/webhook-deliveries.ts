@@ -1,5 +1,17 @@
 import type { Observable } from 'rxjs';
-import { messageNotFound, noDeliveryToRedeliver } from '../webhooks.messages.js';
+import {
+  checkChoiceField,
+  checkFields,
+  checkId,
+  checkLimitField,
+  checkStringField,
+} from '../webhooks.arguments.js';
+import { WebhookNotFoundError, WebhooksShutdownError } from '../webhooks.errors.js';
+import {
+  messageNotFound,
+  noDeliveryToRedeliver,
+  redeliverAfterShutdown,
+} from '../webhooks.messages.js';
 import type { WebhookLifecycle } from './webhook-lifecycle.js';
 import { copyMessage } from '../storage/record-copies.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
@@ -28,6 +40,7 @@ export class WebhookDeliveries {
    * as an RxJS stream; subscribe in `onModuleInit` to react to them.
    */
   readonly events: Observable<WebhookLifecycleEvent>;
+  private closed = false;
 
   constructor(
     private readonly store: WebhookStore,
@@ -37,14 +50,21 @@ export class WebhookDeliveries {
     this.events = lifecycle.events;
   }
 
+  /** Refuses every later `redeliver()`: called as the application shuts down. */
+  close() {
+    this.closed = true;
+  }
+
   /** Deliveries (newest first) with their attempts, filtered by message, endpoint, tenant, status. */
   async list(filter: WebhookDeliveryFilter = {}): Promise<WebhookDeliveryLog[]> {
+    checkDeliveryFilter(filter);
     const deliveries = await this.store.listDeliveries(filter);
     return Promise.all(deliveries.map((delivery) => this.withAttempts(delivery)));
   }
 
   /** One message with all its deliveries and attempts, or `undefined`. */
   async getMessage(messageId: string): Promise<WebhookMessageLog | undefined> {
+    checkId(messageId, { call: 'WebhookDeliveries.getMessage', argument: 'messageId' });
     const message = await this.store.getMessage(messageId);
     if (!message) return undefined;
     return { ...copyMessage(message), deliveries: await this.list({ messageId, limit: Infinity }) };
@@ -59,10 +79,25 @@ export class WebhookDeliveries {
     messageId: string,
     endpointId?: string,
   ): Promise<{ id: string; deliveries: number }> {
+    checkId(messageId, { call: 'WebhookDeliveries.redeliver', argument: 'messageId' });
+    if (endpointId !== undefined) {
+      checkId(endpointId, { call: 'WebhookDeliveries.redeliver', argument: 'endpointId' });
+    }
+    this.assertOpen(messageId);
     const message = await this.store.getMessage(messageId);
-    if (!message) throw new Error(messageNotFound(messageId));
+    if (!message) {
+      throw new WebhookNotFoundError('message', messageId, messageNotFound(messageId));
+    }
     const deliveries = await this.store.listDeliveries({ messageId, endpointId, limit: Infinity });
-    if (deliveries.length === 0) throw new Error(noDeliveryToRedeliver(messageId, endpointId));
+    if (deliveries.length === 0) {
+      throw new WebhookNotFoundError(
+        'delivery',
+        endpointId ?? messageId,
+        noDeliveryToRedeliver(messageId, endpointId),
+      );
+    }
+    // Again: the shutdown may have begun while the log was read.
+    this.assertOpen(messageId);
     const now = new Date();
     let queued = 0;
     for (const delivery of deliveries) {
@@ -83,8 +118,26 @@ export class WebhookDeliveries {
     return { id: messageId, deliveries: queued };
   }
 
+  private assertOpen(messageId: string) {
+    if (this.closed) throw new WebhooksShutdownError(redeliverAfterShutdown(messageId));
+  }
+
   private async withAttempts(delivery: WebhookDelivery): Promise<WebhookDeliveryLog> {
     // Both are records the store made for this read (see `WebhookStore`): nothing to copy.
     return { ...delivery, attemptLog: await this.store.listAttempts(delivery.id) };
   }
+}
+
+const FILTER_FIELDS = ['messageId', 'endpointId', 'tenant', 'event', 'status', 'limit'] as const;
+const STATUSES = ['pending', 'delivered', 'failed'] as const;
+
+function checkDeliveryFilter(filter: unknown): void {
+  const site = { call: 'WebhookDeliveries.list', argument: 'filter' };
+  const fields = checkFields(filter, site, FILTER_FIELDS);
+  checkStringField(fields, 'messageId', site, { nonEmpty: true });
+  checkStringField(fields, 'endpointId', site, { nonEmpty: true });
+  checkStringField(fields, 'tenant', site, { nullable: true });
+  checkStringField(fields, 'event', site);
+  checkChoiceField(fields, 'status', site, STATUSES);
+  checkLimitField(fields, 'limit', site, 1);
 }

@@ -1,7 +1,9 @@
 import type { Type } from '@nestjs/common';
 import type { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
-import { emitAfterShutdown } from '../webhooks.messages.js';
+import { checkFields, checkString, checkStringField } from '../webhooks.arguments.js';
+import { WebhookArgumentError, WebhooksShutdownError } from '../webhooks.errors.js';
+import { emitAfterShutdown, transactionNeedsPostgres } from '../webhooks.messages.js';
 import type { WebhookPayloadSerializer } from './webhook-payload.js';
 import type { EmitResult, WebhookMessage } from '../interfaces/webhook-message.interface.js';
 import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
@@ -15,9 +17,24 @@ export interface EmitOptions {
   tenant?: string | null;
   /** Which operation to send, when the webhook declares several. */
   method?: WebhookMethod;
-  /** A repeated key (per tenant, within `idempotencyTtl`) returns the first message; sends none. */
+  /**
+   * A repeated key (per tenant, within `idempotencyTtl`) returns the first message; sends none.
+   * At most 255 characters.
+   */
   idempotencyKey?: string;
+  /**
+   * The caller's open database transaction, for the PostgreSQL store (not in this version: with
+   * the in-memory store, `emit` rejects it).
+   */
+  transaction?: unknown;
 }
+
+const EMIT_OPTIONS = ['tenant', 'method', 'idempotencyKey', 'transaction'] as const;
+/** The longest idempotency key: as long as a key of Stripe's `Idempotency-Key` header. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+// Made once: every emit is checked.
+const EVENT = { call: 'WebhookEmitter.emit', argument: 'event' };
+const OPTIONS = { call: 'WebhookEmitter.emit', argument: 'options' };
 
 /** Sends a declared webhook to every endpoint registered for it. */
 export class WebhookEmitter {
@@ -46,6 +63,7 @@ export class WebhookEmitter {
     payload: unknown,
     options: EmitOptions = {},
   ): Promise<EmitResult> {
+    checkEmitArguments(event, options);
     this.assertOpen(event);
     const operation = this.catalog.operation(event, options.method);
     const body = await this.payloads.serialize(operation, payload);
@@ -77,6 +95,22 @@ export class WebhookEmitter {
 
   private assertOpen(event: string | Type<unknown>) {
     if (!this.closed) return;
-    throw new Error(emitAfterShutdown(typeof event === 'function' ? event.name : String(event)));
+    throw new WebhooksShutdownError(
+      emitAfterShutdown(typeof event === 'function' ? event.name : String(event)),
+    );
+  }
+}
+
+function checkEmitArguments(event: unknown, options: unknown): asserts options is EmitOptions {
+  if (typeof event !== 'function') checkString(event, EVENT, { nonEmpty: true });
+  const fields = checkFields(options, OPTIONS, EMIT_OPTIONS, { optional: true });
+  checkStringField(fields, 'tenant', OPTIONS, { nullable: true });
+  checkStringField(fields, 'method', OPTIONS, { nonEmpty: true });
+  checkStringField(fields, 'idempotencyKey', OPTIONS, {
+    nonEmpty: true,
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+  });
+  if (fields.transaction !== undefined) {
+    throw new WebhookArgumentError('options.transaction', transactionNeedsPostgres());
   }
 }

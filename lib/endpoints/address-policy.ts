@@ -29,6 +29,11 @@ const IPV4_MAPPED = ipaddr.IPv6.parseCIDR('::ffff:0:0/96');
  */
 export class AddressPolicy {
   private readonly networks: readonly Network[];
+  /**
+   * The `allowedNetworks` entries that allow a whole address family (`0.0.0.0/0`, `::/0`,
+   * `::ffff:0:0/96`), which switches the guard off for it: worth a warning at bootstrap.
+   */
+  readonly catchAll: readonly { entry: string; family: 'IPv4' | 'IPv6' }[];
   // Every attempt is checked (at connect time, or before it for an IP literal) against the
   // same few addresses; the verdict never changes, since the policy cannot.
   private readonly verdicts = new Map<string, string | undefined>();
@@ -36,7 +41,16 @@ export class AddressPolicy {
   constructor(allowedNetworks: readonly string[] = []) {
     // Options may come from untyped config (env, JSON), so their shape is checked too.
     if (!Array.isArray(allowedNetworks)) throw new Error(allowedNetworksNotArray(allowedNetworks));
-    this.networks = allowedNetworks.flatMap(parseNetwork);
+    const parsed = allowedNetworks.map((entry) => ({ entry, networks: parseNetwork(entry) }));
+    this.networks = parsed.flatMap(({ networks }) => networks);
+    this.catchAll = parsed.flatMap(({ entry, networks }) =>
+      networks
+        .filter(([, bits]) => bits === 0)
+        .map(([network]) => ({
+          entry: entry.trim(),
+          family: network.kind() === 'ipv4' ? ('IPv4' as const) : ('IPv6' as const),
+        })),
+    );
   }
 
   /** `undefined` when `address` (an IP literal) may be connected to, else why not. */

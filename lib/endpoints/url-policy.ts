@@ -8,6 +8,7 @@ import {
   urlHostResolvesToRefused,
   urlNotParsable,
   urlSchemeNotAllowed,
+  urlTooLong,
 } from '../webhooks.messages.js';
 import { AddressPolicy, hostCidr, stripBrackets } from './address-policy.js';
 
@@ -30,12 +31,17 @@ export class UrlPolicy {
 
   /** Resolves to the parsed URL, or rejects with `WebhookEndpointUrlError` saying why not. */
   async assertAllowed(input: string): Promise<URL> {
-    const refuse = (reason: string) => new WebhookEndpointUrlError(redactUrl(input), reason);
+    const refuse = (reason: string) => new WebhookEndpointUrlError(shownUrl(input), reason);
+    if (input.length > MAX_URL_LENGTH) throw refuse(urlTooLong(input.length, MAX_URL_LENGTH));
     let url: URL;
     try {
       url = new URL(input);
     } catch {
       throw refuse(urlNotParsable());
+    }
+    // Percent-encoding and punycode make the stored form longer than what was given.
+    if (url.href.length > MAX_URL_LENGTH) {
+      throw refuse(urlTooLong(url.href.length, MAX_URL_LENGTH));
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw refuse(urlSchemeNotAllowed());
@@ -64,6 +70,17 @@ export class UrlPolicy {
     }
     return url;
   }
+}
+
+/** The longest endpoint URL accepted, in characters: the URL is stored and sent as given. */
+export const MAX_URL_LENGTH = 2048;
+/** How much of a refused URL its error shows. */
+const SHOWN_URL_LENGTH = 200;
+
+/** A refused URL as its error shows it: credentials masked, and cut short if it is long. */
+function shownUrl(input: string): string {
+  const redacted = redactUrl(input.slice(0, MAX_URL_LENGTH));
+  return redacted.length > SHOWN_URL_LENGTH ? `${redacted.slice(0, SHOWN_URL_LENGTH)}…` : redacted;
 }
 
 /** `url` with its username and password replaced by `***`, safe to show in messages and logs. */

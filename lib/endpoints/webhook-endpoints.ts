@@ -2,11 +2,15 @@ import type { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
 import { copyEndpoint } from '../storage/record-copies.js';
 import {
-  disabledByUpdate,
-  endpointEventsEmpty,
-  endpointNotFound,
-  endpointUnavailable,
-} from '../webhooks.messages.js';
+  checkBooleanField,
+  checkFields,
+  checkId,
+  checkNamesField,
+  checkStringField,
+  type ArgumentSite,
+} from '../webhooks.arguments.js';
+import { WebhookNotFoundError } from '../webhooks.errors.js';
+import { disabledByUpdate, endpointNotFound, endpointUnavailable } from '../webhooks.messages.js';
 import { generateSecret, parseSecret } from './endpoint-secret.js';
 import type { UrlPolicy } from './url-policy.js';
 import type {
@@ -32,6 +36,7 @@ export class WebhookEndpoints {
 
   /** Registers an endpoint; generates a `whsec_` secret when none is given. */
   async add(input: CreateWebhookEndpoint): Promise<WebhookEndpoint> {
+    checkEndpointFields(input, ADD, CREATE_FIELDS);
     const events = this.checkEvents(input.events);
     const url = await this.urls.assertAllowed(input.url);
     if (input.secret !== undefined) parseSecret(input.secret);
@@ -56,17 +61,25 @@ export class WebhookEndpoints {
 
   /** The endpoint, or `undefined` when no endpoint has this id. */
   async get(id: string): Promise<WebhookEndpoint | undefined> {
+    checkId(id, { call: 'WebhookEndpoints.get', argument: 'id' });
     const endpoint = await this.store.getEndpoint(id);
     return endpoint && toPublic(endpoint);
   }
 
   /** Endpoints, optionally of one tenant (`null`: those without one) or one event. */
   async list(filter: WebhookEndpointFilter = {}): Promise<WebhookEndpoint[]> {
+    const site = { call: 'WebhookEndpoints.list', argument: 'filter' };
+    const fields = checkFields(filter, site, FILTER_FIELDS);
+    checkStringField(fields, 'tenant', site, { nullable: true });
+    checkStringField(fields, 'event', site);
+    checkBooleanField(fields, 'disabled', site);
     return (await this.store.listEndpoints(filter)).map(toPublic);
   }
 
   /** Changes URL, events, description, or re-enables (`disabled: false`) an endpoint. */
   async update(id: string, patch: UpdateWebhookEndpoint): Promise<WebhookEndpoint> {
+    checkId(id, { call: 'WebhookEndpoints.update', argument: 'id' });
+    checkEndpointFields(patch, UPDATE, UPDATE_FIELDS);
     await this.require(id);
     const changes: Partial<StoredWebhookEndpoint> = { updatedAt: new Date() };
     if (patch.events !== undefined) changes.events = this.checkEvents(patch.events);
@@ -77,7 +90,10 @@ export class WebhookEndpoints {
       changes.disabledReason = patch.disabled ? disabledByUpdate() : null;
       if (!patch.disabled) changes.failingSince = null;
     }
-    return toPublic((await this.store.updateEndpoint(id, changes))!);
+    const updated = await this.store.updateEndpoint(id, changes);
+    // Removed while the new URL was being checked.
+    if (!updated) throw notFound(id);
+    return toPublic(updated);
   }
 
   /**
@@ -85,6 +101,7 @@ export class WebhookEndpoints {
    * event. Resolves to whether it existed.
    */
   async remove(id: string): Promise<boolean> {
+    checkId(id, { call: 'WebhookEndpoints.remove', argument: 'id' });
     const removed = await this.store.deleteEndpoint(id);
     if (!removed) return false;
     // Their queued jobs will find them finished and send nothing.
@@ -115,11 +132,12 @@ export class WebhookEndpoints {
    * grace period (`secretRotationGracePeriod`, default 24 h) so receivers can switch over.
    */
   async rotateSecret(id: string): Promise<string> {
+    checkId(id, { call: 'WebhookEndpoints.rotateSecret', argument: 'id' });
     const endpoint = await this.require(id);
     const now = new Date();
     const grace = this.options.secretRotationGracePeriod;
     const secret = generateSecret();
-    await this.store.updateEndpoint(id, {
+    const rotated = await this.store.updateEndpoint(id, {
       secret,
       updatedAt: now,
       retiredSecrets: [
@@ -127,21 +145,42 @@ export class WebhookEndpoints {
         ...endpoint.retiredSecrets.filter((retired) => retired.expiresAt > now),
       ],
     });
+    if (!rotated) throw notFound(id);
     return secret;
   }
 
   private async require(id: string): Promise<StoredWebhookEndpoint> {
     const endpoint = await this.store.getEndpoint(id);
-    if (!endpoint) throw new Error(endpointNotFound(id));
+    if (!endpoint) throw notFound(id);
     return endpoint;
   }
 
-  private checkEvents(events: unknown): string[] {
-    if (!Array.isArray(events) || events.length === 0) throw new Error(endpointEventsEmpty(events));
-    for (const event of events) this.catalog.get(String(event));
-    return [...new Set(events.map(String))];
+  /** Names checked to be declared webhooks (the types are checked already), each once. */
+  private checkEvents(events: readonly string[]): string[] {
+    for (const event of events) this.catalog.get(event);
+    return [...new Set(events)];
   }
 }
+
+const CREATE_FIELDS = ['url', 'events', 'secret', 'tenant', 'description'] as const;
+const UPDATE_FIELDS = ['url', 'events', 'description', 'disabled'] as const;
+const FILTER_FIELDS = ['tenant', 'event', 'disabled'] as const;
+const ADD = { call: 'WebhookEndpoints.add', argument: 'input' };
+const UPDATE = { call: 'WebhookEndpoints.update', argument: 'patch' };
+
+/** The fields of `add`'s input (`url` and `events` required) or of `update`'s patch. */
+function checkEndpointFields(value: unknown, site: ArgumentSite, known: readonly string[]): void {
+  const creating = site === ADD;
+  const fields = checkFields(value, site, known);
+  checkStringField(fields, 'url', site, { optional: !creating, nonEmpty: true });
+  checkNamesField(fields, 'events', site, { optional: !creating });
+  checkStringField(fields, 'secret', site, { nonEmpty: true });
+  checkStringField(fields, 'tenant', site, { nullable: true });
+  checkStringField(fields, 'description', site, { nullable: true });
+  checkBooleanField(fields, 'disabled', site);
+}
+
+const notFound = (id: string) => new WebhookNotFoundError('endpoint', id, endpointNotFound(id));
 
 /** The public view: no retired secrets, no health bookkeeping. */
 function toPublic(endpoint: StoredWebhookEndpoint): WebhookEndpoint {

@@ -50,7 +50,10 @@ export interface WebhookAttempt {
    * a status, why reading the response body failed; otherwise `null`.
    */
   error: string | null;
-  /** The response body, cut to `maxResponseBodyBytes`. */
+  /**
+   * The response body, cut to `maxResponseBodyBytes` (to 1024 bytes for a 2xx); one sent with a
+   * content-encoding is not decoded: a marker naming the encoding, then its bytes in base64.
+   */
   responseBody: string | null;
   outcome: 'delivered' | 'failed';
 }

@@ -99,8 +99,9 @@ export interface WebhookStore {
    * Stores the message with one pending delivery per endpoint (due now; `endpointIds` are
    * distinct), atomically; each is known from then on by its message and endpoint (a job of
    * the queue) and by its id. When `message.idempotencyKey` was already used by the same
-   * tenant since `idempotentSince`, stores nothing and returns that message. This is the hot
-   * path of every emit.
+   * tenant (no tenant and every tenant name, `''` included, are key spaces of their own) since
+   * `idempotentSince`, stores nothing and returns that message. Rejects, storing nothing, when
+   * the store has no room (`WebhookStoreFullError`). This is the hot path of every emit.
    */
   insertMessage(
     message: WebhookMessage,
@@ -145,4 +146,7 @@ export interface WebhookStore {
    */
   recordAttempt(attempt: WebhookAttempt, patch?: WebhookDeliveryPatch): Promise<RecordedAttempt>;
   listAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
+
+  /** Releases what the store holds (timers, connections) as the application shuts down, last. */
+  close(): Promise<void>;
 }

@@ -7,6 +7,7 @@ export interface WebhookRequest {
   endpointId: string;
   url: string;
   method: string;
+  /** Made for this attempt alone: the transport may add to them (`accept-encoding`). */
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
@@ -16,7 +17,11 @@ export interface WebhookRequest {
 export interface WebhookResponse {
   statusCode: number | null;
   headers: Record<string, string | string[] | undefined>;
-  /** The response body, cut to the configured cap. */
+  /**
+   * The response body, cut to the configured cap (smaller for a 2xx: `SUCCESS_BODY_BYTES`), as
+   * text; an answer sent with a content-encoding is never decoded, and comes as a marker naming
+   * the encoding followed by the kept bytes in base64 (`encodedResponseBody`).
+   */
   body: string | null;
   /**
    * Why no HTTP answer came (timeout, refused address, network error; `statusCode` is `null`),

@@ -24,7 +24,10 @@ export interface WebhooksModuleOptions {
   disableEndpointAfter?: number;
   /** Milliseconds a repeated `idempotencyKey` returns the original message. Default 24 h. */
   idempotencyTtl?: number;
-  /** Bytes of each response body kept in the delivery log. Default 65536. */
+  /**
+   * Bytes of each response body kept in the delivery log; of a 2xx answer, 1024 at most.
+   * Default 65536.
+   */
   maxResponseBodyBytes?: number;
   /** Milliseconds `app.close()` waits for attempts in flight. Default 10000. */
   shutdownTimeout?: number;
@@ -33,4 +36,20 @@ export interface WebhooksModuleOptions {
    * delivery log. Default 24 h.
    */
   retention?: number;
+  /**
+   * Bytes the in-memory store may hold, as it estimates them (see the README for what a
+   * message and an attempt cost). When full, it forgets the oldest finished messages before
+   * their `retention` is up; when what is left is all pending (or keeps an idempotency key),
+   * `emit` rejects with `WebhookStoreFullError` rather than drop anything. Default 128 MiB.
+   */
+  maxStoreBytes?: number;
+  /**
+   * Where endpoints, messages and attempts live. Only the in-memory default,
+   * `{ type: 'memory' }`, is available in this version.
+   */
+  store?: { type: 'memory' };
+  /** When attempts run. Only the in-memory default, `{ type: 'memory' }`, is available yet. */
+  queue?: { type: 'memory' };
+  /** Whether this process runs delivery attempts; only `true` (the default) is available yet. */
+  worker?: true;
 }

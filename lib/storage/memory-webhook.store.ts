@@ -17,6 +17,8 @@ import type {
   WebhookDeliveryProgress,
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
+import { WebhookStoreFullError } from '../webhooks.errors.js';
+import { storeFull } from '../webhooks.messages.js';
 import { attemptId } from './ids.js';
 import { copyEndpoint } from './record-copies.js';
 
@@ -25,7 +27,7 @@ const SUBSCRIPTION_CACHE_LIMIT = 10_000;
 /** Up to this many endpoints per message, finding one's delivery is a scan. */
 const SCANNED_FAN_OUT = 16;
 
-/** How long the memory store keeps what it no longer needs for delivery. */
+/** How long the memory store keeps what it no longer needs for delivery, and how much. */
 export interface MemoryWebhookStoreOptions {
   /** Milliseconds finished messages stay in the delivery log. Default 24 h. */
   retention?: number;
@@ -34,9 +36,35 @@ export interface MemoryWebhookStoreOptions {
    * key keeps deduplicating for as long as `emit` promises it does. Default 24 h.
    */
   idempotencyTtl?: number;
+  /** Estimated bytes the store may hold (see `MEMORY_COSTS`). Default 128 MiB. */
+  maxStoreBytes?: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
+const MIB = 1024 * 1024;
+
+/**
+ * What the store estimates each part of the log to hold in the heap, in bytes, beside the
+ * strings it keeps (a message's body and idempotency key, an attempt's response body and
+ * error), which count one byte per character. Measured with `npm run bench:store`; the README
+ * gives the same figures.
+ */
+export const MEMORY_COSTS = {
+  /** A message: its record, id and map entries. */
+  message: 400,
+  /** Each delivery of a message: its state once it has one. */
+  delivery: 150,
+  /** Each attempt in the log. */
+  attempt: 200,
+} as const;
+
+/** Under pressure, room is made down to this share of `maxStoreBytes`, not just for one message. */
+const EVICTION_TARGET = 0.9;
+/** How often a full store looks again for something to forget when nothing has finished. */
+const FULL_RECHECK_MS = 1_000;
+/** The pruning timer's period: the retention, within these bounds. */
+const PRUNE_PERIOD_MIN_MS = 1_000;
+const PRUNE_PERIOD_MAX_MS = 60_000;
 
 /**
  * The default store: everything in this process's memory, lost on restart.
@@ -49,14 +77,27 @@ const DAY = 24 * 60 * 60 * 1000;
  * state and times as numbers, nothing repeated from their message) and made into records on
  * each read: a logged attempt holds about a third less memory than as a record.
  *
- * Finished messages (every delivery delivered or failed) are forgotten after `retention` so a
- * long-running process does not grow without bound; pending ones are always kept, and so are
- * messages whose idempotency key is younger than `idempotencyTtl`.
+ * Finished messages (every delivery delivered or failed) are forgotten after `retention`, on a
+ * timer and every thousand messages; pending ones are always kept, and so are messages whose
+ * idempotency key is younger than `idempotencyTtl`. What the store holds is bounded as well: it
+ * keeps an estimate of its size (`MEMORY_COSTS`), and when that would pass `maxStoreBytes` it
+ * forgets the finished messages that finished first, their retention notwithstanding; when
+ * nothing is left to forget, it refuses new messages (`WebhookStoreFullError`) rather than drop
+ * one it has accepted.
  */
 export class MemoryWebhookStore implements WebhookStore {
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
   private readonly messages = new Map<string, MessageRecord>();
+  /** Message ids by idempotency key (`idempotencyKey` below: one key space per tenant). */
   private readonly idempotency = new Map<string, string>();
+  /** Messages without a pending delivery, in the order they finished: the first to forget. */
+  private readonly finished = new Map<string, MessageRecord>();
+  /** Estimated heap held, in bytes (see `MEMORY_COSTS`). */
+  private bytes = 0;
+  /** When a full store last found nothing to forget, and how many messages finished since. */
+  private fullSince = -Infinity;
+  private finishedSinceFull = 0;
+  private pruneTimer?: NodeJS.Timeout;
   /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
   private readonly subscriptions = new Map<string | null, Map<string, readonly string[]>>();
   private subscriptionEntries = 0;
@@ -66,10 +107,22 @@ export class MemoryWebhookStore implements WebhookStore {
 
   private readonly retentionMs: number;
   private readonly idempotencyTtlMs: number;
+  private readonly maxBytes: number;
 
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.retentionMs = options.retention ?? DAY;
     this.idempotencyTtlMs = options.idempotencyTtl ?? DAY;
+    this.maxBytes = options.maxStoreBytes ?? 128 * MIB;
+  }
+
+  /** Estimated bytes held now (see `MEMORY_COSTS`). */
+  get estimatedBytes(): number {
+    return this.bytes;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
   }
 
   async insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void> {
@@ -146,8 +199,8 @@ export class MemoryWebhookStore implements WebhookStore {
     endpointIds: readonly string[],
     idempotentSince: Date,
   ): Promise<InsertedMessage> {
-    if (message.idempotencyKey !== null) {
-      const key = idempotencyKey(message);
+    const key = message.idempotencyKey === null ? undefined : idempotencyKey(message);
+    if (key !== undefined) {
       const existing = this.messages.get(this.idempotency.get(key) ?? '');
       if (existing && existing.createdAt >= idempotentSince.getTime()) {
         return {
@@ -156,13 +209,21 @@ export class MemoryWebhookStore implements WebhookStore {
           deliveries: existing.endpointIds.length,
         };
       }
-      this.idempotency.set(key, message.id);
     }
+    const bytes =
+      MEMORY_COSTS.message +
+      message.body.length +
+      (message.idempotencyKey?.length ?? 0) +
+      endpointIds.length * MEMORY_COSTS.delivery;
+    if (!this.makeRoom(bytes)) {
+      throw new WebhookStoreFullError(storeFull(this.bytes, this.maxBytes, message.event));
+    }
+    if (key !== undefined) this.idempotency.set(key, message.id);
     // One object per message, whatever its fan-out, and no Date: a pending message is what a
     // backlog is made of (see `npm run bench:delivery`'s memory part). Each delivery is found
     // through its message and endpoint, and has no state of its own until its first update
     // (until then it is pending, as emitted). The hot path of every emit.
-    this.messages.set(message.id, {
+    const record: MessageRecord = {
       id: message.id,
       event: message.event,
       method: message.method,
@@ -173,7 +234,13 @@ export class MemoryWebhookStore implements WebhookStore {
       endpointIds,
       states: undefined,
       attempts: undefined,
-    });
+      pending: endpointIds.length,
+      bytes,
+    };
+    this.messages.set(message.id, record);
+    this.bytes += bytes;
+    if (record.pending === 0) this.finish(record);
+    this.pruneTimer ??= this.startPruning();
     if (++this.insertsSincePrune >= 1000) this.prune();
     return INSERTED;
   }
@@ -215,7 +282,7 @@ export class MemoryWebhookStore implements WebhookStore {
     if (expected.status !== undefined && statusAt(record, index) !== expected.status) {
       return undefined;
     }
-    patchState(record, index, patch);
+    this.patchState(record, index, patch);
     return deliveryAt(record, index);
   }
 
@@ -265,7 +332,14 @@ export class MemoryWebhookStore implements WebhookStore {
     const list = attempts[index];
     if (list) list.push(entry);
     else attempts[index] = [entry];
-    if (patch) patchState(record, index, patch);
+    const bytes =
+      MEMORY_COSTS.attempt + (attempt.responseBody?.length ?? 0) + (attempt.error?.length ?? 0);
+    record.bytes += bytes;
+    this.bytes += bytes;
+    if (patch) this.patchState(record, index, patch);
+    // Never refused: the attempt was made, and its delivery is accepted. Room is made for it
+    // from what has finished; a store of only pending messages goes over until they finish.
+    if (this.bytes > this.maxBytes) this.makeRoom(0);
     return { delivery: deliveryAt(record, index), endpoint };
   }
 
@@ -324,22 +398,91 @@ export class MemoryWebhookStore implements WebhookStore {
     return { record, index: parsed.index };
   }
 
+  /** A new state in the delivery's place: `patch` over the current one (`undefined`: unchanged). */
+  private patchState(record: MessageRecord, index: number, patch: WebhookDeliveryPatch): void {
+    const states = (record.states ??= record.endpointIds.map(() => undefined));
+    const current = states[index] ?? emittedState(record);
+    const status = patch.status ?? current.status;
+    states[index] = {
+      status,
+      attempts: patch.attempts ?? current.attempts,
+      scheduleAttempts: patch.scheduleAttempts ?? current.scheduleAttempts,
+      nextAttemptAt:
+        patch.nextAttemptAt === undefined
+          ? current.nextAttemptAt
+          : (patch.nextAttemptAt?.getTime() ?? null),
+      lastError: patch.lastError === undefined ? current.lastError : patch.lastError,
+      updatedAt: patch.updatedAt?.getTime() ?? current.updatedAt,
+    };
+    if (current.status === 'pending' && status !== 'pending') {
+      if (--record.pending === 0) this.finish(record);
+    } else if (current.status !== 'pending' && status === 'pending') {
+      // Redelivered: no longer one to forget.
+      if (record.pending++ === 0) this.finished.delete(record.id);
+    }
+  }
+
+  private finish(record: MessageRecord) {
+    this.finished.set(record.id, record);
+    this.finishedSinceFull++;
+  }
+
+  /**
+   * Whether `bytes` more fit, after forgetting (when they would not) the finished messages that
+   * finished first, down to `EVICTION_TARGET`, so that a full store makes room once per many
+   * messages rather than once per message. A store that found nothing to forget looks again
+   * only once a message has finished or `FULL_RECHECK_MS` has passed (a key may have expired).
+   */
+  private makeRoom(bytes: number): boolean {
+    if (this.bytes + bytes <= this.maxBytes) return true;
+    const now = Date.now();
+    if (this.finishedSinceFull === 0 && now - this.fullSince < FULL_RECHECK_MS) return false;
+    const target = this.maxBytes * EVICTION_TARGET - bytes;
+    const keyCutoff = now - this.idempotencyTtlMs;
+    for (const record of this.finished.values()) {
+      if (this.bytes <= target) break;
+      if (!this.keepsKey(record, keyCutoff)) this.forget(record);
+    }
+    if (this.bytes + bytes <= this.maxBytes) return true;
+    this.fullSince = now;
+    this.finishedSinceFull = 0;
+    return false;
+  }
+
+  /** Whether forgetting the message would free its idempotency key before `idempotencyTtl`. */
+  private keepsKey(record: MessageRecord, keyCutoff: number): boolean {
+    return record.idempotencyKey !== null && record.createdAt >= keyCutoff;
+  }
+
+  private forget(record: MessageRecord) {
+    this.messages.delete(record.id);
+    this.finished.delete(record.id);
+    this.bytes -= record.bytes;
+    if (record.idempotencyKey !== null) {
+      const key = idempotencyKey(record);
+      if (this.idempotency.get(key) === record.id) this.idempotency.delete(key);
+    }
+  }
+
+  /** Prunes on a timer too, so that a process which stops emitting still forgets. */
+  private startPruning(): NodeJS.Timeout {
+    const period = Math.min(Math.max(this.retentionMs, PRUNE_PERIOD_MIN_MS), PRUNE_PERIOD_MAX_MS);
+    const timer = setInterval(() => this.prune(), period);
+    // Pruning never needs to keep a process alive.
+    timer.unref();
+    return timer;
+  }
+
   private prune() {
     this.insertsSincePrune = 0;
     const now = Date.now();
     const cutoff = now - this.retentionMs;
     const keyCutoff = now - this.idempotencyTtlMs;
-    for (const [id, record] of this.messages) {
+    for (const record of this.messages.values()) {
       // Map order is insertion order: the first young message ends the scan.
       if (record.createdAt >= cutoff) break;
-      // Forgetting it would free its key early: a repeated emit would then send again.
-      if (record.idempotencyKey !== null && record.createdAt >= keyCutoff) continue;
-      if (record.endpointIds.some((_, i) => statusAt(record, i) === 'pending')) continue;
-      this.messages.delete(id);
-      if (record.idempotencyKey !== null) {
-        const key = idempotencyKey(record);
-        if (this.idempotency.get(key) === id) this.idempotency.delete(key);
-      }
+      if (record.pending > 0 || this.keepsKey(record, keyCutoff)) continue;
+      this.forget(record);
     }
   }
 }
@@ -364,6 +507,10 @@ interface MessageRecord extends Omit<WebhookMessage, 'createdAt'> {
   states: (DeliveryState | undefined)[] | undefined;
   /** Attempts per delivery, oldest first, in the same places; made on the first attempt. */
   attempts: (AttemptEntry[] | undefined)[] | undefined;
+  /** How many of its deliveries are pending. */
+  pending: number;
+  /** Its estimated size with its deliveries and attempts (see `MEMORY_COSTS`). */
+  bytes: number;
 }
 
 /** What changes of a delivery, its times in epoch milliseconds: a Date costs ~100 bytes. */
@@ -438,23 +585,6 @@ function deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
   };
 }
 
-/** A new state in the delivery's place: `patch` over the current one (`undefined`: unchanged). */
-function patchState(record: MessageRecord, index: number, patch: WebhookDeliveryPatch): void {
-  const states = (record.states ??= record.endpointIds.map(() => undefined));
-  const current = states[index] ?? emittedState(record);
-  states[index] = {
-    status: patch.status ?? current.status,
-    attempts: patch.attempts ?? current.attempts,
-    scheduleAttempts: patch.scheduleAttempts ?? current.scheduleAttempts,
-    nextAttemptAt:
-      patch.nextAttemptAt === undefined
-        ? current.nextAttemptAt
-        : (patch.nextAttemptAt?.getTime() ?? null),
-    lastError: patch.lastError === undefined ? current.lastError : patch.lastError,
-    updatedAt: patch.updatedAt?.getTime() ?? current.updatedAt,
-  };
-}
-
 // `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept. The
 // prefixes of the first few hundred indexes are made once: every emit makes an id per endpoint.
 const DELIVERY_ID_PREFIXES = Array.from(
@@ -484,8 +614,10 @@ function parseDeliveryId(id: string): { messageId: string; index: number } | und
   return { messageId: id.slice(position + 1), index };
 }
 
+// JSON, so that no tenant (`null`) and the tenant `''` are two key spaces, and no tenant name can
+// run into its key.
 const idempotencyKey = (message: Pick<WebhookMessage, 'tenant' | 'idempotencyKey'>) =>
-  `${message.tenant ?? ''}\u0000${message.idempotencyKey}`;
+  JSON.stringify([message.tenant, message.idempotencyKey]);
 
 /** What `insertMessage` answers for every message it stores: one object for all of them. */
 const INSERTED: InsertedMessage = Object.freeze({ inserted: true });

@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attemptId } from '../../lib/storage/ids.js';
 import { MemoryWebhookStore } from '../../lib/storage/memory-webhook.store.js';
+import { WebhookStoreFullError } from '../../lib/webhooks.errors.js';
 import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
 import type {
   WebhookAttempt,
@@ -77,6 +78,11 @@ function attempt(of: WebhookDelivery, n = 1): WebhookAttempt {
 
 const EPOCH = new Date(0);
 
+// The store prunes every 1000 inserted messages; filler messages trigger it.
+async function fill(store: MemoryWebhookStore, count: number) {
+  for (let n = 0; n < count; n++) await store.insertMessage(message(), [], EPOCH);
+}
+
 describe('MemoryWebhookStore', () => {
   describe('idempotency', () => {
     it('returns the first message and its delivery count for a repeated key', async () => {
@@ -109,6 +115,20 @@ describe('MemoryWebhookStore', () => {
         EPOCH,
       );
       expect(acmeAgain).toMatchObject({ inserted: false, existing: { id: acme.id } });
+    });
+
+    it("keeps no tenant and the tenant '' apart", async () => {
+      const store = new MemoryWebhookStore();
+      const none = message({ tenant: null, idempotencyKey: 'k' });
+      const empty = message({ tenant: '', idempotencyKey: 'k' });
+      expect(await store.insertMessage(none, [], EPOCH)).toMatchObject({ inserted: true });
+      expect(await store.insertMessage(empty, [], EPOCH)).toMatchObject({ inserted: true });
+      const again = await store.insertMessage(
+        message({ tenant: '', idempotencyKey: 'k' }),
+        [],
+        EPOCH,
+      );
+      expect(again).toMatchObject({ inserted: false, existing: { id: empty.id } });
     });
 
     it('does not mix up a tenant with a key that looks like a tenant-prefixed key', async () => {
@@ -497,11 +517,6 @@ describe('MemoryWebhookStore', () => {
   });
 
   describe('retention', () => {
-    // The store prunes every 1000 inserted messages; filler messages trigger it.
-    async function fill(store: MemoryWebhookStore, count: number) {
-      for (let n = 0; n < count; n++) await store.insertMessage(message(), [], EPOCH);
-    }
-
     it('forgets finished old messages with their deliveries, attempts and key; keeps pending ones', async () => {
       const store = new MemoryWebhookStore({ retention: 1_000, idempotencyTtl: 1_000 });
       const longAgo = new Date(Date.now() - 60_000);
@@ -591,6 +606,133 @@ describe('MemoryWebhookStore', () => {
       const [d] = await insert(store, m, [['ep_a', { status: 'delivered' }]]);
       await fill(store, 999);
       expect(await store.getDelivery(d.id)).toEqual(d);
+    });
+  });
+
+  describe('size limit (maxStoreBytes)', () => {
+    const body = 'x'.repeat(1_000);
+    const deliveredMessage = async (
+      store: MemoryWebhookStore,
+      extra: Partial<WebhookMessage> = {},
+    ) => {
+      const m = message({ body, ...extra });
+      const [d] = await insert(store, m, [['ep_a', { status: 'delivered' }]]);
+      return { message: m, delivery: d };
+    };
+    const costOf = (store: MemoryWebhookStore) => store.estimatedBytes;
+
+    it('forgets the finished messages that finished first once full, before their retention', async () => {
+      const probe = new MemoryWebhookStore();
+      await deliveredMessage(probe);
+      const one = costOf(probe);
+      // Room for about ten messages; retention (24 h) never comes into it.
+      const store = new MemoryWebhookStore({ maxStoreBytes: 10 * one + one / 2 });
+      const pending = message({ body });
+      await insert(store, pending, [['ep_a']]);
+      const sent = [];
+      for (let n = 0; n < 30; n++) sent.push(await deliveredMessage(store));
+
+      expect(costOf(store)).toBeLessThanOrEqual(10 * one + one / 2);
+      // The newest are kept, the oldest finished ones forgotten, the pending one kept.
+      expect(await store.getMessage(sent[29].message.id)).toEqual(sent[29].message);
+      expect(await store.getMessage(sent[0].message.id)).toBeUndefined();
+      expect(await store.getDelivery(sent[0].delivery.id)).toBeUndefined();
+      expect(await store.getMessage(pending.id)).toEqual(pending);
+      const kept = await store.listDeliveries({ limit: Infinity });
+      expect(kept.length).toBeGreaterThanOrEqual(8);
+      expect(kept.length).toBeLessThanOrEqual(11);
+    });
+
+    it('refuses a new message when only pending ones are left, and takes it once one finishes', async () => {
+      const probe = new MemoryWebhookStore();
+      await insert(probe, message({ body }), [['ep_a']]);
+      const one = costOf(probe);
+      const store = new MemoryWebhookStore({ maxStoreBytes: 3 * one });
+      const deliveries = [];
+      for (let n = 0; n < 3; n++) {
+        deliveries.push((await insert(store, message({ body }), [['ep_a']]))[0]);
+      }
+
+      const refused = message({ body });
+      const error = await store.insertMessage(refused, ['ep_a'], EPOCH).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(WebhookStoreFullError);
+      expect((error as Error).message).toContain('maxStoreBytes');
+      expect(await store.getMessage(refused.id)).toBeUndefined();
+      // Everything accepted is still there.
+      for (const d of deliveries) expect(await store.getDelivery(d.id)).toEqual(d);
+
+      await store.updateDelivery(deliveries[0].id, { status: 'failed' });
+      expect(await store.insertMessage(message({ body }), ['ep_a'], EPOCH)).toMatchObject({
+        inserted: true,
+      });
+      expect(await store.getDelivery(deliveries[0].id)).toBeUndefined();
+      expect(await store.getDelivery(deliveries[1].id)).toBeDefined();
+    });
+
+    it('records every attempt of an accepted delivery, even past the limit', async () => {
+      const probe = new MemoryWebhookStore();
+      await insert(probe, message({ body }), [['ep_a']]);
+      const store = new MemoryWebhookStore({ maxStoreBytes: costOf(probe) });
+      const [d] = await insert(store, message({ body }), [['ep_a']]);
+      for (let n = 1; n <= 5; n++) {
+        await store.recordAttempt({ ...attempt(d, n), responseBody: 'y'.repeat(10_000) });
+      }
+      expect(await store.listAttempts(d.id)).toHaveLength(5);
+      expect(costOf(store)).toBeGreaterThan(50_000);
+    });
+
+    it('keeps a finished message whose idempotency key is young, and refuses instead', async () => {
+      const probe = new MemoryWebhookStore();
+      await deliveredMessage(probe, { idempotencyKey: 'k0' });
+      const store = new MemoryWebhookStore({ maxStoreBytes: 2 * costOf(probe) });
+      const keyed = await deliveredMessage(store, { idempotencyKey: 'k1' });
+      await deliveredMessage(store, { idempotencyKey: 'k2' });
+
+      const error = await store.insertMessage(message({ body }), [], EPOCH).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(WebhookStoreFullError);
+      expect(await store.getMessage(keyed.message.id)).toEqual(keyed.message);
+      const repeat = await store.insertMessage(message({ idempotencyKey: 'k1' }), [], EPOCH);
+      expect(repeat).toMatchObject({ inserted: false, existing: { id: keyed.message.id } });
+    });
+
+    it('gives the room of a forgotten message back, attempts included', async () => {
+      const probe = new MemoryWebhookStore();
+      await fill(probe, 1);
+      const filler = costOf(probe);
+      const store = new MemoryWebhookStore({ retention: 1_000 });
+      const old = message({ body, createdAt: new Date(Date.now() - 60_000) });
+      const [d] = await insert(store, old, [['ep_a', { status: 'delivered' }]]);
+      await store.recordAttempt({ ...attempt(d), responseBody: 'z'.repeat(500) });
+      expect(costOf(store)).toBeGreaterThan(1_500);
+
+      await fill(store, 999);
+
+      expect(await store.getMessage(old.id)).toBeUndefined();
+      expect(costOf(store)).toBe(999 * filler);
+    });
+  });
+
+  describe('pruning on a timer', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('forgets finished messages past their retention without another insert', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+      const store = new MemoryWebhookStore({ retention: 5_000 });
+      const m = message();
+      const [d] = await insert(store, m, [['ep_a', { status: 'delivered' }]]);
+      const pending = message();
+      await insert(store, pending, [['ep_a']]);
+
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(await store.getDelivery(d.id)).toBeDefined();
+      await vi.advanceTimersByTimeAsync(6_000);
+      expect(await store.getMessage(m.id)).toBeUndefined();
+      expect(await store.getMessage(pending.id)).toEqual(pending);
+
+      await store.close();
+      expect(vi.getTimerCount()).toBe(0);
     });
   });
 });

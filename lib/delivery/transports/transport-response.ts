@@ -1,11 +1,25 @@
-import { finished, type Readable } from 'node:stream';
-import { backgroundTimer } from '../background-timer.js';
 import {
+  encodedResponseBody,
+  receiverSwitchedProtocols,
   responseBodyUnreadable,
   transportFailure,
   transportTimeout,
 } from '../../webhooks.messages.js';
 import type { WebhookResponse } from '../../interfaces/webhook-transport.interface.js';
+
+/**
+ * Response body bytes the delivery log keeps of a 2xx answer (`maxResponseBodyBytes` when that
+ * is smaller): the status already says the message was accepted, and what a receiver adds to
+ * it is rarely worth keeping for every delivered attempt. Other answers keep up to
+ * `maxResponseBodyBytes`, since their body is where a receiver says what went wrong.
+ */
+export const SUCCESS_BODY_BYTES = 1024;
+
+/** Longest content-encoding name the log shows: the header is the receiver's to fill. */
+const MAX_ENCODING_NAME = 64;
+
+/** Code of the error an attempt ends with when the receiver answers 101 Switching Protocols. */
+const SWITCHED_PROTOCOLS = 'ERR_WEBHOOK_SWITCHED_PROTOCOLS';
 
 /** What was read of a response body, and why the rest could not be. */
 export interface CappedBody {
@@ -14,14 +28,26 @@ export interface CappedBody {
 }
 
 /**
- * The first `cap` bytes of a response body, for the delivery log: chunks past the cap are
- * dropped as they come, so a huge answer is never buffered. Both transports feed it.
+ * The first bytes of a response body, for the delivery log: chunks past the cap are dropped as
+ * they come, so a huge answer is never buffered. Made when the status and headers arrive, which
+ * decide the cap (see `SUCCESS_BODY_BYTES`) and how the kept bytes are logged: as text, or, for
+ * an answer with a content-encoding, as the raw bytes in base64 behind a marker, since the
+ * transports never decode an answer. Both transports feed it.
  */
 export class BodyCap {
   private readonly kept: Buffer[] = [];
   private size = 0;
+  private readonly cap: number;
+  /** The answer's content-encoding, unless it has none (or `identity`). */
+  private readonly encoding: string | undefined;
 
-  constructor(private readonly cap: number) {}
+  constructor(statusCode: number, headers: WebhookResponse['headers'], maxBodyBytes: number) {
+    this.cap =
+      statusCode >= 200 && statusCode < 300
+        ? Math.min(SUCCESS_BODY_BYTES, maxBodyBytes)
+        : maxBodyBytes;
+    this.encoding = contentEncoding(headers['content-encoding']);
+  }
 
   push(chunk: Buffer | string): void {
     if (this.size >= this.cap) return;
@@ -35,49 +61,38 @@ export class BodyCap {
     const { kept } = this;
     // No body (a 204, the usual answer of a receiver) is the common case.
     if (kept.length === 0) return '';
-    return (kept.length === 1 ? kept[0] : Buffer.concat(kept)).toString('utf8');
+    const bytes = kept.length === 1 ? kept[0] : Buffer.concat(kept);
+    if (this.encoding === undefined) return bytes.toString('utf8');
+    return encodedResponseBody(this.encoding, bytes.toString('base64'));
   }
+}
+
+/** The content-encoding an answer's header names, or `undefined` for none (or `identity`). */
+function contentEncoding(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const name = (Array.isArray(header) ? header.join(', ') : header).trim().toLowerCase();
+  if (name === '' || name === 'identity') return undefined;
+  return name.length > MAX_ENCODING_NAME ? `${name.slice(0, MAX_ENCODING_NAME)}...` : name;
 }
 
 /**
  * Why an answer whose headers were handled at `now` counts as a timeout, if it does: after the
- * attempt's deadline (both on one clock: epoch ms, unless the caller gives `now` on another).
- * When the event loop is busy, a late answer can be read before the timeout timer gets to run,
- * and the outcome must not depend on which of the two Node handles first.
+ * attempt's deadline (both `performance.now()` milliseconds). When the event loop is busy, a
+ * late answer can be read before the deadline's timer gets to run, and the outcome must not
+ * depend on which of the two Node handles first.
  */
-export function lateAnswer(deadline: number, now = Date.now()): DOMException | undefined {
+export function lateAnswer(deadline: number, now = performance.now()): DOMException | undefined {
   return now > deadline
     ? new DOMException('answered after the deadline', 'TimeoutError')
     : undefined;
 }
 
 /**
- * Reads a response body stream until `deadline` (epoch ms), keeping at most `cap` bytes for the
- * delivery log and draining the rest without buffering it, so keep-alive connections stay
- * reusable. Never rejects: a body that breaks off (reset, timeout) comes back as what arrived
- * so far, with the error.
+ * The error an attempt ends with when the receiver answers 101 Switching Protocols: whatever it
+ * switched the connection to, it is not an answer to the webhook, and the connection is closed.
  */
-function readCapped(stream: Readable, cap: number, deadline: number): Promise<CappedBody> {
-  return new Promise((resolve) => {
-    const body = new BodyCap(cap);
-    // The attempt's timeout covers the body too: a receiver that drips it slowly is cut off.
-    const timer = backgroundTimer(
-      () => stream.destroy(new DOMException('the response body took too long', 'TimeoutError')),
-      deadline - Date.now(),
-    );
-    // Listeners rather than `for await`: no promise per chunk on the path of every attempt.
-    const onData = (chunk: Buffer | string) => body.push(chunk);
-    stream.on('data', onData);
-    // `finished` also reports a stream closed before its end, as an error.
-    const cleanup = finished(stream, (error) => {
-      cleanup();
-      clearTimeout(timer);
-      stream.off('data', onData);
-      // Whatever the stream still raises after this is nobody's business.
-      stream.on('error', () => undefined);
-      resolve({ body: body.text(), error: error ?? undefined });
-    });
-  });
+export function switchedProtocols(): Error {
+  return Object.assign(new Error(receiverSwitchedProtocols()), { code: SWITCHED_PROTOCOLS });
 }
 
 /**
@@ -99,44 +114,6 @@ export function answeredResponse(
   };
 }
 
-/** An answer handled too late (see `lateAnswer`): its body is dropped unread. */
-function answeredTooLate(
-  body: Readable,
-  deadline: number,
-  timeoutMs: number,
-): WebhookResponse | undefined {
-  const late = lateAnswer(deadline);
-  if (!late) return undefined;
-  // Nobody reads this body: drop the connection, and the error destroying it raises.
-  body.on('error', () => undefined);
-  body.destroy();
-  return failedResponse(late, timeoutMs);
-}
-
-/** When an attempt ends, and how much of an answer's body the log keeps. */
-export interface AnswerTiming {
-  /** Epoch ms the attempt ends at: an answer handled later counts as a timeout. */
-  deadline: number;
-  timeoutMs: number;
-  maxBodyBytes: number;
-}
-
-/**
- * The response of an attempt whose status and headers arrived: a timeout when they came too
- * late, else the status with what was read of the body.
- */
-export async function readAnswer(
-  statusCode: number,
-  headers: WebhookResponse['headers'],
-  body: Readable,
-  { deadline, timeoutMs, maxBodyBytes }: AnswerTiming,
-): Promise<WebhookResponse> {
-  const late = answeredTooLate(body, deadline, timeoutMs);
-  if (late) return late;
-  const read = await readCapped(body, maxBodyBytes, deadline);
-  return answeredResponse(statusCode, headers, read, timeoutMs);
-}
-
 /** The response of an attempt that got no HTTP answer. */
 export function failedResponse(error: unknown, timeoutMs: number): WebhookResponse {
   return { statusCode: null, headers: {}, body: null, error: describeFailure(error, timeoutMs) };
@@ -154,6 +131,13 @@ function describeFailure(error: unknown, timeoutMs: number): string {
     err?.code === 'ERR_CANCELED'
   ) {
     return transportTimeout(timeoutMs);
+  }
+  // undici ends a 101 that names the protocol switched to before any handler sees its status.
+  if (
+    err?.code === SWITCHED_PROTOCOLS ||
+    (err?.code === 'UND_ERR_SOCKET' && err.message === 'bad upgrade')
+  ) {
+    return receiverSwitchedProtocols();
   }
   if (err?.cause && !err.code) return describeFailure(err.cause, timeoutMs);
   return transportFailure(err?.code, err?.message ?? String(error));

@@ -2,7 +2,13 @@ import { buildConnector, Pool, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
 import { DeadlineList, type Expiring } from './deadline-list.js';
-import { answeredResponse, BodyCap, failedResponse, lateAnswer } from './transport-response.js';
+import {
+  answeredResponse,
+  BodyCap,
+  failedResponse,
+  lateAnswer,
+  switchedProtocols,
+} from './transport-response.js';
 import { transportClosed } from '../../webhooks.messages.js';
 import type {
   WebhookRequest,
@@ -24,7 +30,7 @@ interface EndpointTarget {
 
 /** How the undici transport sends. */
 export interface UndiciTransportOptions {
-  /** Response body bytes kept per attempt. */
+  /** Response body bytes kept per attempt (fewer for a 2xx: see `SUCCESS_BODY_BYTES`). */
   maxResponseBodyBytes: number;
   /** Connections per endpoint: the queue's limit of an endpoint's attempts in flight. */
   connectionsPerEndpoint: number;
@@ -56,7 +62,10 @@ export interface UndiciTransportOptions {
  * the response body arrives as chunks the handler keeps (up to the cap) instead of through a
  * stream and its promises, and the attempt's deadline aborts through the handler's controller
  * instead of an abort signal, which costs undici as much again per request as the rest of its
- * work on loopback. Deadlines share one timer (`DeadlineList`) rather than a timer each.
+ * work on loopback. Deadlines share one timer (`DeadlineList`) rather than a timer each, and end
+ * an attempt whatever the receiver does: undici's own `headersTimeout` starts again with every
+ * 1xx answer, so a receiver that sends them without end would hold the attempt for ever. undici
+ * never decodes an answer through `dispatch()`: it is logged as it came over the wire.
  */
 export class UndiciWebhookTransport implements WebhookTransport {
   private readonly targets = new Map<string, EndpointTarget>();
@@ -87,6 +96,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
         resolve(failedResponse(error, request.timeoutMs));
         return;
       }
+      // Answers are never decoded (see `BodyCap`): the receiver is asked not to encode them.
+      request.headers['accept-encoding'] = 'identity';
       const attempt = new AttemptHandler(
         request.timeoutMs,
         this.options.maxResponseBodyBytes,
@@ -189,9 +200,9 @@ export class UndiciWebhookTransport implements WebhookTransport {
 }
 
 /**
- * One attempt as undici reports it: the status and headers, the first `cap` bytes of the body
- * (the rest is read and dropped, so the connection stays reusable), and an exact deadline.
- * Settles once, whatever undici reports after that.
+ * One attempt as undici reports it: the status and headers, the first bytes of the body that
+ * `BodyCap` keeps (the rest is read and dropped, so the connection stays reusable), and an
+ * exact deadline. Settles once, whatever undici reports after that.
  */
 class AttemptHandler implements Dispatcher.DispatchHandler, Expiring<AttemptHandler> {
   readonly deadline: number;
@@ -200,18 +211,18 @@ class AttemptHandler implements Dispatcher.DispatchHandler, Expiring<AttemptHand
   private controller?: Dispatcher.DispatchController;
   /** Why the attempt was aborted before undici handed over its controller. */
   private pendingAbort?: Error;
-  private statusCode?: number;
+  private statusCode = 0;
   private headers: WebhookResponse['headers'] = {};
-  private readonly body: BodyCap;
+  /** Made with the final status, which decides how much of the body is kept. */
+  private body?: BodyCap;
   private settled = false;
 
   constructor(
     private readonly timeoutMs: number,
-    cap: number,
+    private readonly maxBodyBytes: number,
     private readonly deadlines: DeadlineList<AttemptHandler>,
     private readonly resolve: (response: WebhookResponse) => void,
   ) {
-    this.body = new BodyCap(cap);
     this.deadline = performance.now() + timeoutMs;
     deadlines.add(this);
   }
@@ -237,19 +248,25 @@ class AttemptHandler implements Dispatcher.DispatchHandler, Expiring<AttemptHand
     statusCode: number,
     headers: WebhookResponse['headers'],
   ): void {
-    // Informational answers (100 Continue) are not the answer.
+    // undici fails a 101 that names a protocol itself; one that names none arrives here.
+    if (statusCode === 101) {
+      controller.abort(switchedProtocols());
+      return;
+    }
+    // Other informational answers (103 Early Hints) are not the answer.
     if (statusCode < 200) return;
-    const late = lateAnswer(this.deadline, performance.now());
+    const late = lateAnswer(this.deadline);
     if (late) {
       controller.abort(late);
       return;
     }
     this.statusCode = statusCode;
     this.headers = headers;
+    this.body = new BodyCap(statusCode, headers, this.maxBodyBytes);
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.body.push(chunk);
+    this.body?.push(chunk);
   }
 
   onResponseEnd(): void {
@@ -277,12 +294,13 @@ class AttemptHandler implements Dispatcher.DispatchHandler, Expiring<AttemptHand
     if (this.settled) return;
     this.settled = true;
     this.deadlines.remove(this);
-    if (this.statusCode === undefined) {
+    const { body } = this;
+    if (!body) {
       this.resolve(failedResponse(error ?? new Error('no answer'), this.timeoutMs));
       return;
     }
     // A 2xx whose body then broke off is still an answer: the status decides.
-    const read = { body: this.body.text(), error };
+    const read = { body: body.text(), error };
     this.resolve(answeredResponse(this.statusCode, this.headers, read, this.timeoutMs));
   }
 }

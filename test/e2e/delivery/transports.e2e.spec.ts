@@ -1,11 +1,30 @@
-import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpWebhookTransport } from '../../../lib/delivery/transports/http.transport.js';
+import { SUCCESS_BODY_BYTES } from '../../../lib/delivery/transports/transport-response.js';
 import { UndiciWebhookTransport } from '../../../lib/delivery/transports/undici.transport.js';
 import { AddressPolicy } from '../../../lib/endpoints/address-policy.js';
 import { freePort } from '../../support/free-port.js';
-import { transportClosed, transportTimeout } from '../../../lib/webhooks.messages.js';
+import {
+  drip,
+  hostileServer,
+  type HostileAnswer,
+  type HostileServer,
+} from '../../support/hostile-server.js';
+import {
+  encodedResponseBody,
+  receiverSwitchedProtocols,
+  responseBodyUnreadable,
+  transportClosed,
+  transportFailure,
+  transportTimeout,
+} from '../../../lib/webhooks.messages.js';
 import type { WebhookTransport } from '../../../lib/interfaces/webhook-transport.interface.js';
 
 // The transports on their own, against loopback servers that misbehave below HTTP.
@@ -19,6 +38,15 @@ const undiciOptions = (connectionsPerEndpoint: number) => ({
 const transports: [string, () => WebhookTransport][] = [
   ['http', () => new HttpWebhookTransport(policy(), 1024, 10)],
   ['undici', () => new UndiciWebhookTransport(policy(), undiciOptions(10))],
+];
+/** Both transports, keeping up to `maxResponseBodyBytes` of a response body. */
+const cappedTransports: [string, (maxResponseBodyBytes: number) => WebhookTransport][] = [
+  ['http', (max) => new HttpWebhookTransport(policy(), max, 10)],
+  [
+    'undici',
+    (max) =>
+      new UndiciWebhookTransport(policy(), { ...undiciOptions(10), maxResponseBodyBytes: max }),
+  ],
 ];
 
 /** A TCP server on 127.0.0.1 that accepts connections and never says a word. */
@@ -330,5 +358,299 @@ describe('undici transport connection pools', () => {
       expect(response.statusCode).toBeNull();
       expect(response.error).toBeTruthy();
     }
+  });
+});
+
+// Receivers that misbehave in HTTP itself, on purpose: every attempt still ends by its
+// deadline (or sooner, with a clear error), never counts as delivered unless a 2xx came, and
+// leaves no connection open.
+
+const SWITCHING = 'HTTP/1.1 101 Switching Protocols\r\n';
+
+/** Every `everyMs` ms, one more of the informational answers `statuses`, round and round. */
+const informational =
+  (statuses: number[], everyMs = 5): HostileAnswer =>
+  (socket, timers) => {
+    let sent = 0;
+    timers.every(everyMs, () => {
+      socket.write(`HTTP/1.1 ${statuses[sent++ % statuses.length]} Informational\r\n\r\n`);
+    });
+  };
+
+/** What an attempt against a hostile receiver must end with, per transport. */
+interface Hostile {
+  answer: HostileAnswer;
+  expected: (transport: string) => Record<string, unknown>;
+}
+
+const noAnswer = (error: string) => () => ({ statusCode: null, body: null, error });
+
+const hostileReceivers: [string, Hostile][] = [
+  [
+    'answers 101 Switching Protocols to another protocol, then says nothing',
+    {
+      answer: (socket) =>
+        socket.write(`${SWITCHING}Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n`),
+      expected: noAnswer(receiverSwitchedProtocols()),
+    },
+  ],
+  [
+    'answers 101 Switching Protocols without naming a protocol',
+    {
+      answer: (socket) => socket.write(`${SWITCHING}\r\n`),
+      expected: noAnswer(receiverSwitchedProtocols()),
+    },
+  ],
+  [
+    'answers 103 Early Hints, then 101 Switching Protocols',
+    {
+      answer: (socket) =>
+        socket.write(
+          `HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n` +
+            `${SWITCHING}Upgrade: h2c\r\nConnection: Upgrade\r\n\r\n`,
+        ),
+      expected: noAnswer(receiverSwitchedProtocols()),
+    },
+  ],
+  [
+    'sends 102 and 103 answers without end, and never a final one',
+    {
+      answer: informational([102, 103]),
+      expected: noAnswer(transportTimeout(300)),
+    },
+  ],
+  [
+    'sends 100, 102 and 103 answers without end, and never a final one',
+    {
+      answer: informational([100, 102, 103]),
+      // undici takes a 100 Continue that nobody asked for as a broken answer, at once.
+      expected: (transport) =>
+        noAnswer(
+          transport === 'undici'
+            ? transportFailure('UND_ERR_SOCKET', 'bad response')
+            : transportTimeout(300),
+        )(),
+    },
+  ],
+  [
+    'drips its status line and headers a byte at a time',
+    {
+      answer: (socket, timers) =>
+        drip(
+          socket,
+          timers,
+          `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Padding: ${'p'.repeat(100)}\r\n` +
+            'Content-Length: 2\r\n\r\nok',
+        ),
+      expected: noAnswer(transportTimeout(300)),
+    },
+  ],
+  [
+    'answers 200, then drips its body a byte at a time',
+    {
+      answer: (socket, timers) => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n');
+        drip(socket, timers, 'x'.repeat(100));
+      },
+      // The status decides; the body that broke off is noted beside it.
+      expected: () => ({
+        statusCode: 200,
+        body: expect.stringMatching(/^x{0,99}$/),
+        error: responseBodyUnreadable(transportTimeout(300)),
+      }),
+    },
+  ],
+  [
+    'answers 200 with Upgrade headers and a body that never ends',
+    {
+      answer: (socket, timers) => {
+        socket.write('HTTP/1.1 200 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+        timers.every(5, () => void socket.write('x'));
+      },
+      expected: () => ({
+        statusCode: 200,
+        body: expect.stringMatching(/^x*$/),
+        error: responseBodyUnreadable(transportTimeout(300)),
+      }),
+    },
+  ],
+];
+
+/** Polls until the receiver has no connection left open. */
+const allClosed = (server: HostileServer) =>
+  until(() => server.open() === 0, 'every connection to the receiver to be closed');
+
+describe.each(transports)('%s transport against hostile receivers', (name, create) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  });
+
+  it.each(hostileReceivers)(
+    'ends the attempt when the receiver %s',
+    async (_case, { answer, expected }) => {
+      const server = await hostileServer(answer);
+      const transport = create();
+      cleanups.push(
+        () => transport.close(),
+        () => server.close(),
+      );
+
+      const response = await transport.send(request(`${server.url}/hook`, 300));
+
+      expect(response).toMatchObject(expected(name));
+      // An aborted attempt, or a connection switched to another protocol, is not kept.
+      await allClosed(server);
+    },
+    15_000,
+  );
+
+  it('ends every attempt a receiver holds at its own deadline, on the one timer', async () => {
+    // Three attempts at once, then one more once they are over: the timer armed for the first
+    // ends all three, then is armed again for the fourth.
+    const server = await hostileServer(informational([102]));
+    const transport = create();
+    cleanups.push(
+      () => transport.close(),
+      () => server.close(),
+    );
+    const first = await Promise.all(
+      [1, 2, 3].map((n) => transport.send(request(`${server.url}/hook`, 300, `ep_${n}`))),
+    );
+    const last = await transport.send(request(`${server.url}/hook`, 300, 'ep_4'));
+
+    for (const response of [...first, last]) expect(response.error).toBe(transportTimeout(300));
+    await allClosed(server);
+  }, 15_000);
+});
+
+describe('http transport on close', () => {
+  it('ends the attempts in flight, one still waiting for a socket too', async () => {
+    const server = await silentServer();
+    // One socket per host: the second attempt waits for the first one's.
+    const transport = new HttpWebhookTransport(policy(), 1024, 1);
+    try {
+      const sends = ['/a', '/b'].map((path) =>
+        transport.send(request(`http://127.0.0.1:${server.port}${path}`, 60_000)),
+      );
+      await until(() => server.connections() === 1, 'the first attempt to connect');
+
+      await transport.close();
+
+      // Without that, the second would take the socket freed by the first and wait 60 s.
+      for (const response of await Promise.all(sends)) {
+        expect(response).toMatchObject({ statusCode: null, error: transportClosed() });
+      }
+    } finally {
+      await server.close();
+    }
+  }, 15_000);
+});
+
+/** An HTTP server on 127.0.0.1 answering every request with `status`, `headers` and `body`. */
+async function answeringServer(
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer | string,
+) {
+  const requests: IncomingHttpHeaders[] = [];
+  const server = createHttpServer((incoming, response) => {
+    requests.push(incoming.headers);
+    incoming.resume();
+    incoming.on('end', () => response.writeHead(status, headers).end(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe.each(cappedTransports)('%s transport response bodies', (_name, create) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()));
+  });
+
+  const TEN_KB = 'abcdefghij'.repeat(1024);
+
+  async function answerWith(
+    maxResponseBodyBytes: number,
+    status: number,
+    body: Buffer | string,
+    headers: Record<string, string> = { 'content-type': 'text/plain' },
+  ) {
+    const server = await answeringServer(status, headers, body);
+    const transport = create(maxResponseBodyBytes);
+    cleanups.push(
+      () => transport.close(),
+      () => server.close(),
+    );
+    const response = await transport.send(request(`${server.url}/hook`, 5_000));
+    return { response, server };
+  }
+
+  it('keeps little of a 2xx answer body: the status says what it has to', async () => {
+    const { response } = await answerWith(64 * 1024, 200, TEN_KB);
+    expect(SUCCESS_BODY_BYTES).toBe(1024);
+    expect(response).toMatchObject({ statusCode: 200, error: null });
+    expect(response.body).toBe(TEN_KB.slice(0, SUCCESS_BODY_BYTES));
+  });
+
+  it('keeps no more of a 2xx answer body than maxResponseBodyBytes either', async () => {
+    const { response } = await answerWith(100, 201, TEN_KB);
+    expect(response).toMatchObject({ statusCode: 201, error: null, body: TEN_KB.slice(0, 100) });
+  });
+
+  it('keeps up to maxResponseBodyBytes of any other answer body', async () => {
+    const whole = await answerWith(64 * 1024, 500, TEN_KB);
+    expect(whole.response).toMatchObject({ statusCode: 500, error: null, body: TEN_KB });
+    const cut = await answerWith(4096, 500, TEN_KB);
+    expect(cut.response).toMatchObject({ statusCode: 500, body: TEN_KB.slice(0, 4096) });
+  });
+
+  describe('sent with a content-encoding', () => {
+    // A gzip bomb: 1,024 gzip members of 1 MiB of zeros each, about 1 MB on the wire, which
+    // inflates to 1 GiB. Decoded, it would cost that memory and the CPU to inflate it.
+    let bomb: Buffer;
+    beforeAll(() => {
+      bomb = Buffer.concat(Array(1024).fill(gzipSync(Buffer.alloc(1024 * 1024))));
+    });
+
+    const gzipped = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    const keptBytes = (body: string | null) =>
+      Buffer.from(String(body).slice(encodedResponseBody('gzip', '').length), 'base64');
+
+    it('keeps the raw bytes of a 2xx answer, marked, in base64, never inflated', async () => {
+      const { response, server } = await answerWith(64 * 1024, 200, bomb, gzipped);
+
+      expect(response).toMatchObject({ statusCode: 200, error: null });
+      expect(response.body).toBe(
+        encodedResponseBody('gzip', bomb.subarray(0, SUCCESS_BODY_BYTES).toString('base64')),
+      );
+      expect([...keptBytes(response.body).subarray(0, 2)]).toEqual([0x1f, 0x8b]);
+      // Nothing asks the receiver to encode its answer.
+      expect(server.requests[0]['accept-encoding']).toBe('identity');
+    });
+
+    it('keeps up to maxResponseBodyBytes of the raw bytes of any other answer', async () => {
+      const { response } = await answerWith(4096, 503, bomb, gzipped);
+
+      expect(response).toMatchObject({ statusCode: 503, error: null });
+      expect(keptBytes(response.body)).toEqual(bomb.subarray(0, 4096));
+    });
+
+    it('keeps the text of an answer whose content-encoding is identity', async () => {
+      const { response } = await answerWith(64 * 1024, 200, 'accepted', {
+        'content-encoding': 'identity',
+      });
+      expect(response).toMatchObject({ statusCode: 200, error: null, body: 'accepted' });
+    });
   });
 });

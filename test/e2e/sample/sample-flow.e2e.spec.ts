@@ -197,6 +197,16 @@ describe('sample app: register, subscribe, receive, inspect, replay', () => {
     expect(listed.body.map((item) => item.url)).toEqual([endpoint.url]);
   });
 
+  it('answers 400 to GET /dashboard/deliveries with a status the log does not know', async () => {
+    const answer = await call<{ message: string }>(
+      server.baseUrl,
+      'GET',
+      '/dashboard/deliveries?status=done',
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.body.message).toContain('filter.status must be one of');
+  });
+
   it('answers 400 to POST /subscriptions with bad input and emits nothing', async () => {
     for (const input of [
       { username: 'rick' },

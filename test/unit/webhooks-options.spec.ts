@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { AddressPolicy } from '../../lib/endpoints/address-policy.js';
+import { MAX_TIMER_DELAY, resolveOptions } from '../../lib/webhooks.options.js';
+
+const refusal = (options: unknown) => {
+  try {
+    resolveOptions(options);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected the options to be refused');
+};
+
+describe('resolveOptions', () => {
+  it('fills in every default for an empty object', () => {
+    expect(resolveOptions({})).toMatchObject({
+      timeout: 15_000,
+      concurrency: 100,
+      endpointConcurrency: 10,
+      maxResponseBodyBytes: 65_536,
+      maxStoreBytes: 128 * 1024 * 1024,
+      transport: 'http',
+    });
+  });
+
+  it.each([
+    ['retryDelay', 'retryDelays'],
+    ['timeOut', 'timeout'],
+    ['allowedNetwork', 'allowedNetworks'],
+    ['Concurrency', 'concurrency'],
+    ['endpointConcurency', 'endpointConcurrency'],
+    ['maxStoreByte', 'maxStoreBytes'],
+  ])('refuses the misspelt %s, suggesting %s', (typo, meant) => {
+    const message = refusal({ [typo]: 1 });
+    expect(message).toContain(`no option '${typo}'`);
+    expect(message).toContain(`did you mean '${meant}'?`);
+  });
+
+  it('refuses an unrelated unknown name without a suggestion, listing the known ones', () => {
+    const message = refusal({ database: 'x' });
+    expect(message).toContain("no option 'database'.");
+    expect(message).not.toContain('did you mean');
+    expect(message).toContain("'retention'");
+  });
+
+  it.each([
+    ['concurrency', 1.5, 'a whole number of at least 1'],
+    ['concurrency', 0, 'a whole number of at least 1'],
+    ['endpointConcurrency', '10', 'a whole number of at least 1'],
+    ['maxResponseBodyBytes', 100.5, 'a whole number of bytes'],
+    ['maxStoreBytes', 0, 'a whole number of bytes, at least 1'],
+    ['timeout', MAX_TIMER_DELAY + 1, `from 1 to ${MAX_TIMER_DELAY}`],
+    ['timeout', 0, `from 1 to ${MAX_TIMER_DELAY}`],
+    ['timeout', Number.NaN, `from 1 to ${MAX_TIMER_DELAY}`],
+    ['shutdownTimeout', 2 ** 32, `from 0 to ${MAX_TIMER_DELAY}`],
+    ['retention', -1, 'from 0 to 100 years'],
+    ['idempotencyTtl', Infinity, 'from 0 to 100 years'],
+    ['secretRotationGracePeriod', 1e20, 'from 0 to 100 years'],
+    ['disableEndpointAfter', 10n, 'from 0 to 100 years'],
+    ['retryDelays', [5_000, 'soon'], 'an array of milliseconds'],
+    ['retryDelays', 5_000, 'an array of milliseconds'],
+    ['transport', 'fetch', "'http' or 'undici'"],
+    ['allowedNetworks', '127.0.0.0/8', 'an array of CIDR strings'],
+  ])('refuses %s: %s, saying it must be %s', (name, value, expected) => {
+    const message = refusal({ [name]: value });
+    expect(message).toContain(`option '${name}' must be `);
+    expect(message).toContain(expected);
+  });
+
+  it('shows a refused value without printing objects, and without throwing on a BigInt', () => {
+    expect(refusal({ timeout: 10n })).toContain('(got 10n)');
+    expect(refusal({ timeout: { ms: 5 } })).toContain('(got an object)');
+    expect(refusal({ retryDelays: [1, 'x'] })).toContain('(got [1, "x"])');
+  });
+
+  it.each([null, 'fast', [], 42])('refuses %j as the options, saying what to pass', (value) => {
+    expect(refusal(value)).toContain('WebhooksModule options must be an object');
+  });
+
+  it('refuses undefined too (a forRootAsync factory that forgot to return)', () => {
+    expect(refusal(undefined)).toContain('make useFactory return such an object');
+  });
+
+  it('accepts the durable options only in their in-memory default form', () => {
+    expect(() =>
+      resolveOptions({ store: { type: 'memory' }, queue: { type: 'memory' }, worker: true }),
+    ).not.toThrow();
+    const postgres = refusal({
+      store: { type: 'postgres', connectionString: 'postgres://app:hunter2@db/app' },
+    });
+    expect(postgres).toContain("option 'store' of type 'postgres' is not available");
+    expect(postgres).not.toContain('hunter2');
+    expect(refusal({ queue: { type: 'bullmq' } })).toContain("'queue' of type 'bullmq'");
+    expect(refusal({ worker: false })).toContain("'worker' set to false is not available");
+  });
+
+  it('keeps the values given', () => {
+    const resolved = resolveOptions({ timeout: 500, concurrency: 3, retryDelays: [10] });
+    expect(resolved).toMatchObject({ timeout: 500, concurrency: 3, retryDelays: [10] });
+  });
+});
+
+describe('AddressPolicy catch-all entries', () => {
+  it.each([
+    ['0.0.0.0/0', 'IPv4'],
+    ['::/0', 'IPv6'],
+    ['::ffff:0:0/96', 'IPv4'],
+    [' 0.0.0.0/0 ', 'IPv4'],
+  ])('names %j as allowing every %s address', (entry, family) => {
+    expect(new AddressPolicy([entry]).catchAll).toEqual([{ entry: entry.trim(), family }]);
+  });
+
+  it('names none for ordinary networks', () => {
+    expect(new AddressPolicy(['127.0.0.0/8', '10.0.0.0/8', '::1/128']).catchAll).toEqual([]);
+  });
+});
