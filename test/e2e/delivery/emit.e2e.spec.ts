@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import type { ValidationError } from 'class-validator';
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   UnknownWebhookError,
@@ -16,6 +18,12 @@ import {
   accountWireBody,
 } from '../../fixtures/delivery/account.webhook.js';
 import { customerEntity, customerWireBody } from '../../fixtures/delivery/customer.entity.js';
+import {
+  CustomerGraphWebhook,
+  customerNode,
+  linkedCustomerEntity,
+  linkedCustomerRecord,
+} from '../../fixtures/delivery/graph.webhook.js';
 import {
   CustomerCreatedWebhook,
   NotAWebhook,
@@ -358,6 +366,100 @@ describe('WebhookEmitter.emit', () => {
       expect(notArray.errors[0]).not.toHaveProperty('value');
       expect(JSON.stringify(notArray.errors)).not.toContain('SECRET-HASH');
       expect(notArray.message).not.toContain('SECRET-HASH');
+    });
+  });
+
+  describe('payloads as ORMs load them: cycles and what the DTO leaves out', () => {
+    beforeEach(async () => {
+      ctx = await bootDeliveryApp({
+        options: LOOPBACK_TEST_OPTIONS,
+        providers: [...deliveryWebhooks, CustomerGraphWebhook],
+      });
+    });
+
+    it('sends an entity whose undeclared relations point back at it, as instances and as plain objects', async () => {
+      const endpoint = await subscribe(['customer-created', 'customers-imported']);
+      const entity = linkedCustomerEntity('cus_entity');
+      const fromEntity = await ctx.emitter.emit('customer-created', entity);
+      const fromRecord = await ctx.emitter.emit(
+        'customer-created',
+        linkedCustomerRecord('cus_record'),
+      );
+      const batch = await ctx.emitter.emit('customers-imported', [
+        linkedCustomerEntity('cus_1'),
+        linkedCustomerRecord('cus_2'),
+      ]);
+
+      const [entityRequest] = await received(fromEntity.id);
+      const [recordRequest] = await received(fromRecord.id);
+      const [batchRequest] = await received(batch.id);
+      expect(verifyWithStandardWebhooks(endpoint.secret, entityRequest)).toEqual(
+        customerWireBody('cus_entity'),
+      );
+      expect(JSON.parse(recordRequest.body)).toEqual(customerWireBody('cus_record'));
+      expect(JSON.parse(batchRequest.body)).toEqual([
+        customerWireBody('cus_1'),
+        customerWireBody('cus_2'),
+      ]);
+      // The caller's graph is left as it was.
+      expect(entity.orders[0]).toHaveProperty('customer', entity);
+    });
+
+    it('refuses a cycle through documented properties, naming its path: nothing stored, nothing sent', async () => {
+      await subscribe(['customer-graph']);
+      const error = (await rejection(
+        ctx.emitter.emit('customer-graph', customerNode()),
+      )) as WebhookPayloadValidationError;
+
+      expect(error).toBeInstanceOf(WebhookPayloadValidationError);
+      expect(error.message).toContain(
+        "Payload of webhook 'customer-graph' failed validation, nothing was sent: " +
+          'orders.0.customer refers back to an enclosing object (the payload itself)',
+      );
+      expect(await ctx.deliveries.list()).toEqual([]);
+      // A valid message emitted afterwards is the only one the receiver ever gets.
+      const valid = await ctx.emitter.emit('customer-graph', {
+        id: 'cus_ok',
+        orders: [{ sku: 'engine-1' }],
+      });
+      const [request] = await received(valid.id);
+      await settledDeliveries(ctx.deliveries, valid.id);
+      expect(JSON.parse(request.body)).toEqual({ id: 'cus_ok', orders: [{ sku: 'engine-1' }] });
+      expect(receiver.requests.map((item) => item.headers['webhook-id'])).toEqual([valid.id]);
+    });
+
+    it('keeps every value out of validation errors, at every depth: nested DTOs and array items', async () => {
+      const apiKey = 'sk_live_E2E-SECRET-API-KEY';
+      const payload = {
+        ...validCustomer(),
+        apiKey,
+        email: 'not-an-email',
+        address: { city: '', country: 'GB', apiKey },
+        orders: [{ sku: 'x', quantity: 0, shippedAt: new Date(), apiKey }],
+      };
+      const everyError = (errors: ValidationError[]): ValidationError[] =>
+        errors.flatMap((item) => [item, ...everyError(item.children ?? [])]);
+
+      for (const [event, body, at] of [
+        ['customer-created', payload, ''],
+        ['customers-imported', [validCustomer(), payload], '1.'],
+      ] as const) {
+        const error = (await rejection(
+          ctx.emitter.emit(event, body),
+        )) as WebhookPayloadValidationError;
+
+        expect(error).toBeInstanceOf(WebhookPayloadValidationError);
+        for (const item of everyError(error.errors)) {
+          expect(item.value).toBeUndefined();
+          expect(item.target).toBeUndefined();
+        }
+        expect(JSON.stringify(error)).not.toContain(apiKey);
+        expect(inspect(error, { depth: null })).not.toContain(apiKey);
+        expect(error.message).not.toContain(apiKey);
+        expect(error.message).toContain(`${at}address.city`);
+        expect(error.message).toContain(`${at}orders.0.quantity`);
+      }
+      expect(await ctx.deliveries.list()).toEqual([]);
     });
   });
 
