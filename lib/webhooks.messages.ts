@@ -284,14 +284,8 @@ export const argumentHasUnknownField = (
   argument: string,
   name: string,
   known: readonly string[],
-) => {
-  const nearest = nearestName(name, known);
-  return (
-    `${call}(): ${argument} has no field '${name}'` +
-    (nearest ? `; did you mean '${nearest}'?` : '.') +
-    ` It takes ${list(known)}.`
-  );
-};
+) =>
+  `${call}(): ${argument} has no field '${name}'${didYouMean(name, known)} It takes ${list(known)}.`;
 
 export const transactionNeedsPostgres = () =>
   `emit(): options.transaction needs the PostgreSQL store, and this version of nestjs-webhooks ` +
@@ -308,14 +302,8 @@ export const optionsNotAnObject = (value: unknown) =>
   `or forRoot() for the defaults (got ${showValue(value)}). With forRootAsync, make useFactory ` +
   `return such an object ({} for the defaults).`;
 
-export const unknownOption = (name: string, known: readonly string[]) => {
-  const nearest = nearestName(name, known);
-  return (
-    `WebhooksModule has no option '${name}'` +
-    (nearest ? `; did you mean '${nearest}'?` : '.') +
-    ` Known options: ${list(known)}.`
-  );
-};
+export const unknownOption = (name: string, known: readonly string[]) =>
+  `WebhooksModule has no option '${name}'${didYouMean(name, known)} Known options: ${list(known)}.`;
 
 // The value is not shown: a store or queue option may hold a connection string with a password.
 export const futureOptionUnavailable = (name: string, value: unknown) =>
@@ -340,14 +328,14 @@ export const asyncOptionsNotAnObject = (value: unknown) =>
   `e.g. forRootAsync({ inject: [ConfigService], useFactory: (config) => ({ ... }) }) ` +
   `(got ${showValue(value)}).`;
 
-export const unknownAsyncOption = (name: string, known: readonly string[]) => {
-  const nearest = nearestName(name, known);
-  return (
-    `WebhooksModule.forRootAsync() has no option '${name}'` +
-    (nearest ? `; did you mean '${nearest}'?` : '.') +
-    ` It takes ${list(known)}; the module's own options are what useFactory returns.`
-  );
-};
+/** `nearest`: the forRootAsync option `name` is a typo of, if it is one. */
+export const unknownAsyncOption = (name: string, nearest: string) =>
+  `WebhooksModule.forRootAsync() has no option '${name}'; did you mean '${nearest}'?`;
+
+export const moduleOptionInAsyncOptions = (name: string) =>
+  `WebhooksModule option '${name}' was given to forRootAsync() itself, where it would be ` +
+  `ignored: return it from useFactory instead, e.g. forRootAsync({ useFactory: () => ` +
+  `({ ${name}: ... }) }).`;
 
 export const asyncOptionsWithoutFactory = () =>
   `WebhooksModule.forRootAsync() needs one of useFactory, useClass or useExisting to make the ` +
@@ -379,12 +367,18 @@ function describeArray(values: unknown[]): string {
   return `[${values.map((value) => (typeof value === 'object' && value !== null ? '…' : showValue(value))).join(', ')}]`;
 }
 
+/** `; did you mean 'x'?` when `name` is most likely a typo of a known name `x`, else `.`. */
+function didYouMean(name: string, known: readonly string[]): string {
+  const nearest = nearestName(name, known);
+  return nearest ? `; did you mean '${nearest}'?` : '.';
+}
+
 /**
  * The known name `name` most likely stands for: the same but for case, or at most a third of
  * its letters away (edit distance), so that `timeOut` finds `timeout` and `retryDelay`
  * `retryDelays`, but an unrelated name suggests nothing.
  */
-function nearestName(name: string, known: readonly string[]): string | undefined {
+export function nearestName(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
@@ -450,14 +444,21 @@ export const queueStopped = (running: number, pending: number) =>
 
 // --- delivery log -----------------------------------------------------------------------------
 
-const mib = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+const mib = (bytes: number) =>
+  bytes < 1024 * 1024
+    ? `${Math.ceil(bytes / 1024)} KiB`
+    : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+
+export const messageTooLarge = (bytes: number, maxBytes: number, event: string) =>
+  `Cannot emit webhook '${event}': the message alone would take about ${mib(bytes)}, more than ` +
+  `the in-memory store's maxStoreBytes (${mib(maxBytes)}), so nothing was stored or sent. ` +
+  `Raise maxStoreBytes, or send a smaller payload.`;
 
 export const storeFull = (bytes: number, maxBytes: number, event: string) =>
   `Cannot emit webhook '${event}': the in-memory webhook store is full (about ${mib(bytes)} of ` +
-  `maxStoreBytes ${mib(maxBytes)}) with messages still being delivered or keeping an ` +
-  `idempotency key, so nothing was stored or sent. Receivers may be down or slow: check ` +
-  `WebhookDeliveries.list({ status: 'pending' }). Raise maxStoreBytes, shorten idempotencyTtl, ` +
-  `or emit again once deliveries have finished.`;
+  `maxStoreBytes ${mib(maxBytes)}) with messages still being delivered, so nothing was stored ` +
+  `or sent. Receivers may be down or slow: check WebhookDeliveries.list({ status: 'pending' }). ` +
+  `Raise maxStoreBytes, or emit again once deliveries have finished.`;
 
 export const messageNotFound = (messageId: string) =>
   `No webhook message has id '${messageId}' (it may be older than the store's retention).`;

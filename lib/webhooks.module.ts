@@ -19,9 +19,12 @@ import {
 import {
   asyncOptionsNotAnObject,
   asyncOptionsWithoutFactory,
+  moduleOptionInAsyncOptions,
+  nearestName,
   optionsNotAnObject,
   unknownAsyncOption,
 } from './webhooks.messages.js';
+import { MODULE_OPTION_NAMES } from './webhooks.options.js';
 import { WebhooksRuntime } from './webhooks.runtime.js';
 import type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
 
@@ -79,15 +82,17 @@ const ASYNC_OPTION_NAMES: readonly string[] = [
 ];
 
 // Nest's builder takes any other key as an "extra" without a word: a module option put here
-// instead of in what useFactory returns would be silently ignored.
+// instead of in what useFactory returns, or a misspelt `useFactory`, would be silently ignored.
+// A key that is neither is left to Nest, which may know it.
 function checkAsyncOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new Error(asyncOptionsNotAnObject(options));
   }
   for (const name of Object.keys(options)) {
-    if (!ASYNC_OPTION_NAMES.includes(name)) {
-      throw new Error(unknownAsyncOption(name, ASYNC_OPTION_NAMES));
-    }
+    if (ASYNC_OPTION_NAMES.includes(name)) continue;
+    if (MODULE_OPTION_NAMES.includes(name)) throw new Error(moduleOptionInAsyncOptions(name));
+    const nearest = nearestName(name, ASYNC_OPTION_NAMES);
+    if (nearest) throw new Error(unknownAsyncOption(name, nearest));
   }
   const { useFactory, useClass, useExisting } = options as Record<string, unknown>;
   if (!useFactory && !useClass && !useExisting) throw new Error(asyncOptionsWithoutFactory());

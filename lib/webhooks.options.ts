@@ -1,4 +1,6 @@
+import { MAX_TIMER_DELAY } from './delivery/background-timer.js';
 import { DEFAULT_RETRY_DELAYS } from './delivery/retry-policy.js';
+import { DEFAULT_MAX_STORE_BYTES } from './storage/memory-webhook.store.js';
 import {
   futureOptionUnavailable,
   invalidOption,
@@ -8,10 +10,7 @@ import {
 import type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
 
 const HOUR = 60 * 60 * 1000;
-const MIB = 1024 * 1024;
 
-/** The longest delay `setTimeout` takes: longer ones fire at once. */
-export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 /**
  * The longest duration an option may give: added to today's date it still makes a valid `Date`
  * (those end in the year 275760), with room to spare for any clock.
@@ -90,7 +89,7 @@ const DEFAULTS: ResolvedWebhooksOptions = {
   maxResponseBodyBytes: 64 * 1024,
   shutdownTimeout: 10_000,
   retention: 24 * HOUR,
-  maxStoreBytes: 128 * MIB,
+  maxStoreBytes: DEFAULT_MAX_STORE_BYTES,
 };
 
 /**
@@ -110,7 +109,11 @@ const isMemoryPart = (value: unknown) =>
   Object.keys(value).length === 1 &&
   (value as { type?: unknown }).type === 'memory';
 
-const KNOWN_NAMES: readonly string[] = [...Object.keys(RULES), ...Object.keys(FUTURE_OPTIONS)];
+/** Every option name `forRoot` knows. */
+export const MODULE_OPTION_NAMES: readonly string[] = [
+  ...Object.keys(RULES),
+  ...Object.keys(FUTURE_OPTIONS),
+];
 
 /**
  * Fills in defaults and refuses, naming the option and the value, anything that cannot work: a
@@ -123,13 +126,14 @@ export function resolveOptions(options: unknown): ResolvedWebhooksOptions {
   }
   const given = options as Record<string, unknown>;
   for (const name of Object.keys(given)) {
-    if (name in RULES) continue;
-    if (name in FUTURE_OPTIONS) {
+    // Left `undefined` (a config object's unset field), a name says nothing.
+    if (Object.hasOwn(RULES, name) || given[name] === undefined) continue;
+    if (Object.hasOwn(FUTURE_OPTIONS, name)) {
       const accepts = FUTURE_OPTIONS[name as keyof typeof FUTURE_OPTIONS];
-      if (given[name] === undefined || accepts(given[name])) continue;
+      if (accepts(given[name])) continue;
       throw new Error(futureOptionUnavailable(name, given[name]));
     }
-    throw new Error(unknownOption(name, KNOWN_NAMES));
+    throw new Error(unknownOption(name, MODULE_OPTION_NAMES));
   }
   const resolved = { ...DEFAULTS };
   for (const name of Object.keys(RULES) as OptionName[]) {

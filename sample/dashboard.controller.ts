@@ -16,6 +16,7 @@ import {
   WebhookDeliveries,
   WebhookEndpointUrlError,
   WebhookEndpoints,
+  WebhookNotFoundError,
 } from '../lib/index.js';
 
 export class RegisterEndpoint {
@@ -78,8 +79,12 @@ export class DashboardController {
   /** Sends a message again to every endpoint it was meant for. */
   @Post('messages/:id/redeliver')
   async redeliver(@Param('id') id: string) {
-    if (!(await this.deliveries.getMessage(id))) throw new NotFoundException(`No message ${id}`);
-    return this.deliveries.redeliver(id);
+    try {
+      return await this.deliveries.redeliver(id);
+    } catch (error) {
+      if (error instanceof WebhookNotFoundError) throw new NotFoundException(error.message);
+      throw error;
+    }
   }
 }
 

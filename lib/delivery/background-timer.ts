@@ -1,5 +1,5 @@
-// setTimeout fires at once for delays above 2^31-1 ms.
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
+/** The longest delay `setTimeout` takes: it fires at once for longer ones. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /**
  * A timer that keeps no process alive (pending retries and deadlines must not hold up an exit),

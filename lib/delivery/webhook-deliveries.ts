@@ -1,10 +1,13 @@
 import type { Observable } from 'rxjs';
 import {
+  ANY_STRING,
   checkChoiceField,
   checkFields,
   checkId,
   checkLimitField,
   checkStringField,
+  NON_EMPTY,
+  NULLABLE,
 } from '../webhooks.arguments.js';
 import { WebhookNotFoundError, WebhooksShutdownError } from '../webhooks.errors.js';
 import {
@@ -134,10 +137,10 @@ const STATUSES = ['pending', 'delivered', 'failed'] as const;
 function checkDeliveryFilter(filter: unknown): void {
   const site = { call: 'WebhookDeliveries.list', argument: 'filter' };
   const fields = checkFields(filter, site, FILTER_FIELDS);
-  checkStringField(fields, 'messageId', site, { nonEmpty: true });
-  checkStringField(fields, 'endpointId', site, { nonEmpty: true });
-  checkStringField(fields, 'tenant', site, { nullable: true });
-  checkStringField(fields, 'event', site);
+  checkStringField(fields, 'messageId', site, NON_EMPTY);
+  checkStringField(fields, 'endpointId', site, NON_EMPTY);
+  checkStringField(fields, 'tenant', site, NULLABLE);
+  checkStringField(fields, 'event', site, ANY_STRING);
   checkChoiceField(fields, 'status', site, STATUSES);
   checkLimitField(fields, 'limit', site, 1);
 }

@@ -1,7 +1,13 @@
 import type { Type } from '@nestjs/common';
 import type { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
-import { checkFields, checkString, checkStringField } from '../webhooks.arguments.js';
+import {
+  checkFields,
+  checkString,
+  checkStringField,
+  NON_EMPTY,
+  NULLABLE,
+} from '../webhooks.arguments.js';
 import { WebhookArgumentError, WebhooksShutdownError } from '../webhooks.errors.js';
 import { emitAfterShutdown, transactionNeedsPostgres } from '../webhooks.messages.js';
 import type { WebhookPayloadSerializer } from './webhook-payload.js';
@@ -35,6 +41,7 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 // Made once: every emit is checked.
 const EVENT = { call: 'WebhookEmitter.emit', argument: 'event' };
 const OPTIONS = { call: 'WebhookEmitter.emit', argument: 'options' };
+const IDEMPOTENCY_KEY = { nonEmpty: true, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH };
 
 /** Sends a declared webhook to every endpoint registered for it. */
 export class WebhookEmitter {
@@ -102,14 +109,11 @@ export class WebhookEmitter {
 }
 
 function checkEmitArguments(event: unknown, options: unknown): asserts options is EmitOptions {
-  if (typeof event !== 'function') checkString(event, EVENT, { nonEmpty: true });
-  const fields = checkFields(options, OPTIONS, EMIT_OPTIONS, { optional: true });
-  checkStringField(fields, 'tenant', OPTIONS, { nullable: true });
-  checkStringField(fields, 'method', OPTIONS, { nonEmpty: true });
-  checkStringField(fields, 'idempotencyKey', OPTIONS, {
-    nonEmpty: true,
-    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
-  });
+  if (typeof event !== 'function') checkString(event, EVENT, NON_EMPTY);
+  const fields = checkFields(options, OPTIONS, EMIT_OPTIONS, true);
+  checkStringField(fields, 'tenant', OPTIONS, NULLABLE);
+  checkStringField(fields, 'method', OPTIONS, NON_EMPTY);
+  checkStringField(fields, 'idempotencyKey', OPTIONS, IDEMPOTENCY_KEY);
   if (fields.transaction !== undefined) {
     throw new WebhookArgumentError('options.transaction', transactionNeedsPostgres());
   }

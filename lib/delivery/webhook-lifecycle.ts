@@ -60,7 +60,7 @@ class IsolatedObservable<T> extends Observable<T> {
     error?: ((error: unknown) => void) | null,
     complete?: (() => void) | null,
   ): Subscription {
-    if (observerOrNext instanceof Subscriber) return super.subscribe(observerOrNext);
+    if (isSubscriber(observerOrNext)) return super.subscribe(observerOrNext);
     return super.subscribe(guarded(observerOrNext, error, complete));
   }
 
@@ -73,32 +73,78 @@ class IsolatedObservable<T> extends Observable<T> {
   }
 }
 
-/** The application's callbacks, each run so that what it throws is logged, not rethrown. */
+/**
+ * The application's callbacks, each run so that what it throws, and what a promise it returns
+ * rejects with (an `async` subscriber), is logged rather than rethrown.
+ */
 function guarded<T>(
   observerOrNext: Partial<Observer<T>> | ((value: T) => void) | null | undefined,
   error: ((error: unknown) => void) | null | undefined,
   complete: (() => void) | null | undefined,
 ): Partial<Observer<T>> {
-  const observer =
+  const observer: Partial<Observer<T>> =
     typeof observerOrNext === 'function' || !observerOrNext
-      ? { next: observerOrNext ?? undefined, error: error ?? undefined, complete }
+      ? {
+          next: observerOrNext ?? undefined,
+          error: error ?? undefined,
+          complete: complete ?? undefined,
+        }
       : observerOrNext;
-  const run = (callback: string, call: () => void) => {
-    try {
-      call();
-    } catch (thrown) {
-      logger.error(eventSubscriberFailed(callback, describe(thrown)), stackOf(thrown));
-    }
-  };
   return {
-    next: (value) => run('next', () => observer.next?.call(observer, value)),
-    error: (failure) =>
-      run('error', () => {
-        if (!observer.error) throw failure;
-        observer.error.call(observer, failure);
-      }),
-    complete: () => run('complete', () => observer.complete?.call(observer)),
+    next(value) {
+      try {
+        settled('next', observer.next?.call(observer, value));
+      } catch (thrown) {
+        reportSubscriberError('next', thrown);
+      }
+    },
+    error(failure) {
+      // Without a handler of its own, RxJS would rethrow it as an uncaught exception.
+      if (!observer.error) return reportSubscriberError('error', failure);
+      try {
+        settled('error', observer.error.call(observer, failure));
+      } catch (thrown) {
+        reportSubscriberError('error', thrown);
+      }
+    },
+    complete() {
+      try {
+        settled('complete', observer.complete?.call(observer));
+      } catch (thrown) {
+        reportSubscriberError('complete', thrown);
+      }
+    },
   };
+}
+
+/** Logs the rejection of what an `async` callback returned; nothing else is awaited. */
+function settled(callback: string, returned: unknown): void {
+  if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') {
+    (returned as PromiseLike<unknown>).then(undefined, (rejection: unknown) =>
+      reportSubscriberError(callback, rejection),
+    );
+  }
+}
+
+function reportSubscriberError(callback: string, error: unknown): void {
+  logger.error(eventSubscriberFailed(callback, describe(error)), stackOf(error));
+}
+
+/**
+ * Whether `value` is a subscriber RxJS made (of this copy of RxJS or another), which the guard
+ * passes through: RxJS itself recognises one by its shape, not only by its class.
+ */
+function isSubscriber(value: unknown): value is Subscriber<unknown> {
+  if (value instanceof Subscriber) return true;
+  const candidate = value as Partial<Subscriber<unknown>> | null | undefined;
+  return (
+    typeof candidate?.next === 'function' &&
+    typeof candidate.error === 'function' &&
+    typeof candidate.complete === 'function' &&
+    typeof candidate.unsubscribe === 'function' &&
+    typeof candidate.add === 'function' &&
+    'closed' in candidate
+  );
 }
 
 const describe = (error: unknown) =>

@@ -2,11 +2,15 @@ import type { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
 import { copyEndpoint } from '../storage/record-copies.js';
 import {
+  ANY_STRING,
   checkBooleanField,
   checkFields,
   checkId,
   checkNamesField,
   checkStringField,
+  NON_EMPTY,
+  NULLABLE,
+  requireStringField,
   type ArgumentSite,
 } from '../webhooks.arguments.js';
 import { WebhookNotFoundError } from '../webhooks.errors.js';
@@ -36,7 +40,7 @@ export class WebhookEndpoints {
 
   /** Registers an endpoint; generates a `whsec_` secret when none is given. */
   async add(input: CreateWebhookEndpoint): Promise<WebhookEndpoint> {
-    checkEndpointFields(input, ADD, CREATE_FIELDS);
+    checkEndpointFields(input, ADD, CREATE_FIELDS, true);
     const events = this.checkEvents(input.events);
     const url = await this.urls.assertAllowed(input.url);
     if (input.secret !== undefined) parseSecret(input.secret);
@@ -70,8 +74,8 @@ export class WebhookEndpoints {
   async list(filter: WebhookEndpointFilter = {}): Promise<WebhookEndpoint[]> {
     const site = { call: 'WebhookEndpoints.list', argument: 'filter' };
     const fields = checkFields(filter, site, FILTER_FIELDS);
-    checkStringField(fields, 'tenant', site, { nullable: true });
-    checkStringField(fields, 'event', site);
+    checkStringField(fields, 'tenant', site, NULLABLE);
+    checkStringField(fields, 'event', site, ANY_STRING);
     checkBooleanField(fields, 'disabled', site);
     return (await this.store.listEndpoints(filter)).map(toPublic);
   }
@@ -79,7 +83,7 @@ export class WebhookEndpoints {
   /** Changes URL, events, description, or re-enables (`disabled: false`) an endpoint. */
   async update(id: string, patch: UpdateWebhookEndpoint): Promise<WebhookEndpoint> {
     checkId(id, { call: 'WebhookEndpoints.update', argument: 'id' });
-    checkEndpointFields(patch, UPDATE, UPDATE_FIELDS);
+    checkEndpointFields(patch, UPDATE, UPDATE_FIELDS, false);
     await this.require(id);
     const changes: Partial<StoredWebhookEndpoint> = { updatedAt: new Date() };
     if (patch.events !== undefined) changes.events = this.checkEvents(patch.events);
@@ -168,15 +172,20 @@ const FILTER_FIELDS = ['tenant', 'event', 'disabled'] as const;
 const ADD = { call: 'WebhookEndpoints.add', argument: 'input' };
 const UPDATE = { call: 'WebhookEndpoints.update', argument: 'patch' };
 
-/** The fields of `add`'s input (`url` and `events` required) or of `update`'s patch. */
-function checkEndpointFields(value: unknown, site: ArgumentSite, known: readonly string[]): void {
-  const creating = site === ADD;
+/** The fields of `add`'s input (`creating`: `url` and `events` required) or `update`'s patch. */
+function checkEndpointFields(
+  value: unknown,
+  site: ArgumentSite,
+  known: readonly string[],
+  creating: boolean,
+): void {
   const fields = checkFields(value, site, known);
-  checkStringField(fields, 'url', site, { optional: !creating, nonEmpty: true });
-  checkNamesField(fields, 'events', site, { optional: !creating });
-  checkStringField(fields, 'secret', site, { nonEmpty: true });
-  checkStringField(fields, 'tenant', site, { nullable: true });
-  checkStringField(fields, 'description', site, { nullable: true });
+  if (creating) requireStringField(fields, 'url', site, NON_EMPTY);
+  else checkStringField(fields, 'url', site, NON_EMPTY);
+  checkNamesField(fields, 'events', site, !creating);
+  checkStringField(fields, 'secret', site, NON_EMPTY);
+  checkStringField(fields, 'tenant', site, NULLABLE);
+  checkStringField(fields, 'description', site, NULLABLE);
   checkBooleanField(fields, 'disabled', site);
 }
 

@@ -55,9 +55,13 @@ export interface RecordedAttempt {
   endpoint: StoredWebhookEndpoint | undefined;
 }
 
-/** What `insertMessage` did: stored the message, or found one with its idempotency key. */
+/**
+ * What `insertMessage` did: stored the message, or found one with its idempotency key (its id
+ * and event at least: the store may have forgotten the rest of it from the log).
+ */
 export type InsertedMessage =
-  { inserted: true } | { inserted: false; existing: WebhookMessage; deliveries: number };
+  | { inserted: true }
+  | { inserted: false; existing: Pick<WebhookMessage, 'id' | 'event'>; deliveries: number };
 
 /**
  * Where endpoints, messages, deliveries and attempts live. The in-memory store is the default;
@@ -101,7 +105,7 @@ export interface WebhookStore {
    * the queue) and by its id. When `message.idempotencyKey` was already used by the same
    * tenant (no tenant and every tenant name, `''` included, are key spaces of their own) since
    * `idempotentSince`, stores nothing and returns that message. Rejects, storing nothing, when
-   * the store has no room (`WebhookStoreFullError`). This is the hot path of every emit.
+   * the store has no room for it. This is the hot path of every emit.
    */
   insertMessage(
     message: WebhookMessage,

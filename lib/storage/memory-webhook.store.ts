@@ -18,7 +18,7 @@ import type {
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
 import { WebhookStoreFullError } from '../webhooks.errors.js';
-import { storeFull } from '../webhooks.messages.js';
+import { messageTooLarge, storeFull } from '../webhooks.messages.js';
 import { attemptId } from './ids.js';
 import { copyEndpoint } from './record-copies.js';
 
@@ -41,7 +41,6 @@ export interface MemoryWebhookStoreOptions {
 }
 
 const DAY = 24 * 60 * 60 * 1000;
-const MIB = 1024 * 1024;
 
 /**
  * What the store estimates each part of the log to hold in the heap, in bytes, beside the
@@ -56,12 +55,15 @@ export const MEMORY_COSTS = {
   delivery: 150,
   /** Each attempt in the log. */
   attempt: 200,
+  /** The idempotency key of a message forgotten early, kept for its `idempotencyTtl`. */
+  key: 200,
 } as const;
+
+/** The default of `maxStoreBytes`. */
+export const DEFAULT_MAX_STORE_BYTES = 128 * 1024 * 1024;
 
 /** Under pressure, room is made down to this share of `maxStoreBytes`, not just for one message. */
 const EVICTION_TARGET = 0.9;
-/** How often a full store looks again for something to forget when nothing has finished. */
-const FULL_RECHECK_MS = 1_000;
 /** The pruning timer's period: the retention, within these bounds. */
 const PRUNE_PERIOD_MIN_MS = 1_000;
 const PRUNE_PERIOD_MAX_MS = 60_000;
@@ -81,23 +83,26 @@ const PRUNE_PERIOD_MAX_MS = 60_000;
  * timer and every thousand messages; pending ones are always kept, and so are messages whose
  * idempotency key is younger than `idempotencyTtl`. What the store holds is bounded as well: it
  * keeps an estimate of its size (`MEMORY_COSTS`), and when that would pass `maxStoreBytes` it
- * forgets the finished messages that finished first, their retention notwithstanding; when
- * nothing is left to forget, it refuses new messages (`WebhookStoreFullError`) rather than drop
- * one it has accepted.
+ * forgets the finished messages that finished first, their retention notwithstanding (the key
+ * of one that has it stays behind, small, until its `idempotencyTtl`), and then those keys,
+ * oldest first. When what is left is all pending, it refuses new messages
+ * (`WebhookStoreFullError`) rather than drop one it has accepted.
  */
 export class MemoryWebhookStore implements WebhookStore {
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
   private readonly messages = new Map<string, MessageRecord>();
-  /** Message ids by idempotency key (`idempotencyKey` below: one key space per tenant). */
+  /** Ids of stored messages by idempotency key (`idempotencyKey` below: one space per tenant). */
   private readonly idempotency = new Map<string, string>();
+  /** Keys of messages forgotten before their `idempotencyTtl`, in the order forgotten. */
+  private readonly forgottenKeys = new Map<string, KeyMarker>();
   /** Messages without a pending delivery, in the order they finished: the first to forget. */
   private readonly finished = new Map<string, MessageRecord>();
   /** Estimated heap held, in bytes (see `MEMORY_COSTS`). */
   private bytes = 0;
-  /** When a full store last found nothing to forget, and how many messages finished since. */
-  private fullSince = -Infinity;
-  private finishedSinceFull = 0;
+  /** What of `bytes` may be forgotten under pressure: finished messages and forgotten keys. */
+  private evictableBytes = 0;
   private pruneTimer?: NodeJS.Timeout;
+  private closed = false;
   /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
   private readonly subscriptions = new Map<string | null, Map<string, readonly string[]>>();
   private subscriptionEntries = 0;
@@ -112,7 +117,7 @@ export class MemoryWebhookStore implements WebhookStore {
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.retentionMs = options.retention ?? DAY;
     this.idempotencyTtlMs = options.idempotencyTtl ?? DAY;
-    this.maxBytes = options.maxStoreBytes ?? 128 * MIB;
+    this.maxBytes = options.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES;
   }
 
   /** Estimated bytes held now (see `MEMORY_COSTS`). */
@@ -121,6 +126,7 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
   }
@@ -201,13 +207,18 @@ export class MemoryWebhookStore implements WebhookStore {
   ): Promise<InsertedMessage> {
     const key = message.idempotencyKey === null ? undefined : idempotencyKey(message);
     if (key !== undefined) {
+      const since = idempotentSince.getTime();
       const existing = this.messages.get(this.idempotency.get(key) ?? '');
-      if (existing && existing.createdAt >= idempotentSince.getTime()) {
+      if (existing && existing.createdAt >= since) {
         return {
           inserted: false,
           existing: messageOf(existing),
           deliveries: existing.endpointIds.length,
         };
+      }
+      const forgotten = this.forgottenKeys.get(key);
+      if (forgotten && forgotten.createdAt >= since) {
+        return { inserted: false, existing: forgotten, deliveries: forgotten.deliveries };
       }
     }
     const bytes =
@@ -215,10 +226,17 @@ export class MemoryWebhookStore implements WebhookStore {
       message.body.length +
       (message.idempotencyKey?.length ?? 0) +
       endpointIds.length * MEMORY_COSTS.delivery;
+    if (bytes > this.maxBytes) {
+      throw new WebhookStoreFullError(messageTooLarge(bytes, this.maxBytes, message.event));
+    }
     if (!this.makeRoom(bytes)) {
       throw new WebhookStoreFullError(storeFull(this.bytes, this.maxBytes, message.event));
     }
-    if (key !== undefined) this.idempotency.set(key, message.id);
+    if (key !== undefined) {
+      // An older use of the key, past its TTL, gives way.
+      this.dropForgottenKey(key);
+      this.idempotency.set(key, message.id);
+    }
     // One object per message, whatever its fan-out, and no Date: a pending message is what a
     // backlog is made of (see `npm run bench:delivery`'s memory part). Each delivery is found
     // through its message and endpoint, and has no state of its own until its first update
@@ -240,7 +258,7 @@ export class MemoryWebhookStore implements WebhookStore {
     this.messages.set(message.id, record);
     this.bytes += bytes;
     if (record.pending === 0) this.finish(record);
-    this.pruneTimer ??= this.startPruning();
+    if (!this.closed) this.pruneTimer ??= this.startPruning();
     if (++this.insertsSincePrune >= 1000) this.prune();
     return INSERTED;
   }
@@ -336,6 +354,8 @@ export class MemoryWebhookStore implements WebhookStore {
       MEMORY_COSTS.attempt + (attempt.responseBody?.length ?? 0) + (attempt.error?.length ?? 0);
     record.bytes += bytes;
     this.bytes += bytes;
+    // The attempt of a delivery that ended while it ran (its endpoint removed, say).
+    if (record.pending === 0) this.evictableBytes += bytes;
     if (patch) this.patchState(record, index, patch);
     // Never refused: the attempt was made, and its delivery is accepted. Room is made for it
     // from what has finished; a store of only pending messages goes over until they finish.
@@ -418,35 +438,38 @@ export class MemoryWebhookStore implements WebhookStore {
       if (--record.pending === 0) this.finish(record);
     } else if (current.status !== 'pending' && status === 'pending') {
       // Redelivered: no longer one to forget.
-      if (record.pending++ === 0) this.finished.delete(record.id);
+      if (record.pending++ === 0) {
+        this.finished.delete(record.id);
+        this.evictableBytes -= record.bytes;
+      }
     }
   }
 
   private finish(record: MessageRecord) {
     this.finished.set(record.id, record);
-    this.finishedSinceFull++;
+    this.evictableBytes += record.bytes;
   }
 
   /**
-   * Whether `bytes` more fit, after forgetting (when they would not) the finished messages that
-   * finished first, down to `EVICTION_TARGET`, so that a full store makes room once per many
-   * messages rather than once per message. A store that found nothing to forget looks again
-   * only once a message has finished or `FULL_RECHECK_MS` has passed (a key may have expired).
+   * Whether `bytes` more fit, after forgetting (when they would not, and forgetting can make
+   * them fit) the finished messages that finished first, then the keys of forgotten messages,
+   * down to `EVICTION_TARGET` of the limit, so that a full store makes room once per many
+   * messages rather than once per message. Nothing is forgotten when it would not be enough.
    */
   private makeRoom(bytes: number): boolean {
     if (this.bytes + bytes <= this.maxBytes) return true;
-    const now = Date.now();
-    if (this.finishedSinceFull === 0 && now - this.fullSince < FULL_RECHECK_MS) return false;
+    if (this.bytes - this.evictableBytes + bytes > this.maxBytes) return false;
     const target = this.maxBytes * EVICTION_TARGET - bytes;
-    const keyCutoff = now - this.idempotencyTtlMs;
+    const keyCutoff = Date.now() - this.idempotencyTtlMs;
     for (const record of this.finished.values()) {
       if (this.bytes <= target) break;
-      if (!this.keepsKey(record, keyCutoff)) this.forget(record);
+      this.forget(record, keyCutoff);
     }
-    if (this.bytes + bytes <= this.maxBytes) return true;
-    this.fullSince = now;
-    this.finishedSinceFull = 0;
-    return false;
+    for (const key of this.forgottenKeys.keys()) {
+      if (this.bytes <= target) break;
+      this.dropForgottenKey(key);
+    }
+    return this.bytes + bytes <= this.maxBytes;
   }
 
   /** Whether forgetting the message would free its idempotency key before `idempotencyTtl`. */
@@ -454,14 +477,35 @@ export class MemoryWebhookStore implements WebhookStore {
     return record.idempotencyKey !== null && record.createdAt >= keyCutoff;
   }
 
-  private forget(record: MessageRecord) {
+  /** Forgets a finished message; its key, if younger than `keyCutoff`, stays behind. */
+  private forget(record: MessageRecord, keyCutoff: number) {
     this.messages.delete(record.id);
     this.finished.delete(record.id);
     this.bytes -= record.bytes;
-    if (record.idempotencyKey !== null) {
-      const key = idempotencyKey(record);
-      if (this.idempotency.get(key) === record.id) this.idempotency.delete(key);
-    }
+    this.evictableBytes -= record.bytes;
+    if (record.idempotencyKey === null) return;
+    const key = idempotencyKey(record);
+    if (this.idempotency.get(key) !== record.id) return;
+    this.idempotency.delete(key);
+    if (record.createdAt < keyCutoff) return;
+    const bytes = MEMORY_COSTS.key + key.length;
+    this.forgottenKeys.set(key, {
+      id: record.id,
+      event: record.event,
+      createdAt: record.createdAt,
+      deliveries: record.endpointIds.length,
+      bytes,
+    });
+    this.bytes += bytes;
+    this.evictableBytes += bytes;
+  }
+
+  private dropForgottenKey(key: string) {
+    const marker = this.forgottenKeys.get(key);
+    if (!marker) return;
+    this.forgottenKeys.delete(key);
+    this.bytes -= marker.bytes;
+    this.evictableBytes -= marker.bytes;
   }
 
   /** Prunes on a timer too, so that a process which stops emitting still forgets. */
@@ -482,9 +526,25 @@ export class MemoryWebhookStore implements WebhookStore {
       // Map order is insertion order: the first young message ends the scan.
       if (record.createdAt >= cutoff) break;
       if (record.pending > 0 || this.keepsKey(record, keyCutoff)) continue;
-      this.forget(record);
+      this.forget(record, keyCutoff);
+    }
+    // In the order forgotten, which is about the order of their messages.
+    for (const [key, marker] of this.forgottenKeys) {
+      if (marker.createdAt >= keyCutoff) break;
+      this.dropForgottenKey(key);
     }
   }
+}
+
+/** What is left of a message forgotten before its idempotency key expired. */
+interface KeyMarker {
+  id: string;
+  event: string;
+  createdAt: number;
+  /** How many deliveries it had: what a repeated emit reports. */
+  deliveries: number;
+  /** Its estimated size (see `MEMORY_COSTS`). */
+  bytes: number;
 }
 
 /** Where a delivery is kept: its message's record, and its place there. */

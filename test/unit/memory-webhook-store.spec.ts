@@ -681,18 +681,61 @@ describe('MemoryWebhookStore', () => {
       expect(costOf(store)).toBeGreaterThan(50_000);
     });
 
-    it('keeps a finished message whose idempotency key is young, and refuses instead', async () => {
+    it('forgets a finished message with a young key, keeping its key until the TTL', async () => {
       const probe = new MemoryWebhookStore();
       await deliveredMessage(probe, { idempotencyKey: 'k0' });
-      const store = new MemoryWebhookStore({ maxStoreBytes: 2 * costOf(probe) });
+      const store = new MemoryWebhookStore({ maxStoreBytes: 3 * costOf(probe) });
       const keyed = await deliveredMessage(store, { idempotencyKey: 'k1' });
-      await deliveredMessage(store, { idempotencyKey: 'k2' });
+      for (let n = 2; n <= 10; n++) await deliveredMessage(store, { idempotencyKey: `k${n}` });
 
-      const error = await store.insertMessage(message({ body }), [], EPOCH).catch((e: Error) => e);
+      // Every emit was taken: the log forgot the oldest, and their keys still deduplicate.
+      expect(await store.getMessage(keyed.message.id)).toBeUndefined();
+      const repeat = await store.insertMessage(message({ idempotencyKey: 'k1' }), ['ep_a'], EPOCH);
+      expect(repeat).toEqual({
+        inserted: false,
+        existing: expect.objectContaining({ id: keyed.message.id, event: 'ping' }),
+        deliveries: 1,
+      });
+      expect(costOf(store)).toBeLessThanOrEqual(3 * costOf(probe));
+    });
+
+    it('forgets the keys of forgotten messages too, oldest first, once nothing else is left', async () => {
+      const probe = new MemoryWebhookStore();
+      await insert(probe, message({ body }), [['ep_a']]);
+      const pendingCost = costOf(probe);
+      const store = new MemoryWebhookStore({ maxStoreBytes: 3 * pendingCost + 500 });
+      const first = await deliveredMessage(store, { idempotencyKey: 'first' });
+      // Pending messages fill the rest: the delivered one goes first, then its key.
+      for (let n = 0; n < 3; n++) await insert(store, message({ body }), [['ep_a']]);
+      expect(await store.getMessage(first.message.id)).toBeUndefined();
+      const again = await store.insertMessage(message({ idempotencyKey: 'first' }), [], EPOCH);
+      expect(again).toMatchObject({ inserted: true });
+    });
+
+    it('refuses a message larger than the limit at once, forgetting nothing for it', async () => {
+      const store = new MemoryWebhookStore({ maxStoreBytes: 20_000 });
+      const kept = await deliveredMessage(store);
+      const huge = message({ body: 'h'.repeat(50_000) });
+      const error = await store.insertMessage(huge, ['ep_a'], EPOCH).catch((e: Error) => e);
       expect(error).toBeInstanceOf(WebhookStoreFullError);
-      expect(await store.getMessage(keyed.message.id)).toEqual(keyed.message);
-      const repeat = await store.insertMessage(message({ idempotencyKey: 'k1' }), [], EPOCH);
-      expect(repeat).toMatchObject({ inserted: false, existing: { id: keyed.message.id } });
+      expect((error as Error).message).toContain('the message alone would take about 50 KiB');
+      expect(await store.getMessage(kept.message.id)).toEqual(kept.message);
+    });
+
+    it('never forgets a redelivered message while it is pending again', async () => {
+      const probe = new MemoryWebhookStore();
+      await deliveredMessage(probe);
+      const one = costOf(probe);
+      const store = new MemoryWebhookStore({ maxStoreBytes: 5 * one });
+      const replayed = await deliveredMessage(store);
+      await store.updateDelivery(replayed.delivery.id, { status: 'pending' });
+      for (let n = 0; n < 20; n++) await deliveredMessage(store);
+
+      expect(await store.getDelivery(replayed.delivery.id)).toMatchObject({ status: 'pending' });
+      // Finished again, it is the first to go.
+      await store.updateDelivery(replayed.delivery.id, { status: 'delivered' });
+      for (let n = 0; n < 5; n++) await deliveredMessage(store);
+      expect(await store.getMessage(replayed.message.id)).toBeUndefined();
     });
 
     it('gives the room of a forgotten message back, attempts included', async () => {

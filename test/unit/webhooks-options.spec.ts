@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../../lib/endpoints/address-policy.js';
-import { MAX_TIMER_DELAY, resolveOptions } from '../../lib/webhooks.options.js';
+import { MAX_TIMER_DELAY } from '../../lib/delivery/background-timer.js';
+import { resolveOptions } from '../../lib/webhooks.options.js';
 
 const refusal = (options: unknown) => {
   try {

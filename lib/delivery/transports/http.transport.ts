@@ -1,5 +1,10 @@
 import { HttpService } from '@nestjs/axios';
-import axios, { type AxiosRequestConfig, type AxiosResponse, type GenericAbortSignal } from 'axios';
+import axios, {
+  type AxiosInstance,
+  type AxiosRequestConfig,
+  type AxiosResponse,
+  type GenericAbortSignal,
+} from 'axios';
 import {
   Agent as HttpAgent,
   request as httpRequest,
@@ -40,10 +45,11 @@ interface HttpClient {
  * The default transport: `HttpService` from `@nestjs/axios` on an axios instance of its own,
  * over keep-alive agents whose DNS lookup enforces the address policy at connect time.
  *
- * Its own instance, not the app's: the app's global axios defaults and interceptors (and those
- * of a global HttpModule) must not reach deliveries, where they could swap the adapter or the
- * agents that enforce the address policy. Made on the first attempt, so that an app which
- * never delivers does not pay for it at bootstrap.
+ * Its own instance, not the app's, with none of the process-wide axios defaults: the app's
+ * global axios defaults and interceptors (and those of a global HttpModule) must not reach
+ * deliveries, where they could send the app's own credentials to a customer's receiver, or swap
+ * the adapter or the agents that enforce the address policy. Made on the first attempt, so that
+ * an app which never delivers does not pay for it at bootstrap.
  *
  * Each attempt ends at its timeout whatever the receiver does (an answer that never comes, 1xx
  * answers without end, headers or a body dripped a byte at a time): its deadline is in one
@@ -74,7 +80,7 @@ export class HttpWebhookTransport implements WebhookTransport {
       lookup: this.lookup,
     };
     return (this.client = {
-      service: new HttpService(axios.create()),
+      service: new HttpService(isolatedAxios()),
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions),
       transport: new NodeRequests(),
@@ -104,6 +110,8 @@ export class HttpWebhookTransport implements WebhookTransport {
           transformRequest: [(data: unknown) => data],
           responseType: 'stream',
           signal: attempt,
+          // The attempt's deadline is the only one.
+          timeout: 0,
           // Inflating an answer only to drop it would let a small gzip body cost gigabytes.
           decompress: false,
           maxRedirects: 0,
@@ -144,6 +152,22 @@ export class HttpWebhookTransport implements WebhookTransport {
     // or waiting for a socket ends here, not at its deadline.
     for (const attempt of this.deadlines.takeAll()) attempt.abort(new Error(transportClosed()));
   }
+}
+
+/**
+ * An axios instance that starts from nothing. `axios.create()` starts from `axios.defaults`,
+ * which an app may have filled for its own API calls: a bearer token in `headers.common`,
+ * `auth`, `params`, a `timeout` or a `maxContentLength`. Each would reach every receiver, or cut
+ * its attempts short; every request here says all it needs itself.
+ */
+function isolatedAxios(): AxiosInstance {
+  const instance = axios.create();
+  // Emptied in place: the instance's requests read this object (a copy of `axios.defaults`
+  // made for it), not the property.
+  const defaults = instance.defaults as unknown as Record<string, unknown>;
+  for (const key of Object.keys(defaults)) delete defaults[key];
+  defaults.headers = {};
+  return instance;
 }
 
 /**

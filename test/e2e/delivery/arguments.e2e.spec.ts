@@ -137,6 +137,22 @@ describe('argument checks of the public methods', () => {
       expect(await ctx.endpoints.get(endpoint.id)).toEqual(endpoint);
     });
 
+    it('accepts fields left undefined, as a PartialType DTO instance has them', async () => {
+      const endpoint = await add();
+      class UpdateEndpointDto {
+        url?: string = undefined;
+        events?: string[] = undefined;
+        tenant?: string = undefined;
+        description?: string = 'renamed';
+      }
+      const updated = await ctx.endpoints.update(endpoint.id, new UpdateEndpointDto());
+      expect(updated.description).toBe('renamed');
+      expect(await ctx.endpoints.list({ tenant: null, event: undefined })).toHaveLength(1);
+      expect(await ctx.endpoints.update(endpoint.id, { description: null })).toMatchObject({
+        description: null,
+      });
+    });
+
     it('refuses ids that are not strings, and reports unknown ids as not found', async () => {
       const { endpoints } = ctx;
       await expectArgumentError(untyped(endpoints.get.bind(endpoints))(5), 'id', 'get(): id');

@@ -77,6 +77,21 @@ describe('a lifecycle event subscriber that throws', () => {
     expect(receiver.requests).toHaveLength(2);
   });
 
+  it('logs the rejection of an async subscriber (an unhandled rejection otherwise)', async () => {
+    ctx.deliveries.events.subscribe(async (event) => {
+      await Promise.resolve();
+      throw new Error(`notifyCustomer failed on ${event.type}`);
+    });
+    await ctx.endpoints.add({ url: `${receiver.url}/hooks`, events: ['ping'] });
+
+    const { id } = await ctx.emitter.emit('ping', ping());
+
+    const [delivery] = await settledDeliveries(ctx.deliveries, id);
+    expect(delivery.status).toBe('delivered');
+    await waitUntil(() => subscriberErrors().length === 1, 'the logged rejection');
+    expect(subscriberErrors()[0].message).toContain('notifyCustomer failed on delivered');
+  });
+
   it('logs an error an operator raises when the subscriber has no error handler', async () => {
     ctx.deliveries.events
       .pipe(

@@ -29,6 +29,11 @@ async function boot(module: ReturnType<typeof WebhooksModule.forRoot>, logger?: 
   return app;
 }
 
+/** What `forRootAsync({ useClass })` instantiates: Nest's builder calls its `create()`. */
+interface WebhooksOptionsFactory {
+  create(): WebhooksModuleOptions;
+}
+
 const bootFailure = async (module: () => ReturnType<typeof WebhooksModule.forRoot>) => {
   try {
     const app = await boot(module());
@@ -85,7 +90,7 @@ describe('module options at bootstrap', () => {
         useFactory: () => ({}),
         timeout: 5_000,
       } as Parameters<typeof WebhooksModule.forRootAsync>[0]),
-    ).toThrow("forRootAsync() has no option 'timeout'");
+    ).toThrow("option 'timeout' was given to forRootAsync() itself");
     expect(() =>
       WebhooksModule.forRootAsync({ useFactori: () => ({}) } as unknown as Parameters<
         typeof WebhooksModule.forRootAsync
@@ -99,6 +104,39 @@ describe('module options at bootstrap', () => {
         null as unknown as Parameters<typeof WebhooksModule.forRootAsync>[0],
       ),
     ).toThrow('forRootAsync() takes an object');
+  });
+
+  it('checks the options of a forRootAsync useClass or useExisting factory class', async () => {
+    @Injectable()
+    class Good implements WebhooksOptionsFactory {
+      create() {
+        return { timeout: 5_000 };
+      }
+    }
+    @Injectable()
+    class Misspelt implements WebhooksOptionsFactory {
+      create() {
+        return { timout: 5_000 } as WebhooksModuleOptions;
+      }
+    }
+    @Module({ providers: [Good], exports: [Good] })
+    class FactoryModule {}
+
+    const app = await boot(WebhooksModule.forRootAsync({ useClass: Good }));
+    await app.close();
+    const existing = await boot(
+      WebhooksModule.forRootAsync({ imports: [FactoryModule], useExisting: Good }),
+    );
+    await existing.close();
+    const message = await bootFailure(() => WebhooksModule.forRootAsync({ useClass: Misspelt }));
+    expect(message).toContain("no option 'timout'; did you mean 'timeout'?");
+  });
+
+  it('accepts options left undefined, as a config object has them', async () => {
+    const app = await boot(
+      WebhooksModule.forRoot({ timeout: undefined, retryDelays: undefined, store: undefined }),
+    );
+    await app.close();
   });
 
   it('boots with isGlobal, and with the durable options in their default form', async () => {

@@ -5,6 +5,7 @@ import {
 } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import axios from 'axios';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpWebhookTransport } from '../../../lib/delivery/transports/http.transport.js';
 import { SUCCESS_BODY_BYTES } from '../../../lib/delivery/transports/transport-response.js';
@@ -304,7 +305,7 @@ describe('undici transport connection pools', () => {
     );
   });
 
-  it('times out each of overlapping attempts on the one timer, answered or not', async () => {
+  it('times out each of overlapping attempts at its own deadline, answered or not', async () => {
     const server = await countingServer();
     const transport = new UndiciWebhookTransport(policy(), undiciOptions(2));
     cleanups.push(
@@ -547,6 +548,58 @@ describe('http transport on close', () => {
   }, 15_000);
 });
 
+describe('http transport and the process-wide axios defaults', () => {
+  it("sends none of the app's axios defaults: its credentials, params or limits", async () => {
+    const server = await answeringServer(500, { 'content-type': 'text/plain' }, 'e'.repeat(2_000));
+    const saved = { ...axios.defaults, headers: axios.defaults.headers };
+    const common = axios.defaults.headers.common;
+    common.Authorization = 'Bearer the-apps-own-token';
+    axios.defaults.auth = { username: 'app', password: 'app-password' };
+    axios.defaults.params = { api_key: 'app-key' };
+    axios.defaults.maxContentLength = 10;
+    const transport = new HttpWebhookTransport(policy(), 1024, 10);
+    try {
+      const response = await transport.send(request(`${server.url}/hook`, 5_000));
+      expect(response).toMatchObject({ statusCode: 500, error: null });
+      expect(response.body).toHaveLength(1024);
+      const [received] = server.requests;
+      expect(received.authorization).toBeUndefined();
+      expect(JSON.stringify(received)).not.toContain('app-key');
+      expect(server.paths).toEqual(['/hook']);
+    } finally {
+      delete common.Authorization;
+      axios.defaults.auth = saved.auth;
+      axios.defaults.params = saved.params;
+      axios.defaults.maxContentLength = saved.maxContentLength;
+      await transport.close();
+      await server.close();
+    }
+  });
+
+  // axios.create() copies axios.defaults, and the transport makes its instance on its first
+  // attempt: an app's `axios.defaults.timeout` must not cut attempts short of `timeout`.
+  it('waits the attempt timeout, not axios.defaults.timeout', async () => {
+    const server = createHttpServer((incoming, response) => {
+      incoming.resume();
+      incoming.on('end', () => setTimeout(() => response.writeHead(204).end(), 300));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const timeout = axios.defaults.timeout;
+    axios.defaults.timeout = 50;
+    const transport = new HttpWebhookTransport(policy(), 1024, 10);
+    try {
+      const response = await transport.send(request(`http://127.0.0.1:${port}/hook`, 5_000));
+      expect(response).toMatchObject({ statusCode: 204, error: null });
+    } finally {
+      axios.defaults.timeout = timeout;
+      await transport.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 /** An HTTP server on 127.0.0.1 answering every request with `status`, `headers` and `body`. */
 async function answeringServer(
   status: number,
@@ -554,8 +607,10 @@ async function answeringServer(
   body: Buffer | string,
 ) {
   const requests: IncomingHttpHeaders[] = [];
+  const paths: string[] = [];
   const server = createHttpServer((incoming, response) => {
     requests.push(incoming.headers);
+    paths.push(incoming.url ?? '');
     incoming.resume();
     incoming.on('end', () => response.writeHead(status, headers).end(body));
   });
@@ -564,6 +619,7 @@ async function answeringServer(
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    paths,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
