@@ -16,6 +16,8 @@ import type {
 //    - delivered, 1 KiB answers: one endpoint, one attempt whose 2xx answer kept 1 KiB;
 //    - failing: 8 endpoints, each with one attempt answered 503 and still pending (a receiver
 //      that is down);
+//    - keys: delivered messages with an idempotency key, into a store too small to keep them:
+//      it forgets each message and keeps its key (what `MEMORY_COSTS.key` estimates).
 //    The ratio is estimate / heap: 1.0 is exact, above 1 the estimate is on the safe side.
 // 2. Bound. BENCH_STORE_FLOOD (300,000) delivered messages into a store with `maxStoreBytes`
 //    of 32 MiB: the heap the store holds at the end, against that limit.
@@ -48,6 +50,8 @@ interface Log {
   status: number;
   responseBody: string;
   delivered: boolean;
+  /** Whether each message carries an idempotency key. */
+  keyed?: boolean;
 }
 
 const LOGS: Log[] = [
@@ -78,7 +82,7 @@ async function write(store: MemoryWebhookStore, log: Log, count: number) {
       method: 'post',
       tenant: null,
       body: BODY,
-      idempotencyKey: null,
+      idempotencyKey: log.keyed ? `order-${n}` : null,
       createdAt: new Date(),
     };
     await store.insertMessage(message, endpointIds, since);
@@ -136,6 +140,22 @@ for (const log of LOGS) {
   console.log(
     `  ${log.name}: heap ${bytes(heap)}, estimate ${bytes(estimate)} per message ` +
       `(${log.endpoints} deliveries, ${log.endpoints} attempts): estimate/heap ${(estimate / heap).toFixed(2)}`,
+  );
+  await store.close();
+}
+
+{
+  const keys: Log = { ...LOGS[0], name: 'keys of forgotten messages', keyed: true };
+  // Room for every key, and for a few hundred messages beside them (both counted below).
+  const store = new MemoryWebhookStore({ maxStoreBytes: MESSAGES * 230 });
+  const before = heapUsed();
+  await write(store, keys, MESSAGES);
+  const heap = (heapUsed() - before) / MESSAGES;
+  const estimate = store.estimatedBytes / MESSAGES;
+  const kept = (await store.listDeliveries({ limit: Infinity })).length;
+  console.log(
+    `  ${keys.name} (${kept.toLocaleString('en-US')} messages still kept): heap ${bytes(heap)}, ` +
+      `estimate ${bytes(estimate)} per key: estimate/heap ${(estimate / heap).toFixed(2)}`,
   );
   await store.close();
 }

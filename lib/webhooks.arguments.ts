@@ -114,8 +114,7 @@ export function requireStringField(
   site: ArgumentSite,
   rule: StringRule,
 ): void {
-  const value = fields[name];
-  if (!passes(value, rule)) throw fail(field(site, name), expectedString(rule), value);
+  checkString(fields[name], field(site, name), rule);
 }
 
 /** A field that is `true`, `false` or left out: never the string `'false'`, which is truthy. */

@@ -88,6 +88,16 @@ export async function waitUntil<T>(
   }
 }
 
+/** What `promise` rejects with; throws if it resolves instead. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
 /** Waits until every delivery of `messageId` has left `pending`, and returns them. */
 export function settledDeliveries(
   deliveries: WebhookDeliveries,

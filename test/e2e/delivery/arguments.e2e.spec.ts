@@ -13,21 +13,13 @@ import {
   ping,
   settledDeliveries,
   type DeliveryApp,
+  rejection,
 } from '../../support/delivery-app.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
 
 // What a careless caller passes (values from a request body, config or a queue message, past
 // TypeScript's types): each public method refuses it with an error that names the argument,
 // and nothing is stored, changed or sent.
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
 
 /** Calls `method` with arguments its types do not allow. */
 const untyped = <T extends (...args: never[]) => unknown>(method: T) =>

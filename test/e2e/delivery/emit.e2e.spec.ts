@@ -39,6 +39,7 @@ import {
   waitUntil,
   type DeliveryApp,
   LOOPBACK_TEST_OPTIONS,
+  rejection,
 } from '../../support/delivery-app.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
@@ -53,15 +54,6 @@ function validCustomer(id = 'cus_1') {
     orders: [{ sku: 'engine-1', quantity: 2, shippedAt: new Date('2026-03-04T05:06:07.089Z') }],
     createdAt: new Date('2026-01-02T03:04:05.000Z'),
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
 }
 
 describe('WebhookEmitter.emit', () => {

@@ -19,6 +19,7 @@ import {
   type DeliveryApp,
   LOOPBACK_TEST_OPTIONS,
   ping,
+  rejection,
 } from '../../support/delivery-app.js';
 import { storedEndpoint } from '../../support/stored-endpoint.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
@@ -26,15 +27,6 @@ import { startReceiver, type ReceivedRequest, type Receiver } from '../../suppor
 const newSecret = (bytes = 32) => `whsec_${randomBytes(bytes).toString('base64')}`;
 const signatures = (request: ReceivedRequest) =>
   String(request.headers['webhook-signature']).split(' ');
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
 
 describe('WebhookEndpoints', () => {
   let ctx: DeliveryApp;
