@@ -170,6 +170,12 @@ export class WebhooksMetadataAccessor {
     return properties;
   }
 
+  /** The properties class-transformer exposes on instances of `type` (`@Expose()`), parents' too. */
+  getExposedNames(type: unknown): string[] {
+    if (typeof type !== 'function') return [];
+    return exposedProperties(type as Type<unknown>).map(({ propertyName }) => propertyName);
+  }
+
   /**
    * Whether class-validator, validating an instance of `type`, walks into the values of its
    * properties (`@ValidateNested()`, `@ValidatePromise()`) rather than only looking at them.

@@ -117,18 +117,23 @@ export class WebhookPayloadSerializer {
   /**
    * A copy of `source` holding only what validating and serializing it as `type` reads (the
    * accessor's `getPayloadProperties`), defined as `source` defines it (enumerable or not), each
-   * object in it read the same way as its nested DTO. The copy keeps `source`'s prototype, so the
-   * same class-transformer and class-validator metadata apply to it, and a class's getters and
-   * methods stay. `asInstance`: the copy is validated itself (a DTO instance, and what it holds),
-   * rather than passed through plainToInstance, so whatever class-validator reads is read too.
+   * object in it read the same way as its nested DTO. Beside them, the copy keeps `source`'s
+   * other own data properties whose values are primitives: they cannot lead anywhere (no cycle,
+   * nothing to walk), no getter is called to read them, and what reads its object's siblings
+   * (a `@ValidateIf` condition, a custom constraint's `args.object`, a `@Transform`'s `obj`, an
+   * exposed getter) sees them as before; they are never sent, since the body keeps only what
+   * the DTO documents. The copy keeps `source`'s prototype, so the same class-transformer and
+   * class-validator metadata apply to it, and a class's getters and methods stay. `asInstance`:
+   * the copy is validated itself (a DTO instance, and what it holds), rather than passed
+   * through plainToInstance, so whatever class-validator reads is read too.
    */
   private read(source: object, type: Type<unknown>, reading: Reading, asInstance: boolean): object {
     const prototype = Object.getPrototypeOf(source) as object | null;
-    const copy: Record<string, unknown> =
-      prototype === Object.prototype ? {} : Object.create(prototype);
+    const plain = prototype === Object.prototype;
+    const copy: Record<string, unknown> = plain ? {} : Object.create(prototype);
     const rulesOf = asInstance ? (source as { constructor?: unknown }).constructor : type;
     const reads = this.propertiesOf(type, rulesOf);
-    for (const { key, nested, exposed, validated, classDefines } of reads.properties) {
+    for (const { key, nested, exposed, validated } of reads.properties) {
       // class-transformer reads own enumerable properties, and exposed ones however defined;
       // class-validator reads validated ones however defined.
       const enumerable = propertyIsEnumerable.call(source, key);
@@ -137,15 +142,16 @@ export class WebhookPayloadSerializer {
       if (typeof value === 'object' && value !== null) {
         value = this.readValue(value, nested, key, reading, asInstance);
       }
-      // Assigned unless a class defines the property (a setter, a getter alone) that the source
-      // shadows with a value of its own.
-      const defined =
-        prototype === reads.prototype
-          ? classDefines
-          : prototype !== null && prototype !== Object.prototype && key in prototype;
-      if (enumerable && !defined) copy[key] = value;
-      else
-        Object.defineProperty(copy, key, { value, enumerable, writable: true, configurable: true });
+      // Defined rather than assigned on a class's copy: a setter of the class must not run.
+      if (plain && enumerable) copy[key] = value;
+      else define(copy, key, value, enumerable);
+    }
+    for (const key of Object.keys(source)) {
+      if (reads.keys.has(key)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(source, key);
+      if (descriptor && 'value' in descriptor && isPrimitive(descriptor.value)) {
+        define(copy, key, descriptor.value, true);
+      }
     }
     return copy;
   }
@@ -172,10 +178,35 @@ export class WebhookPayloadSerializer {
     } else {
       // No DTO says what of it counts (a free-form object, an array of strings, a Date): it is
       // sent as a whole, so it is walked as class-transformer walks it, for cycles only.
-      checkWhole(value, reading);
+      this.checkWhole(value, reading);
     }
     reading.leave(value);
     return read;
+  }
+
+  /**
+   * Walks what class-transformer walks of `value` (already entered) for references back: its
+   * items, or its own enumerable properties and, for an instance of a class, what the class
+   * exposes (`@Expose()` getters included).
+   */
+  private checkWhole(value: object, reading: Reading): void {
+    if (isLeaf(value)) return;
+    const visit = (item: unknown, key: string) => {
+      if (typeof item !== 'object' || item === null) return;
+      reading.enter(item, key);
+      this.checkWhole(item, reading);
+      reading.leave(item);
+    };
+    if (Array.isArray(value)) value.forEach((item: unknown, index) => visit(item, String(index)));
+    else if (value instanceof Set) [...value].forEach((item, index) => visit(item, String(index)));
+    else if (value instanceof Map) value.forEach((item, key) => visit(item, String(key)));
+    else {
+      const keys = new Set(Object.keys(value));
+      if (!isPlainObject(value)) {
+        for (const name of this.accessor.getExposedNames(value.constructor)) keys.add(name);
+      }
+      for (const key of keys) visit((value as Record<string, unknown>)[key], key);
+    }
   }
 
   /**
@@ -271,11 +302,9 @@ export class WebhookPayloadSerializer {
   }
 
   private readsOf(type: Type<unknown>, rulesOf: Type<unknown>): Reads {
-    const prototype = rulesOf.prototype as object;
-    const properties = [...this.accessor.getPayloadProperties(type, rulesOf)].map(
-      ([key, property]) => ({ key, ...property, classDefines: key in prototype }),
-    );
-    return { prototype, properties };
+    const read = this.accessor.getPayloadProperties(type, rulesOf);
+    const properties = [...read].map(([key, property]) => ({ key, ...property }));
+    return { keys: new Set(read.keys()), properties };
   }
 
   private shapeOf(type: Type<unknown>): Shape {
@@ -320,17 +349,15 @@ interface Shape {
   validatesNested: boolean | undefined;
 }
 
-/** Where a payload is read under the rules of one class, whose prototype it is. */
+/** Where a payload is read under the rules of one class. */
 interface Reads {
-  prototype: object;
+  keys: ReadonlySet<string>;
   properties: readonly PayloadRead[];
 }
 
 /** One property a payload is read at, with how (see `PayloadProperty`). */
 interface PayloadRead extends PayloadProperty {
   readonly key: string;
-  /** Whether the class's prototype chain has it (a getter, a setter, a method). */
-  readonly classDefines: boolean;
 }
 
 /** Whether `value` can be the class of an object: a function with a prototype. */
@@ -387,21 +414,6 @@ class Reading {
   }
 }
 
-/** Walks what class-transformer walks of `value` (already entered) for references back. */
-function checkWhole(value: object, reading: Reading): void {
-  if (isLeaf(value)) return;
-  const visit = (item: unknown, key: string) => {
-    if (typeof item !== 'object' || item === null) return;
-    reading.enter(item, key);
-    checkWhole(item, reading);
-    reading.leave(item);
-  };
-  if (Array.isArray(value)) value.forEach((item: unknown, index) => visit(item, String(index)));
-  else if (value instanceof Set) [...value].forEach((item, index) => visit(item, String(index)));
-  else if (value instanceof Map) value.forEach((item, key) => visit(item, String(key)));
-  else for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key], key);
-}
-
 /** What class-transformer copies without looking inside: Dates, buffers, promises. */
 function isLeaf(value: object): boolean {
   return value instanceof Date || ArrayBuffer.isView(value) || value instanceof Promise;
@@ -421,6 +433,15 @@ function referenceCycle(webhook: string, path: readonly string[], depth: number)
     error = parent;
   }
   return new WebhookPayloadValidationError(webhook, [error]);
+}
+
+/** Whether `value` is no object: nothing to walk, nothing it can refer back to. */
+function isPrimitive(value: unknown): boolean {
+  return value === null || (typeof value !== 'object' && typeof value !== 'function');
+}
+
+function define(target: object, key: string, value: unknown, enumerable: boolean): void {
+  Object.defineProperty(target, key, { value, enumerable, writable: true, configurable: true });
 }
 
 /** Whether JSON writes `value` as it is (as it does `null`). */
