@@ -7,6 +7,16 @@ export const WEBHOOK_OPERATIONS_METADATA = 'webhooks:operations';
 
 /** Injection token of the `WebhooksModuleOptions` given to `forRoot()` or `forRootAsync()`. */
 export const WEBHOOKS_MODULE_OPTIONS = Symbol('WEBHOOKS_MODULE_OPTIONS');
+/** Injection token of the options checked and completed with their defaults. */
+export const WEBHOOKS_RESOLVED_OPTIONS = Symbol('WEBHOOKS_RESOLVED_OPTIONS');
+/** Injection token of the `WebhookStore` the options choose. */
+export const WEBHOOK_STORE = Symbol('WEBHOOK_STORE');
+/** Injection token of the `WebhookQueue` the options choose. */
+export const WEBHOOK_QUEUE = Symbol('WEBHOOK_QUEUE');
+/** Injection token of the `WebhookTransport` the options choose. */
+export const WEBHOOK_TRANSPORT = Symbol('WEBHOOK_TRANSPORT');
+/** Injection token of the `AddressPolicy` built from `allowedNetworks`. */
+export const WEBHOOK_ADDRESS_POLICY = Symbol('WEBHOOK_ADDRESS_POLICY');
 
 /** Context of every log line the library writes through Nest's `Logger`. */
 export const WEBHOOKS_LOGGER_CONTEXT = 'Webhooks';

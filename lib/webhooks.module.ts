@@ -10,7 +10,13 @@ import { WebhookCatalog } from './catalog/webhook-catalog.js';
 import { WebhookDeliveries } from './delivery/webhook-deliveries.js';
 import { WebhookEmitter } from './delivery/webhook-emitter.js';
 import { WebhookEndpoints } from './endpoints/webhook-endpoints.js';
-import { WEBHOOKS_MODULE_OPTIONS } from './webhooks.constants.js';
+import {
+  WEBHOOK_ADDRESS_POLICY,
+  WEBHOOK_QUEUE,
+  WEBHOOK_STORE,
+  WEBHOOK_TRANSPORT,
+  WEBHOOKS_RESOLVED_OPTIONS,
+} from './webhooks.constants.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableWebhooksModule,
@@ -24,9 +30,13 @@ import {
   optionsNotAnObject,
   unknownAsyncOption,
 } from './webhooks.messages.js';
-import { MODULE_OPTION_NAMES } from './webhooks.options.js';
+import { MODULE_OPTION_NAMES, type ResolvedWebhooksOptions } from './webhooks.options.js';
+import { WEBHOOKS_PART_PROVIDERS } from './webhooks.providers.js';
 import { WebhooksRuntime } from './webhooks.runtime.js';
-import type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
+import type { AddressPolicy } from './endpoints/address-policy.js';
+import type { WebhookQueue } from './interfaces/webhook-queue.interface.js';
+import type { WebhookStore } from './interfaces/webhook-store.interface.js';
+import type { WebhookTransport } from './interfaces/webhook-transport.interface.js';
 
 /** A service the runtime built, injectable by its class. */
 function fromRuntime<T>(token: Type<T>, pick: (runtime: WebhooksRuntime) => T): FactoryProvider<T> {
@@ -34,14 +44,27 @@ function fromRuntime<T>(token: Type<T>, pick: (runtime: WebhooksRuntime) => T): 
 }
 
 const providers: Provider[] = [
+  ...WEBHOOKS_PART_PROVIDERS,
   {
     provide: WebhooksRuntime,
     useFactory: (
-      options: WebhooksModuleOptions | undefined,
+      options: ResolvedWebhooksOptions,
+      store: WebhookStore,
+      queue: WebhookQueue,
+      transport: WebhookTransport,
+      addresses: AddressPolicy,
       modules: ModulesContainer,
       reflector: Reflector,
-    ) => new WebhooksRuntime(options, modules, reflector),
-    inject: [WEBHOOKS_MODULE_OPTIONS, ModulesContainer, Reflector],
+    ) => new WebhooksRuntime(options, { store, queue, transport }, addresses, modules, reflector),
+    inject: [
+      WEBHOOKS_RESOLVED_OPTIONS,
+      WEBHOOK_STORE,
+      WEBHOOK_QUEUE,
+      WEBHOOK_TRANSPORT,
+      WEBHOOK_ADDRESS_POLICY,
+      ModulesContainer,
+      Reflector,
+    ],
   },
   fromRuntime(WebhookCatalog, (runtime) => runtime.catalog),
   fromRuntime(WebhookEmitter, (runtime) => runtime.emitter),
