@@ -9,9 +9,9 @@ import type {
 // against what it estimates (`MEMORY_COSTS`, which `maxStoreBytes` is counted in), and whether
 // `maxStoreBytes` bounds the heap. It only prints. Runs with --expose-gc, in a process of its own.
 //
-// 1. Cost. Three logs of BENCH_STORE_MESSAGES (50,000) messages each, written as the dispatcher
-//    writes them (insertMessage, then recordAttempt with the delivery's patch), each read as the
-//    heap it adds after full collections, beside the store's own estimate:
+// 1. Cost. Logs of BENCH_STORE_MESSAGES (50,000) messages each, written as the dispatcher
+//    writes them (emit, then for each delivery claim and record with its attempt and outcome),
+//    each read as the heap it adds after full collections, beside the store's own estimate:
 //    - delivered: one endpoint, one attempt answered 204 (the common case);
 //    - delivered, 1 KiB answers: one endpoint, one attempt whose 2xx answer kept 1 KiB;
 //    - failing: 8 endpoints, each with one attempt answered 503 and still pending (a receiver
@@ -52,6 +52,8 @@ interface Log {
   delivered: boolean;
   /** Whether each message carries an idempotency key. */
   keyed?: boolean;
+  /** `false`: emitted only, its deliveries waiting for their first attempt. */
+  attempted?: boolean;
 }
 
 const LOGS: Log[] = [
@@ -70,10 +72,50 @@ const LOGS: Log[] = [
     responseBody: 'Service Unavailable',
     delivered: false,
   },
+  {
+    name: 'backlog, 1 endpoint',
+    endpoints: 1,
+    status: 0,
+    responseBody: '',
+    delivered: false,
+    attempted: false,
+  },
+  {
+    name: 'backlog, 8 endpoints',
+    endpoints: 8,
+    status: 0,
+    responseBody: '',
+    delivered: false,
+    attempted: false,
+  },
 ];
 
+const OWNER = 'bench';
+
+/** A store with `log.endpoints` endpoints subscribed to the bench's event. */
+async function storeFor(log: Log, maxStoreBytes: number): Promise<MemoryWebhookStore> {
+  const store = new MemoryWebhookStore({ maxStoreBytes });
+  for (let n = 0; n < log.endpoints; n++) {
+    const now = new Date();
+    await store.insertEndpoint({
+      id: createId('ep'),
+      url: `https://receiver.example/hooks/${n}`,
+      events: ['order.placed'],
+      secret: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0',
+      tenant: null,
+      description: null,
+      disabled: false,
+      disabledReason: null,
+      createdAt: now,
+      updatedAt: now,
+      retiredSecrets: [],
+      failingSince: null,
+    });
+  }
+  return store;
+}
+
 async function write(store: MemoryWebhookStore, log: Log, count: number) {
-  const endpointIds = Array.from({ length: log.endpoints }, (_, n) => `ep_bench${n}`);
   const since = new Date();
   for (let n = 0; n < count; n++) {
     const message: WebhookMessage = {
@@ -85,16 +127,24 @@ async function write(store: MemoryWebhookStore, log: Log, count: number) {
       idempotencyKey: log.keyed ? `order-${n}` : null,
       createdAt: new Date(),
     };
-    await store.insertMessage(message, endpointIds, since);
-    for (const [index, endpointId] of endpointIds.entries()) {
-      const deliveryId = `dlv_${index.toString(36)}_${message.id}`;
+    const emitted = await store.emit({ message, idempotentSince: since, notify: false });
+    if (!emitted.inserted) throw new Error('expected every bench message to be stored');
+    if (log.attempted === false) continue;
+    for (const { id: deliveryId, endpointId } of emitted.deliveries) {
+      const now = new Date();
+      const claimed = await store.claim(deliveryId, {
+        owner: OWNER,
+        now,
+        until: new Date(now.getTime() + 60_000),
+      });
+      if (!claimed) throw new Error(`expected to claim ${deliveryId}`);
       const attempt: WebhookAttempt = {
         id: attemptId(deliveryId, 1),
         deliveryId,
         messageId: message.id,
         endpointId,
         attempt: 1,
-        startedAt: new Date(),
+        startedAt: now,
         durationMs: 1.25,
         statusCode: log.status,
         error: null,
@@ -102,73 +152,94 @@ async function write(store: MemoryWebhookStore, log: Log, count: number) {
         responseBody: log.responseBody ? Buffer.from(log.responseBody).toString('utf8') : '',
         outcome: log.delivered ? 'delivered' : 'failed',
       };
-      const now = new Date();
-      await store.recordAttempt(
+      const ended = new Date();
+      await store.record(
+        deliveryId,
+        OWNER,
         attempt,
         log.delivered
           ? {
               status: 'delivered',
-              attempts: 1,
+              scheduleAttempts: 1,
               nextAttemptAt: null,
               lastError: null,
-              updatedAt: now,
+              updatedAt: ended,
             }
-          : { attempts: 1 },
+          : {
+              status: 'pending',
+              scheduleAttempts: 1,
+              nextAttemptAt: new Date(ended.getTime() + 300_000),
+              lastError: `HTTP ${log.status}`,
+              updatedAt: ended,
+            },
       );
-      if (!log.delivered) {
-        await store.updateDelivery(deliveryId, {
-          scheduleAttempts: 1,
-          nextAttemptAt: new Date(now.getTime() + 300_000),
-          lastError: `HTTP ${log.status}`,
-          updatedAt: now,
-        });
-      }
     }
   }
 }
+
+const kept = async (store: MemoryWebhookStore) =>
+  (await store.listDeliveries({}, { limit: Infinity })).items.length;
 
 const bytes = (value: number) => `${Math.round(value).toLocaleString('en-US')} B`;
 
 console.log(`store cost per message (${MESSAGES.toLocaleString('en-US')} messages per log):`);
 console.log(`  MEMORY_COSTS: ${JSON.stringify(MEMORY_COSTS)}`);
+const heaps = new Map<string, number>();
 for (const log of LOGS) {
-  const store = new MemoryWebhookStore({ maxStoreBytes: Number.MAX_SAFE_INTEGER });
+  const store = await storeFor(log, Number.MAX_SAFE_INTEGER);
   const before = heapUsed();
   await write(store, log, MESSAGES);
   const heap = (heapUsed() - before) / MESSAGES;
   const estimate = store.estimatedBytes / MESSAGES;
+  heaps.set(log.name, heap);
   console.log(
     `  ${log.name}: heap ${bytes(heap)}, estimate ${bytes(estimate)} per message ` +
-      `(${log.endpoints} deliveries, ${log.endpoints} attempts): estimate/heap ${(estimate / heap).toFixed(2)}`,
+      `(${log.endpoints} deliveries, ${log.attempted === false ? 0 : log.endpoints} attempts): ` +
+      `estimate/heap ${(estimate / heap).toFixed(2)}`,
   );
   await store.close();
+}
+{
+  // What each part holds, from the logs that differ by it: the figures `MEMORY_COSTS` takes,
+  // rounded up. The attempt's share includes what a retry changes of its delivery.
+  const heap = (name: string) => heaps.get(name)!;
+  const delivery = (heap('backlog, 8 endpoints') - heap('backlog, 1 endpoint')) / 7;
+  const message = heap('backlog, 1 endpoint') - delivery - BODY.length;
+  const attempt =
+    (heap('failing, 8 endpoints') - heap('backlog, 8 endpoints')) / 8 -
+    'Service Unavailable'.length;
+  console.log(
+    `  parts: message ${bytes(message)}, delivery ${bytes(delivery)}, attempt ${bytes(attempt)}`,
+  );
 }
 
 {
   const keys: Log = { ...LOGS[0], name: 'keys of forgotten messages', keyed: true };
   // Room for every key, and for a few hundred messages beside them (both counted below).
-  const store = new MemoryWebhookStore({ maxStoreBytes: MESSAGES * 230 });
+  const perMessage =
+    MEMORY_COSTS.message + MEMORY_COSTS.delivery + MEMORY_COSTS.attempt + BODY.length + 16;
+  const store = await storeFor(keys, MESSAGES * (MEMORY_COSTS.key + 24) + 500 * perMessage);
   const before = heapUsed();
   await write(store, keys, MESSAGES);
   const heap = (heapUsed() - before) / MESSAGES;
   const estimate = store.estimatedBytes / MESSAGES;
-  const kept = (await store.listDeliveries({ limit: Infinity })).length;
+  const messages = await kept(store);
   console.log(
-    `  ${keys.name} (${kept.toLocaleString('en-US')} messages still kept): heap ${bytes(heap)}, ` +
+    `  ${keys.name} (${messages.toLocaleString('en-US')} messages still kept): heap ${bytes(heap)}, ` +
       `estimate ${bytes(estimate)} per key: estimate/heap ${(estimate / heap).toFixed(2)}`,
   );
   await store.close();
 }
 
 {
-  const store = new MemoryWebhookStore({ maxStoreBytes: FLOOD_LIMIT });
+  const store = await storeFor(LOGS[0], FLOOD_LIMIT);
   const before = heapUsed();
   await write(store, LOGS[0], FLOOD);
   const heap = heapUsed() - before;
-  const kept = (await store.listDeliveries({ limit: Infinity })).length;
+  const messages = await kept(store);
   console.log(
     `bound: ${FLOOD.toLocaleString('en-US')} delivered messages into maxStoreBytes ` +
-      `${FLOOD_LIMIT / MB} MiB: ${kept.toLocaleString('en-US')} kept, heap ` +
+      `${FLOOD_LIMIT / MB} MiB: ${messages.toLocaleString('en-US')} kept, heap ` +
       `${(heap / MB).toFixed(1)} MB, estimate ${(store.estimatedBytes / MB).toFixed(1)} MB: ` +
       `heap/limit ${(heap / FLOOD_LIMIT).toFixed(2)}`,
   );

@@ -11,6 +11,7 @@ export { WebhookEmitter, type EmitOptions } from './delivery/webhook-emitter.js'
 export { WebhookEndpoints } from './endpoints/webhook-endpoints.js';
 export {
   WebhookDeliveries,
+  type WebhookDeliveryListFilter as WebhookDeliveryFilter,
   type WebhookDeliveryLog,
   type WebhookMessageLog,
 } from './delivery/webhook-deliveries.js';
@@ -21,9 +22,15 @@ export {
   WebhookNotFoundError,
   WebhookPayloadValidationError,
   WebhooksShutdownError,
+  WebhookStoreError,
   WebhookStoreFullError,
 } from './webhooks.errors.js';
-export type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
+export type {
+  WebhooksMemoryStoreOptions,
+  WebhooksModuleOptions,
+  WebhooksPostgresStoreOptions,
+} from './interfaces/webhooks-module-options.interface.js';
+export { webhookMigrations } from './storage/postgres/migrations.js';
 export type {
   WebhookBody,
   WebhookMethod,
@@ -43,7 +50,6 @@ export type {
   WebhookDeliveryStatus,
   WebhookMessage,
 } from './interfaces/webhook-message.interface.js';
-export type { WebhookDeliveryFilter } from './interfaces/webhook-store.interface.js';
 export type {
   WebhookEndpointRef,
   WebhookLifecycleEvent,

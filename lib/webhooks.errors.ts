@@ -97,9 +97,28 @@ export class WebhooksShutdownError extends Error {
 
 /**
  * `emit` rejects with it when the in-memory store has no room left (`maxStoreBytes`) that it may
- * free: everything it holds is pending, or keeps an idempotency key. Nothing was stored or sent.
+ * free: everything it holds is pending. Nothing was stored or sent.
  */
 export class WebhookStoreFullError extends Error {
   override readonly name = 'WebhookStoreFullError';
   readonly code = 'ERR_WEBHOOK_STORE_FULL';
+}
+
+/**
+ * A call to a database store failed (the PostgreSQL store: the connection, or the statement);
+ * nothing of that call was stored, since each is one statement or transaction. `transient`
+ * says the connection failed rather than the statement, so the same call may succeed later
+ * (an `emit` with an `idempotencyKey` can be retried safely). The driver's error is the `cause`.
+ */
+export class WebhookStoreError extends Error {
+  override readonly name = 'WebhookStoreError';
+  readonly code = 'ERR_WEBHOOK_STORE';
+
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }

@@ -287,10 +287,10 @@ export const argumentHasUnknownField = (
 ) =>
   `${call}(): ${argument} has no field '${name}'${didYouMean(name, known)} It takes ${list(known)}.`;
 
-export const transactionNeedsPostgres = () =>
-  `emit(): options.transaction needs the PostgreSQL store, and this version of nestjs-webhooks ` +
-  `has only the in-memory one, which cannot join a database transaction; nothing was stored. ` +
-  `Leave transaction out and emit once your transaction has committed.`;
+export const transactionUnavailable = () =>
+  `emit(): options.transaction is not available in this version of nestjs-webhooks: it cannot ` +
+  `join a database transaction yet, and nothing was stored. Leave transaction out and emit ` +
+  `once your transaction has committed.`;
 
 // --- module options ---------------------------------------------------------------------------
 
@@ -305,23 +305,44 @@ export const optionsNotAnObject = (value: unknown) =>
 export const unknownOption = (name: string, known: readonly string[]) =>
   `WebhooksModule has no option '${name}'${didYouMean(name, known)} Known options: ${list(known)}.`;
 
-// The value is not shown: a store or queue option may hold a connection string with a password.
-export const futureOptionUnavailable = (name: string, value: unknown) =>
-  `WebhooksModule option '${name}' ${describeFutureOption(name, value)} is not available in ` +
-  `this version of nestjs-webhooks: only the in-memory default (${FUTURE_DEFAULTS[name]}) is. ` +
-  `Leave '${name}' out, or set it to that default.`;
+// The value is not shown: a queue option may hold a connection string with a password.
+export const queueUnavailable = (value: unknown) =>
+  `WebhooksModule option 'queue' ${describeType(value)} is not available in this version of ` +
+  `nestjs-webhooks: only the in-memory default ({ type: 'memory' }) is, which with the ` +
+  `PostgreSQL store already shares the work between processes. Leave 'queue' out.`;
 
-const FUTURE_DEFAULTS: Record<string, string> = {
-  store: "{ type: 'memory' }",
-  queue: "{ type: 'memory' }",
-  worker: 'true',
-};
-
-function describeFutureOption(name: string, value: unknown): string {
-  if (name === 'worker') return `set to ${showValue(value)}`;
+function describeType(value: unknown): string {
   const type = (value as { type?: unknown } | null)?.type;
   return typeof type === 'string' ? `of type '${type}'` : `set to ${showValue(value)}`;
 }
+
+export const storeTypeInvalid = (value: unknown) =>
+  `WebhooksModule option 'store' ${describeType(value)} is not a store: use { type: 'memory' } ` +
+  `(the default) or { type: 'postgres', pool } / { type: 'postgres', connectionString }.`;
+
+export const unknownStoreOption = (type: string, name: string, known: readonly string[]) =>
+  `WebhooksModule option 'store' (type '${type}') has no field '${name}'` +
+  `${didYouMean(name, known)} Known fields: ${list(known)}.`;
+
+export const invalidStoreOption = (name: string, value: unknown, expected: string) =>
+  `WebhooksModule option 'store.${name}' must be ${expected} (got ${showValue(value)}).`;
+
+// Neither value is shown: a connection string may hold a password.
+export const postgresConnectionNeeded = (both: boolean) =>
+  both
+    ? `WebhooksModule option 'store' (type 'postgres') has both 'pool' and 'connectionString': ` +
+      `give one, the app's own pg Pool or a connection string for a pool the module makes.`
+    : `WebhooksModule option 'store' (type 'postgres') needs 'pool' (the app's own pg Pool) or ` +
+      `'connectionString' (e.g. process.env.DATABASE_URL).`;
+
+export const encryptionKeyUnavailable = () =>
+  `WebhooksModule option 'store.encryptionKey' is not available in this version of ` +
+  `nestjs-webhooks: endpoint secrets are stored as given. Leave it out.`;
+
+export const workerNeedsSharedStore = () =>
+  `WebhooksModule option 'worker: false' needs a store that worker processes share ` +
+  `({ type: 'postgres', ... }): with the in-memory store nothing would ever deliver what this ` +
+  `process emits. Leave 'worker' out, or configure the PostgreSQL store.`;
 
 export const asyncOptionsNotAnObject = (value: unknown) =>
   `WebhooksModule.forRootAsync() takes an object with useFactory, useClass or useExisting, ` +
@@ -438,9 +459,104 @@ export const deliveryExhausted = (messageId: string, endpointId: string, error: 
   `Delivery of message ${messageId} to endpoint ${endpointId} failed for good (${error}). ` +
   `Replay it with WebhookDeliveries.redeliver('${messageId}', '${endpointId}').`;
 
-export const queueStopped = (running: number, pending: number) =>
+/** `kept`: the store outlives the process (the next start, or another worker, resumes them). */
+export const queueStopped = (running: number, pending: number, kept: boolean) =>
   `Webhook delivery stopped: ${running} attempt(s) still running after the shutdown timeout, ` +
-  `${pending} queued delivery(ies) dropped from the in-memory queue. Use a durable queue to keep them.`;
+  (kept
+    ? `${pending} queued delivery(ies) left pending in the store, for the next start or another ` +
+      `worker to resume.`
+    : `${pending} queued delivery(ies) dropped from the in-memory queue. Use the PostgreSQL ` +
+      `store to keep them.`);
+
+export const sweepFailed = (reason: string, delayMs: number) =>
+  `Looking for due webhook deliveries in the store failed (${reason}); trying again in ` +
+  `${Math.round(delayMs)} ms. Deliveries stay pending meanwhile.`;
+
+export const watchFailed = (reason: string) =>
+  `Listening for webhook writes of other processes failed (${reason}); this worker finds their ` +
+  `deliveries by sweeping, every sweepInterval, instead.`;
+
+// --- the PostgreSQL store (a connection string is never shown: it may hold a password) -----
+
+export const invalidPostgresStoreOptions = (value: unknown) =>
+  `PostgresWebhookStore.open() takes an options object, e.g. { pool } or ` +
+  `{ connectionString: process.env.DATABASE_URL } (got ${showValue(value)}).`;
+
+export const postgresPoolOrConnectionString = (both: boolean) =>
+  both
+    ? `PostgresWebhookStore.open() was given both 'pool' and 'connectionString': give one, the ` +
+      `app's own pg Pool or a connection string for a pool the store makes.`
+    : `PostgresWebhookStore.open() needs 'pool' (the app's own pg Pool) or 'connectionString' ` +
+      `(e.g. process.env.DATABASE_URL).`;
+
+export const invalidPostgresPool = (value: unknown) =>
+  `PostgresWebhookStore option 'pool' must be a pg Pool (new Pool() from 'pg') (got ` +
+  `${showValue(value)}).`;
+
+export const invalidPostgresConnectionString = (value: unknown) =>
+  `PostgresWebhookStore option 'connectionString' must be a non-empty string, e.g. ` +
+  `'postgres://user@host:5432/db' (got ${typeof value === 'string' ? 'an empty string' : typeof value}).`;
+
+export const invalidPostgresSchema = (value: unknown) =>
+  `PostgresWebhookStore option 'schema' must be a lower-case PostgreSQL identifier (letters, ` +
+  `digits and _, not starting with a digit, at most 63 characters), such as 'webhooks' (got ` +
+  `${showValue(value)}). The store writes it into its SQL unquoted.`;
+
+export const invalidPostgresStoreOption = (name: string, value: unknown, expected: string) =>
+  `PostgresWebhookStore option '${name}' must be ${expected} (got ${showValue(value)}).`;
+
+export const migrationsMissing = (
+  schema: string,
+  missing: readonly { version: number; name: string }[],
+  found: 'none' | number,
+) =>
+  `The webhook tables in PostgreSQL schema '${schema}' are ` +
+  (found === 'none'
+    ? `not there (no table ${schema}.schema_migrations)`
+    : `at version ${found}, older than this version of nestjs-webhooks needs`) +
+  `; missing migration(s): ${missing.map(({ version, name }) => `${version} (${name})`).join(', ')}. ` +
+  `With migrate: false the store does not create or change tables: run the SQL of ` +
+  `webhookMigrations('${schema}') (exported from 'nestjs-webhooks') with your migration tool, ` +
+  `each migration once and in order, or set migrate: true to let the store apply them at ` +
+  `startup under an advisory lock.`;
+
+export const migrationFailed = (schema: string, version: number, name: string, reason: string) =>
+  `Migrating the webhook tables in PostgreSQL schema '${schema}' failed at migration ${version} ` +
+  `(${name}): ${reason}. That migration was rolled back; the ones before it stay applied. Fix ` +
+  `the cause (permissions to create tables in '${schema}', say) and start again.`;
+
+export const postgresOpenFailed = (schema: string, reason: string) =>
+  `The PostgreSQL webhook store (schema '${schema}') could not start: ${reason}. Check that ` +
+  `PostgreSQL is reachable with the pool's settings and that its user may use schema '${schema}'.`;
+
+/** `transient`: the connection failed, not the statement, so the same call may succeed later. */
+export const postgresQueryFailed = (
+  schema: string,
+  operation: string,
+  reason: string,
+  transient: boolean,
+) =>
+  `The PostgreSQL webhook store (schema '${schema}') could not ${operation}: ${reason}. ` +
+  (transient
+    ? `The connection to PostgreSQL failed: check that the database is up and reachable, then ` +
+      `try again. Each call is one statement or transaction, stored whole or not at all.`
+    : `Nothing of this call was stored.`);
+
+export const postgresStoreClosed = (schema: string, operation: string) =>
+  `The PostgreSQL webhook store (schema '${schema}') is closed, so it cannot ${operation}: the ` +
+  `application is shutting down.`;
+
+export const postgresPoolError = (schema: string, reason: string) =>
+  `A PostgreSQL connection of the webhook store (schema '${schema}') failed while idle ` +
+  `(${reason}); the pool replaces it on the next query.`;
+
+export const listenLost = (schema: string, reason: string, delayMs: number) =>
+  `The PostgreSQL webhook store (schema '${schema}') lost its LISTEN connection (${reason}); ` +
+  `listening again in ${Math.round(delayMs)} ms. Workers find due deliveries by sweeping meanwhile.`;
+
+export const pruneFailed = (schema: string, reason: string) =>
+  `Deleting finished webhook messages past their retention in PostgreSQL schema '${schema}' ` +
+  `failed (${reason}); the next run tries again.`;
 
 // --- delivery log -----------------------------------------------------------------------------
 
@@ -502,19 +618,19 @@ export const unexpectedAttemptError = (reason: string) => `unexpected error: ${r
 
 /** `delayMs`: when the attempt is retried; `undefined`: no retry is left. */
 export const attemptCrashed = (
-  messageId: string,
+  deliveryId: string,
   endpointId: string,
   reason: string,
   delayMs: number | undefined,
 ) =>
-  `Delivery of message ${messageId} to endpoint ${endpointId} hit an unexpected error ` +
+  `Delivery ${deliveryId} to endpoint ${endpointId} hit an unexpected error ` +
   `(${reason}); ` +
   (delayMs === undefined
     ? `no retry is left, so it is marked failed.`
     : `retrying in ${Math.round(delayMs)} ms.`);
 
-export const attemptRecoveryFailed = (messageId: string, endpointId: string, reason: string) =>
-  `Could not record the unexpected error of the delivery of message ${messageId} to endpoint ` +
+export const attemptRecoveryFailed = (deliveryId: string, endpointId: string, reason: string) =>
+  `Could not record the unexpected error of delivery ${deliveryId} to endpoint ` +
   `${endpointId} either (${reason}); the store keeps it as it was last recorded.`;
 
 // --- lifecycle events -------------------------------------------------------------------------

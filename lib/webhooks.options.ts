@@ -1,13 +1,23 @@
 import { MAX_TIMER_DELAY } from './delivery/background-timer.js';
 import { DEFAULT_RETRY_DELAYS } from './delivery/retry-policy.js';
 import { DEFAULT_MAX_STORE_BYTES } from './storage/memory-webhook.store.js';
+import { isSchemaName } from './storage/postgres/migrations.js';
 import {
-  futureOptionUnavailable,
+  encryptionKeyUnavailable,
   invalidOption,
+  invalidStoreOption,
   optionsNotAnObject,
+  postgresConnectionNeeded,
+  queueUnavailable,
+  storeTypeInvalid,
   unknownOption,
+  unknownStoreOption,
+  workerNeedsSharedStore,
 } from './webhooks.messages.js';
-import type { WebhooksModuleOptions } from './interfaces/webhooks-module-options.interface.js';
+import type {
+  WebhooksModuleOptions,
+  WebhooksPostgresStoreOptions,
+} from './interfaces/webhooks-module-options.interface.js';
 
 const HOUR = 60 * 60 * 1000;
 
@@ -17,12 +27,25 @@ const HOUR = 60 * 60 * 1000;
  */
 export const MAX_DURATION = 100 * 365 * 24 * HOUR;
 
+/** The PostgreSQL store's options with their defaults filled in. */
+export interface ResolvedPostgresStoreOptions extends Pick<
+  WebhooksPostgresStoreOptions,
+  'pool' | 'connectionString'
+> {
+  type: 'postgres';
+  schema: string;
+  migrate: boolean;
+}
+
 /** The module options with every default filled in; checked once at bootstrap. */
 export type ResolvedWebhooksOptions = Required<
   Omit<WebhooksModuleOptions, 'store' | 'queue' | 'worker'>
->;
+> & {
+  store: { type: 'memory' } | ResolvedPostgresStoreOptions;
+  worker: boolean;
+};
 
-type OptionName = keyof ResolvedWebhooksOptions;
+type OptionName = Exclude<keyof ResolvedWebhooksOptions, 'store' | 'worker'>;
 
 /** How each option is checked: what it must be, said as the error says it. */
 interface Rule {
@@ -74,6 +97,11 @@ const RULES: Record<OptionName, Rule> = {
   ),
   retention: duration,
   maxStoreBytes: count(1, 'a whole number of bytes, at least 1'),
+  sweepInterval: between(
+    10,
+    MAX_TIMER_DELAY,
+    `a number of milliseconds from 10 to ${MAX_TIMER_DELAY}`,
+  ),
 };
 
 const DEFAULTS: ResolvedWebhooksOptions = {
@@ -90,29 +118,84 @@ const DEFAULTS: ResolvedWebhooksOptions = {
   shutdownTimeout: 10_000,
   retention: 24 * HOUR,
   maxStoreBytes: DEFAULT_MAX_STORE_BYTES,
+  sweepInterval: 5_000,
+  store: { type: 'memory' },
+  worker: true,
 };
 
-/**
- * The durable parts' options, accepted in their default (in-memory) form only: the PostgreSQL
- * store and the BullMQ queue are not part of this version, and a configuration that asks for
- * them must not start as if it had them.
- */
-const FUTURE_OPTIONS: Record<'store' | 'queue' | 'worker', (value: unknown) => boolean> = {
-  store: (value) => isMemoryPart(value),
-  queue: (value) => isMemoryPart(value),
-  worker: (value) => value === true,
-};
+const STORE_FIELDS = {
+  memory: ['type'],
+  postgres: ['type', 'pool', 'connectionString', 'schema', 'migrate', 'encryptionKey'],
+} as const;
 
-const isMemoryPart = (value: unknown) =>
+function resolveStore(value: unknown): ResolvedWebhooksOptions['store'] {
+  if (value === undefined) return { type: 'memory' };
+  const type = (value as { type?: unknown } | null)?.type;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    (type !== 'memory' && type !== 'postgres')
+  ) {
+    throw new Error(storeTypeInvalid(value));
+  }
+  const given = value as Record<string, unknown>;
+  const known: readonly string[] = STORE_FIELDS[type];
+  for (const name of Object.keys(given)) {
+    if (!known.includes(name) && given[name] !== undefined) {
+      throw new Error(unknownStoreOption(type, name, known));
+    }
+  }
+  if (type === 'memory') return { type };
+  const { pool, connectionString, schema = 'webhooks', migrate = true, encryptionKey } = given;
+  if (encryptionKey !== undefined) throw new Error(encryptionKeyUnavailable());
+  if ((pool === undefined) === (connectionString === undefined)) {
+    throw new Error(postgresConnectionNeeded(pool !== undefined));
+  }
+  if (pool !== undefined && !isPool(pool)) {
+    throw new Error(invalidStoreOption('pool', pool, "a pg Pool (new Pool() from 'pg')"));
+  }
+  if (
+    connectionString !== undefined &&
+    (typeof connectionString !== 'string' || !connectionString)
+  ) {
+    // Not shown: it may hold a password.
+    throw new Error(invalidStoreOption('connectionString', typeof connectionString, 'a string'));
+  }
+  if (!isSchemaName(schema)) {
+    throw new Error(
+      invalidStoreOption(
+        'schema',
+        schema,
+        'a lower-case PostgreSQL identifier (letters, digits and _, not starting with a digit, ' +
+          'at most 63 characters)',
+      ),
+    );
+  }
+  if (typeof migrate !== 'boolean') {
+    throw new Error(invalidStoreOption('migrate', migrate, 'true or false'));
+  }
+  return {
+    type,
+    ...(pool !== undefined && { pool: pool as ResolvedPostgresStoreOptions['pool'] }),
+    ...(connectionString !== undefined && { connectionString: connectionString as string }),
+    schema,
+    migrate,
+  };
+}
+
+const isPool = (value: unknown) =>
   typeof value === 'object' &&
   value !== null &&
-  Object.keys(value).length === 1 &&
-  (value as { type?: unknown }).type === 'memory';
+  typeof (value as { query?: unknown }).query === 'function' &&
+  typeof (value as { connect?: unknown }).connect === 'function';
 
 /** Every option name `forRoot` knows. */
 export const MODULE_OPTION_NAMES: readonly string[] = [
   ...Object.keys(RULES),
-  ...Object.keys(FUTURE_OPTIONS),
+  'store',
+  'queue',
+  'worker',
 ];
 
 /**
@@ -127,15 +210,28 @@ export function resolveOptions(options: unknown): ResolvedWebhooksOptions {
   const given = options as Record<string, unknown>;
   for (const name of Object.keys(given)) {
     // Left `undefined` (a config object's unset field), a name says nothing.
-    if (Object.hasOwn(RULES, name) || given[name] === undefined) continue;
-    if (Object.hasOwn(FUTURE_OPTIONS, name)) {
-      const accepts = FUTURE_OPTIONS[name as keyof typeof FUTURE_OPTIONS];
-      if (accepts(given[name])) continue;
-      throw new Error(futureOptionUnavailable(name, given[name]));
-    }
+    if (MODULE_OPTION_NAMES.includes(name) || given[name] === undefined) continue;
     throw new Error(unknownOption(name, MODULE_OPTION_NAMES));
   }
-  const resolved = { ...DEFAULTS };
+  const resolved = { ...DEFAULTS, store: resolveStore(given.store) };
+  const { queue, worker } = given;
+  if (
+    queue !== undefined &&
+    !(
+      typeof queue === 'object' &&
+      queue !== null &&
+      Object.keys(queue).length === 1 &&
+      (queue as { type?: unknown }).type === 'memory'
+    )
+  ) {
+    throw new Error(queueUnavailable(queue));
+  }
+  if (worker !== undefined) {
+    if (typeof worker !== 'boolean')
+      throw new Error(invalidOption('worker', worker, 'true or false'));
+    if (!worker && resolved.store.type === 'memory') throw new Error(workerNeedsSharedStore());
+    resolved.worker = worker;
+  }
   for (const name of Object.keys(RULES) as OptionName[]) {
     const value = given[name];
     if (value === undefined) continue;

@@ -42,9 +42,22 @@ const addressPolicy: FactoryProvider<AddressPolicy> = {
   inject: [WEBHOOKS_RESOLVED_OPTIONS],
 };
 
-const store: FactoryProvider<WebhookStore> = {
+// The PostgreSQL store is loaded only when configured: the embedded default needs no `pg`.
+const store: FactoryProvider<WebhookStore | Promise<WebhookStore>> = {
   provide: WEBHOOK_STORE,
-  useFactory: (resolved: ResolvedWebhooksOptions) => new MemoryWebhookStore(resolved),
+  useFactory: async (resolved: ResolvedWebhooksOptions) => {
+    if (resolved.store.type === 'memory') return new MemoryWebhookStore(resolved);
+    const { PostgresWebhookStore } = await import('./storage/postgres/postgres-webhook.store.js');
+    const { pool, connectionString, schema, migrate } = resolved.store;
+    return PostgresWebhookStore.open({
+      pool,
+      connectionString,
+      schema,
+      migrate,
+      retention: resolved.retention,
+      idempotencyTtl: resolved.idempotencyTtl,
+    });
+  },
   inject: [WEBHOOKS_RESOLVED_OPTIONS],
 };
 

@@ -45,6 +45,7 @@ export class WebhooksRuntime
   readonly emitter: WebhookEmitter;
   readonly endpoints: WebhookEndpoints;
   readonly deliveries: WebhookDeliveries;
+  private readonly worker: boolean;
 
   constructor(
     options: ResolvedWebhooksOptions,
@@ -83,11 +84,13 @@ export class WebhooksRuntime
       options,
       this.lifecycle,
     );
-    this.deliveries = new WebhookDeliveries(this.store, this.queue, this.lifecycle);
+    this.deliveries = new WebhookDeliveries(this.store, this.queue, this.lifecycle, options.worker);
+    this.worker = options.worker;
   }
 
-  onApplicationBootstrap() {
-    this.dispatcher.start();
+  // A process with `worker: false` claims nothing: it emits and manages only.
+  async onApplicationBootstrap() {
+    if (this.worker) await this.dispatcher.start();
   }
 
   async beforeApplicationShutdown() {

@@ -11,6 +11,17 @@ import { UsersController } from './users.controller.js';
       // The sample's receiver runs on this machine, so loopback is allowed here.
       // Production leaves allowedNetworks empty: endpoints may then only be public addresses.
       allowedNetworks: ['127.0.0.0/8', '::1/128'],
+      // With DATABASE_URL set (postgres://user@host/db), endpoints, messages and pending
+      // deliveries live in PostgreSQL, survive a restart and are shared by every process on it;
+      // without it, in this process's memory.
+      ...(process.env.DATABASE_URL && {
+        store: {
+          type: 'postgres',
+          connectionString: process.env.DATABASE_URL,
+          // Default `webhooks`.
+          schema: process.env.DATABASE_SCHEMA,
+        },
+      }),
     }),
   ],
   controllers: [UsersController, SubscriptionsController, DashboardController],

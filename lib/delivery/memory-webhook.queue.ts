@@ -12,7 +12,7 @@ interface Scheduled {
   job: WebhookJob;
 }
 
-/** One endpoint's due jobs (their message ids) and how many of its attempts are running. */
+/** One endpoint's due jobs (their delivery ids) and how many of its attempts are running. */
 interface Lane {
   endpointId: string;
   due: Fifo<string>;
@@ -28,8 +28,8 @@ interface Lane {
  */
 export class MemoryWebhookQueue implements WebhookQueue {
   private readonly heap: Scheduled[] = [];
-  // A lane holds message ids, strings the store keeps anyway: 100,000 pending deliveries are
-  // 100,000 array slots here, not 100,000 jobs or ids.
+  // A lane holds delivery ids: 100,000 pending deliveries are 100,000 array slots here, not
+  // 100,000 job objects.
   private readonly lanes = new Map<string, Lane>();
   /**
    * The lanes in round-robin order; `cursor` is the next to be offered a free slot. A lane that
@@ -61,13 +61,17 @@ export class MemoryWebhookQueue implements WebhookQueue {
     return this.heap.length + this.dueCount;
   }
 
+  get capacity(): number {
+    return Math.max(0, this.concurrency - this.running - this.dueCount);
+  }
+
   async enqueue(job: WebhookJob, delayMs: number): Promise<void> {
     if (this.stopped) {
       this.droppedWhileStopped++;
       return;
     }
     if (delayMs <= 0) {
-      this.makeDue(job.messageId, job.endpointId);
+      this.makeDue(job.deliveryId, job.endpointId);
       this.pump();
       return;
     }
@@ -75,12 +79,12 @@ export class MemoryWebhookQueue implements WebhookQueue {
     this.arm();
   }
 
-  async enqueueAll(messageId: string, endpointIds: readonly string[]): Promise<void> {
+  async enqueueAll(jobs: readonly WebhookJob[]): Promise<void> {
     if (this.stopped) {
-      this.droppedWhileStopped += endpointIds.length;
+      this.droppedWhileStopped += jobs.length;
       return;
     }
-    for (const endpointId of endpointIds) this.makeDue(messageId, endpointId);
+    for (const job of jobs) this.makeDue(job.deliveryId, job.endpointId);
     this.pump();
   }
 
@@ -111,14 +115,14 @@ export class MemoryWebhookQueue implements WebhookQueue {
     return { running: this.running, pending: this.pending + this.droppedWhileStopped };
   }
 
-  private makeDue(messageId: string, endpointId: string) {
+  private makeDue(deliveryId: string, endpointId: string) {
     let lane = this.lanes.get(endpointId);
     if (!lane) {
       lane = { endpointId, due: new Fifo(), active: 0, slot: this.rotation.length };
       this.lanes.set(endpointId, lane);
       this.rotation.push(lane);
     }
-    lane.due.push(messageId);
+    lane.due.push(deliveryId);
     this.dueCount++;
   }
 
@@ -145,7 +149,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
   }
 
   private run(lane: Lane) {
-    const job: WebhookJob = { messageId: lane.due.shift()!, endpointId: lane.endpointId };
+    const job: WebhookJob = { deliveryId: lane.due.shift()!, endpointId: lane.endpointId };
     this.dueCount--;
     lane.active++;
     // A handler must not reject (the dispatcher logs and reschedules its own failures); one
@@ -207,7 +211,7 @@ export class MemoryWebhookQueue implements WebhookQueue {
     const now = this.now();
     while (this.heap.length > 0 && this.heap[0].dueAt <= now) {
       const { job } = this.pop();
-      this.makeDue(job.messageId, job.endpointId);
+      this.makeDue(job.deliveryId, job.endpointId);
     }
   }
 

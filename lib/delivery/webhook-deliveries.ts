@@ -16,7 +16,6 @@ import {
   redeliverAfterShutdown,
 } from '../webhooks.messages.js';
 import type { WebhookLifecycle } from './webhook-lifecycle.js';
-import { copyMessage } from '../storage/record-copies.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
 import type {
   WebhookAttempt,
@@ -25,6 +24,15 @@ import type {
 } from '../interfaces/webhook-message.interface.js';
 import type { WebhookQueue } from '../interfaces/webhook-queue.interface.js';
 import type { WebhookDeliveryFilter, WebhookStore } from '../interfaces/webhook-store.interface.js';
+
+/** Filter of `WebhookDeliveries.list()`. */
+export interface WebhookDeliveryListFilter extends WebhookDeliveryFilter {
+  /** Newest first; default 100. */
+  limit?: number;
+}
+
+/** Deliveries read from the store per round trip when a listing asks for more. */
+const PAGE_SIZE = 1000;
 
 /** A delivery with every attempt made for it, oldest first. */
 export interface WebhookDeliveryLog extends WebhookDelivery {
@@ -49,6 +57,8 @@ export class WebhookDeliveries {
     private readonly store: WebhookStore,
     private readonly queue: WebhookQueue,
     lifecycle: WebhookLifecycle,
+    /** Whether this process runs the deliveries it makes pending (`worker`). */
+    private readonly worker: boolean,
   ) {
     this.events = lifecycle.events;
   }
@@ -59,10 +69,10 @@ export class WebhookDeliveries {
   }
 
   /** Deliveries (newest first) with their attempts, filtered by message, endpoint, tenant, status. */
-  async list(filter: WebhookDeliveryFilter = {}): Promise<WebhookDeliveryLog[]> {
+  async list(filter: WebhookDeliveryListFilter = {}): Promise<WebhookDeliveryLog[]> {
     checkDeliveryFilter(filter);
-    const deliveries = await this.store.listDeliveries(filter);
-    return Promise.all(deliveries.map((delivery) => this.withAttempts(delivery)));
+    const { limit = 100, ...where } = filter;
+    return this.withAttempts(await this.readDeliveries(where, limit));
   }
 
   /** One message with all its deliveries and attempts, or `undefined`. */
@@ -70,7 +80,8 @@ export class WebhookDeliveries {
     checkId(messageId, { call: 'WebhookDeliveries.getMessage', argument: 'messageId' });
     const message = await this.store.getMessage(messageId);
     if (!message) return undefined;
-    return { ...copyMessage(message), deliveries: await this.list({ messageId, limit: Infinity }) };
+    const deliveries = await this.readDeliveries({ messageId }, Infinity);
+    return { ...message, deliveries: await this.withAttempts(deliveries) };
   }
 
   /**
@@ -87,47 +98,64 @@ export class WebhookDeliveries {
       checkId(endpointId, { call: 'WebhookDeliveries.redeliver', argument: 'endpointId' });
     }
     this.assertOpen(messageId);
-    const message = await this.store.getMessage(messageId);
-    if (!message) {
+    // Pending deliveries are left to their own schedule (a second job would only find them
+    // claimed or not due); of two concurrent replays, only the one that turns a delivery back to
+    // pending queues it.
+    const { found, matched, redelivered } = await this.store.redeliver({
+      messageId,
+      endpointId,
+      now: new Date(),
+      notify: !this.worker,
+    });
+    if (!found) {
       throw new WebhookNotFoundError('message', messageId, messageNotFound(messageId));
     }
-    const deliveries = await this.store.listDeliveries({ messageId, endpointId, limit: Infinity });
-    if (deliveries.length === 0) {
+    if (matched === 0) {
       throw new WebhookNotFoundError(
         'delivery',
         endpointId ?? messageId,
         noDeliveryToRedeliver(messageId, endpointId),
       );
     }
-    // Again: the shutdown may have begun while the log was read.
-    this.assertOpen(messageId);
-    const now = new Date();
-    let queued = 0;
-    for (const delivery of deliveries) {
-      // A pending delivery has its next attempt queued or in flight already: a second job
-      // would start a parallel retry chain, sending the message twice at once.
-      if (delivery.status === 'pending') continue;
-      // Claim it: of two concurrent replays, only the one that turns it back to pending queues
-      // it; the other finds it pending already and leaves it.
-      const claimed = await this.store.updateDelivery(
-        delivery.id,
-        { status: 'pending', scheduleAttempts: 0, nextAttemptAt: now, updatedAt: now },
-        { status: delivery.status },
+    if (this.worker && redelivered.length > 0) {
+      await this.queue.enqueueAll(
+        redelivered.map(({ id, endpointId: to }) => ({ deliveryId: id, endpointId: to })),
       );
-      if (!claimed) continue;
-      queued++;
-      await this.queue.enqueue({ messageId, endpointId: delivery.endpointId }, 0);
     }
-    return { id: messageId, deliveries: queued };
+    return { id: messageId, deliveries: redelivered.length };
   }
 
   private assertOpen(messageId: string) {
     if (this.closed) throw new WebhooksShutdownError(redeliverAfterShutdown(messageId));
   }
 
-  private async withAttempts(delivery: WebhookDelivery): Promise<WebhookDeliveryLog> {
-    // Both are records the store made for this read (see `WebhookStore`): nothing to copy.
-    return { ...delivery, attemptLog: await this.store.listAttempts(delivery.id) };
+  /** Up to `limit` deliveries, newest first, read page by page. */
+  private async readDeliveries(
+    filter: WebhookDeliveryFilter,
+    limit: number,
+  ): Promise<WebhookDelivery[]> {
+    const found: WebhookDelivery[] = [];
+    let after: string | null = null;
+    do {
+      const page = await this.store.listDeliveries(filter, {
+        limit: Math.min(PAGE_SIZE, limit - found.length),
+        after,
+      });
+      found.push(...page.items);
+      after = page.next;
+    } while (after !== null && found.length < limit);
+    return found;
+  }
+
+  /** The deliveries with their attempts, read in one call. */
+  private async withAttempts(deliveries: WebhookDelivery[]): Promise<WebhookDeliveryLog[]> {
+    if (deliveries.length === 0) return [];
+    // Records the store made for this read (see `WebhookStore`): nothing to copy.
+    const attempts = await this.store.listAttempts(deliveries.map((delivery) => delivery.id));
+    return deliveries.map((delivery) => ({
+      ...delivery,
+      attemptLog: attempts.get(delivery.id) ?? [],
+    }));
   }
 }
 

@@ -14,18 +14,22 @@ import {
   httpStatusError,
   messageUnavailable,
   queueStopped,
+  sweepFailed,
   unexpectedAttemptError,
+  watchFailed,
 } from '../webhooks.messages.js';
+import { backgroundTimer } from './background-timer.js';
 import { classifyResponse, type ResponseClassification } from './response-classifier.js';
 import { RetryPolicy, parseRetryAfter } from './retry-policy.js';
 import type { WebhookLifecycle } from './webhook-lifecycle.js';
 import { WebhookSigner } from './webhook-signer.js';
+import { attemptId, createId } from '../storage/ids.js';
 import type { StoredWebhookEndpoint } from '../interfaces/webhook-endpoint.interface.js';
-import { attemptId } from '../storage/ids.js';
-import type { WebhookAttempt } from '../interfaces/webhook-message.interface.js';
+import type { WebhookAttempt, WebhookDelivery } from '../interfaces/webhook-message.interface.js';
 import type { WebhookJob, WebhookQueue } from '../interfaces/webhook-queue.interface.js';
 import type {
-  WebhookDeliveryProgress,
+  ClaimedDelivery,
+  WebhookDeliveryOutcome,
   WebhookMessageContent,
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
@@ -39,35 +43,50 @@ const USER_AGENT = `${userAgentProduct()} (+https://www.standardwebhooks.com)`;
 const SIGNER_CACHE_LIMIT = 10_000;
 /** The request line's method of each operation: made once, not per attempt. */
 const HTTP_METHODS = { post: 'POST', put: 'PUT', patch: 'PATCH', delete: 'DELETE' } as const;
+/**
+ * A claim's lease outlasts the attempt's timeout by this much: time to record the outcome. A
+ * lease that runs out while its attempt is still recording lets another worker send it again
+ * (a duplicate, never a loss).
+ */
+const LEASE_MARGIN_MS = 5_000;
+/** Most deliveries one sweep claims, whatever the queue's capacity. */
+const SWEEP_BATCH = 500;
 
-/** A failed attempt, logged already, and what decides whether it is retried. */
+/** A failed attempt, not yet recorded, and what decides whether it is retried. */
 interface FailedAttempt {
-  job: WebhookJob;
-  /** The delivery as read when the attempt began. */
-  delivery: WebhookDeliveryProgress;
+  claimed: ClaimedDelivery & { endpoint: StoredWebhookEndpoint };
   attempt: WebhookAttempt;
   verdict: ResponseClassification;
   /** The answer's `Retry-After` header, if any. */
   retryAfter: string | string[] | undefined;
-  /** The endpoint the attempt was sent to. */
-  endpoint: StoredWebhookEndpoint;
-  /**
-   * The endpoint as stored after logging the attempt, not as it was when the attempt started:
-   * another delivery may have succeeded meanwhile and stopped the failing clock.
-   */
-  current: StoredWebhookEndpoint | undefined;
   /** When the attempt ended. */
   now: Date;
 }
 
 /**
- * Runs delivery attempts as the queue hands them out: sign, send, record the attempt, then
- * finish the delivery or schedule its retry. Starts with the application, drains on shutdown.
+ * Runs delivery attempts as the queue hands them out: claim, sign, send, then record the
+ * attempt with the delivery's next state (delivered, failed, or its retry). With a store that
+ * other processes share, it also sweeps the store for due deliveries that no queue handed it,
+ * and listens for their writes. Starts with the application, drains on shutdown.
  */
 export class WebhookDispatcher {
   private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
   private readonly retries: RetryPolicy;
   private readonly signers = new Map<string, WebhookSigner>();
+  /** Who this dispatcher is to the store: the owner of its claims. */
+  private readonly owner = createId('wrk');
+  private readonly leaseMs: number;
+  /**
+   * Deliveries this process is attempting now. A delivery may be queued twice here (queued,
+   * then swept as well), and a second claim by the same owner succeeds: the set keeps the
+   * second job from sending it a second time at once.
+   */
+  private readonly inFlight = new Set<string>();
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+  /** A sweep was asked for while one ran, or the last one filled its batch: sweep again. */
+  private sweepAgain = false;
+  private started = false;
 
   constructor(
     private readonly store: WebhookStore,
@@ -77,17 +96,35 @@ export class WebhookDispatcher {
     private readonly lifecycle: WebhookLifecycle,
   ) {
     this.retries = new RetryPolicy({ retryDelays: options.retryDelays });
+    this.leaseMs = options.timeout + LEASE_MARGIN_MS;
   }
 
-  /** Starts taking jobs from the queue. */
-  start() {
+  /**
+   * Starts taking jobs from the queue; with a shared store, sweeps at once (what a restart left
+   * pending), then every `sweepInterval` and whenever another process writes.
+   */
+  async start() {
+    this.started = true;
     this.queue.start((job) => this.attempt(job));
+    if (!this.store.shared) return;
+    this.sweepSoon();
+    try {
+      await this.store.watch(() => this.sweepSoon());
+    } catch (error) {
+      this.logger.warn(watchFailed(describeError(error)));
+    }
   }
 
-  /** Stops the queue, waiting (bounded) for attempts in flight, then closes the transport. */
+  /** Stops sweeping and the queue, waiting (bounded) for attempts in flight, then the transport. */
   async stop() {
+    this.started = false;
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    await this.sweeping;
     const { running, pending } = await this.queue.stop(this.options.shutdownTimeout);
-    if (running > 0 || pending > 0) this.logger.warn(queueStopped(running, pending));
+    if (running > 0 || pending > 0) {
+      this.logger.warn(queueStopped(running, pending, this.store.shared));
+    }
     await this.transport.close();
   }
 
@@ -96,24 +133,27 @@ export class WebhookDispatcher {
    * logged, and the attempt is retried on the delivery's schedule, or the delivery failed once
    * the schedule is used up.
    *
-   * The way of every delivered attempt is this one function: read, sign, send, record. Each
-   * async function an attempt passes through costs a frame and a promise, about a fifth of what
-   * the library allocates per delivery (see `npm run bench:delivery`); what is not on that way
-   * (a failure, an endpoint gone) is in functions of its own.
+   * The way of every delivered attempt is this one function: claim, sign, send, record. What is
+   * not on that way (a failure, an endpoint gone) is in functions of its own.
    */
   async attempt(job: WebhookJob): Promise<void> {
-    // How far the attempt got, for `recover`: the delivery as read when it began, and the
-    // attempt once it is in the store's log.
-    let delivery: WebhookDeliveryProgress | undefined;
-    let recorded: WebhookAttempt | undefined;
+    if (this.inFlight.has(job.deliveryId)) return;
+    this.inFlight.add(job.deliveryId);
+    // How far the attempt got, for `recover`: the claim, and the attempt once it was sent.
+    let claimed: ClaimedDelivery | undefined;
+    let sent: WebhookAttempt | undefined;
     try {
-      const context = await this.store.getAttemptContext(job.messageId, job.endpointId);
-      if (!context || context.delivery.status !== 'pending') return;
-      delivery = context.delivery;
-      const { message, endpoint } = context;
-      if (!message) return await this.abandon(delivery, messageUnavailable(delivery.messageId));
+      const claimedAt = new Date();
+      claimed = await this.store.claim(job.deliveryId, {
+        owner: this.owner,
+        now: claimedAt,
+        until: new Date(claimedAt.getTime() + this.leaseMs),
+      });
+      if (!claimed) return;
+      const { delivery, message, endpoint } = claimed;
+      if (!message) return await this.giveUp(delivery, messageUnavailable(delivery.messageId));
       if (!endpoint || endpoint.disabled) {
-        return await this.abandon(
+        return await this.giveUp(
           delivery,
           endpointUnavailable(delivery.endpointId, endpoint?.disabledReason),
         );
@@ -138,47 +178,41 @@ export class WebhookDispatcher {
         responseBody: response.body,
         outcome: verdict.outcome === 'delivered' ? 'delivered' : 'failed',
       };
+      sent = attempt;
       const now = new Date();
       if (verdict.outcome !== 'delivered') {
-        // The count with the log, so that a crash before the delivery's update cannot reuse
-        // the attempt's number.
-        const { endpoint: current } = await this.store.recordAttempt(attempt, {
-          attempts: number,
-        });
-        recorded = attempt;
-        return await this.retryOrFail({
-          job,
-          delivery,
+        return await this.failed({
+          claimed: { delivery, message, endpoint },
           attempt,
           verdict,
           retryAfter: response.headers['retry-after'],
-          endpoint,
-          current,
           now,
         });
       }
 
-      // Whatever happened to the delivery meanwhile (its endpoint removed, say): the receiver
-      // has the message, and the log says so.
-      const { delivery: done, endpoint: current } = await this.store.recordAttempt(attempt, {
+      const {
+        delivery: done,
+        applied,
+        endpoint: current,
+      } = await this.store.record(delivery.id, this.owner, attempt, {
         status: 'delivered',
-        attempts: number,
+        scheduleAttempts: delivery.scheduleAttempts,
         nextAttemptAt: null,
         lastError: null,
         updatedAt: now,
       });
-      recorded = attempt;
-      // The endpoint as stored now, not the snapshot this attempt began with: a delivery that
-      // failed while this one was in flight may have started the failing clock since. Reading
-      // it comes with recording the attempt; clearing without reading would cost a write per
-      // success instead, all contending for the endpoint's row in a durable store, for a field
-      // that is null in the common case.
+      // The endpoint as stored now, not as claimed: a delivery that failed while this one was
+      // in flight may have started the failing clock since. A write per success only when there
+      // is a clock to stop.
       if (current?.failingSince) {
         await this.store.updateEndpoint(endpoint.id, { failingSince: null });
       }
-      if (done) this.lifecycle.publish({ type: 'delivered', delivery: done, attempt });
+      if (done && applied) this.lifecycle.publish({ type: 'delivered', delivery: done, attempt });
     } catch (error) {
-      await this.recover(job, delivery, recorded, error);
+      await this.recover(job, claimed?.delivery, sent, error);
+    } finally {
+      this.inFlight.delete(job.deliveryId);
+      if (this.sweepAgain && !this.sweeping) this.sweepSoon();
     }
   }
 
@@ -208,32 +242,26 @@ export class WebhookDispatcher {
   }
 
   /**
-   * After a failed attempt, logged already: disables the endpoint on 410, or when it has been
-   * failing for too long; else schedules the next attempt, or fails the delivery once its
+   * After a failed attempt: disables the endpoint on 410, or when it has been failing for too
+   * long; else records the attempt with the next one scheduled, or the delivery failed once its
    * schedule is used up.
    */
-  private async retryOrFail({
-    job,
-    delivery,
-    attempt,
-    verdict,
-    retryAfter,
-    endpoint,
-    current,
-    now,
-  }: FailedAttempt): Promise<void> {
+  private async failed({ claimed, attempt, verdict, retryAfter, now }: FailedAttempt) {
+    const { delivery, endpoint } = claimed;
     // The status when there is one: a body that broke off is not why the attempt failed.
     const lastError =
       attempt.statusCode !== null ? httpStatusError(attempt.statusCode) : String(attempt.error);
     if (verdict.outcome === 'gone') {
       await this.disableEndpoint(endpoint, endpointGone());
-      return this.fail(delivery.id, attempt, lastError, now);
+      return this.fail(delivery, attempt, lastError, now);
     }
-
+    // Judged against the endpoint as stored now, not as claimed: a success that came while this
+    // attempt was in flight stopped the failing clock, and a change may have disabled it. Read
+    // on failures only; a delivered attempt gets it with its record.
+    const current = await this.store.getEndpoint(endpoint.id);
     if (!current || current.disabled) {
-      // Removed or disabled while this attempt ran: no retry for it.
       return this.fail(
-        delivery.id,
+        delivery,
         attempt,
         endpointUnavailable(endpoint.id, current?.disabledReason),
         now,
@@ -242,36 +270,40 @@ export class WebhookDispatcher {
     const failingSince = current.failingSince ?? now;
     if (now.getTime() - failingSince.getTime() >= this.options.disableEndpointAfter) {
       await this.disableEndpoint(current, endpointFailingTooLong(failingSince));
-      return this.fail(delivery.id, attempt, lastError, now);
+      return this.fail(delivery, attempt, lastError, now);
     }
-    if (!current.failingSince) await this.store.updateEndpoint(endpoint.id, { failingSince });
+    // Only the first failure of a run starts the clock: of concurrent ones, one sets it.
+    if (!current.failingSince) {
+      await this.store.updateEndpoint(endpoint.id, { failingSince }, { failingSince: null });
+    }
 
     const honoured =
       verdict.outcome === 'retry' && verdict.honourRetryAfter
         ? parseRetryAfter(retryAfter, now.getTime())
         : undefined;
     const delay = this.retries.nextDelay(delivery.scheduleAttempts + 1, honoured);
-    if (delay === undefined) return this.fail(delivery.id, attempt, lastError, now);
+    if (delay === undefined) return this.fail(delivery, attempt, lastError, now);
 
     const nextAttemptAt = new Date(now.getTime() + delay);
-    const updated = await this.store.updateDelivery(
+    const { delivery: updated, applied } = await this.store.record(
       delivery.id,
+      this.owner,
+      attempt,
       {
-        attempts: attempt.attempt,
+        status: 'pending',
         scheduleAttempts: delivery.scheduleAttempts + 1,
         nextAttemptAt,
         lastError,
         updatedAt: now,
       },
-      { status: 'pending' },
     );
     // Ended while this attempt ran (its endpoint was removed): nothing more to send.
-    if (!updated) return this.countOnly(delivery.id, attempt, now);
+    if (!updated || !applied) return;
     this.logger.debug(
       attemptFailed(attempt.messageId, endpoint.id, attempt.attempt, lastError, delay),
     );
     this.lifecycle.publish({ type: 'attempt-failed', delivery: updated, attempt, nextAttemptAt });
-    await this.queue.enqueue(job, delay);
+    await this.queue.enqueue({ deliveryId: delivery.id, endpointId: endpoint.id }, delay);
   }
 
   /** Current secret first, then retired ones still inside their grace period. */
@@ -294,37 +326,35 @@ export class WebhookDispatcher {
     return signer;
   }
 
-  /** Ends a pending delivery as failed, and reports it; `attempt` is its last one, if any. */
+  /** Ends a claimed delivery as failed, and reports it; `attempt` is its last one, if any. */
   private async fail(
-    deliveryId: string,
+    delivery: WebhookDelivery,
     attempt: WebhookAttempt | null,
     lastError: string,
     now: Date,
   ) {
-    const failed = await this.store.updateDelivery(
-      deliveryId,
-      {
-        status: 'failed',
-        ...(attempt && { attempts: attempt.attempt }),
-        nextAttemptAt: null,
-        lastError,
-        updatedAt: now,
-      },
-      { status: 'pending' },
+    const outcome: WebhookDeliveryOutcome = {
+      status: 'failed',
+      scheduleAttempts: delivery.scheduleAttempts,
+      nextAttemptAt: null,
+      lastError,
+      updatedAt: now,
+    };
+    const { delivery: failed, applied } = await this.store.record(
+      delivery.id,
+      this.owner,
+      attempt,
+      outcome,
     );
     // Ended while the attempt ran (its endpoint was removed, which reported it already).
-    if (!failed) return attempt ? this.countOnly(deliveryId, attempt, now) : undefined;
+    if (!failed || !applied) return;
     this.logger.warn(deliveryExhausted(failed.messageId, failed.endpointId, lastError));
     this.lifecycle.publish({ type: 'delivery-exhausted', delivery: failed, attempt });
   }
 
-  /** Keeps the attempt count in step with the log for a delivery that ended elsewhere. */
-  private async countOnly(deliveryId: string, attempt: WebhookAttempt, now: Date) {
-    await this.store.updateDelivery(deliveryId, { attempts: attempt.attempt, updatedAt: now });
-  }
-
-  private abandon(delivery: WebhookDeliveryProgress, reason: string) {
-    return this.fail(delivery.id, null, reason, new Date());
+  /** Fails a claimed delivery without an attempt: its message or endpoint is gone. */
+  private giveUp(delivery: WebhookDelivery, reason: string) {
+    return this.fail(delivery, null, reason, new Date());
   }
 
   private async disableEndpoint(endpoint: StoredWebhookEndpoint, reason: string) {
@@ -346,69 +376,103 @@ export class WebhookDispatcher {
 
   /**
    * After an unexpected error: retry the attempt after the delivery's next retry delay, or fail
-   * the delivery when its schedule is used up. The next attempt re-reads the delivery and sends
-   * only if it is still pending, so queueing it is safe even when its outcome was stored.
+   * the delivery when its schedule is used up. The next attempt claims the delivery again and
+   * sends only if it is still pending and due, so queueing it is safe even when its outcome was
+   * stored; with a shared store, a job lost here is found by the sweep.
    */
   private async recover(
     job: WebhookJob,
-    delivery: WebhookDeliveryProgress | undefined,
-    recorded: WebhookAttempt | undefined,
+    delivery: WebhookDelivery | undefined,
+    sent: WebhookAttempt | undefined,
     error: unknown,
   ) {
-    // Without the delivery (reading it is what failed) its schedule is unknown: the first retry
+    // Without the delivery (claiming it is what failed) its schedule is unknown: the first retry
     // delay keeps it alive through a store outage without hammering the store.
     const scheduleAttempts = (delivery?.scheduleAttempts ?? 0) + 1;
     const delay = this.retries.nextDelay(scheduleAttempts);
     const reason = describeError(error);
     this.logger.error(
-      attemptCrashed(job.messageId, job.endpointId, reason, delay),
+      attemptCrashed(job.deliveryId, job.endpointId, reason, delay),
       error instanceof Error ? error.stack : undefined,
     );
     const now = new Date();
     const lastError = unexpectedAttemptError(reason);
-    const recoveryFailed = (recoveryError: unknown) =>
-      this.logger.error(
-        attemptRecoveryFailed(job.messageId, job.endpointId, describeError(recoveryError)),
-      );
     try {
-      if (delay === undefined) {
-        const deliveryId = await this.deliveryIdOf(job, delivery);
-        if (deliveryId) await this.fail(deliveryId, recorded ?? null, lastError, now);
-        return;
+      if (delivery && delay === undefined) {
+        return await this.fail(delivery, sent ?? null, lastError, now);
       }
-      try {
-        const deliveryId = await this.deliveryIdOf(job, delivery);
-        // Gone (its message pruned): nothing to retry.
-        if (!deliveryId) return;
-        const rescheduled = await this.store.updateDelivery(
-          deliveryId,
-          {
-            ...(recorded && { attempts: recorded.attempt }),
-            // Unknown when reading the delivery is what failed: its schedule is left as it is,
-            // so that a flaky store cannot restart it over and over.
-            ...(delivery && { scheduleAttempts }),
-            nextAttemptAt: new Date(now.getTime() + delay),
-            lastError,
-            updatedAt: now,
-          },
-          { status: 'pending' },
-        );
+      if (delivery) {
+        const { applied } = await this.store.record(delivery.id, this.owner, sent ?? null, {
+          status: 'pending',
+          scheduleAttempts,
+          nextAttemptAt: new Date(now.getTime() + (delay ?? 0)),
+          lastError,
+          updatedAt: now,
+        });
         // Finished already (the error came after its outcome was stored): nothing to retry.
-        if (!rescheduled) return;
-      } catch (storeError) {
-        // Queued all the same: left out, the delivery would stay pending with nothing to run it.
-        recoveryFailed(storeError);
+        if (!applied) return;
       }
-      await this.queue.enqueue(job, delay);
     } catch (recoveryError) {
-      recoveryFailed(recoveryError);
+      // Queued all the same: left out, the delivery would wait for a sweep, or forever.
+      this.logger.error(
+        attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(recoveryError)),
+      );
+    }
+    try {
+      await this.queue.enqueue(job, delay ?? this.retries.nextDelay(1) ?? 0);
+    } catch (queueError) {
+      this.logger.error(
+        attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(queueError)),
+      );
     }
   }
 
-  /** The id of the job's delivery: as the attempt read it, else read again (if that failed). */
-  private async deliveryIdOf(job: WebhookJob, delivery: WebhookDeliveryProgress | undefined) {
-    if (delivery) return delivery.id;
-    return (await this.store.getAttemptContext(job.messageId, job.endpointId))?.delivery.id;
+  /** Sweeps at the next turn, unless a sweep is running (it sweeps again when done). */
+  private sweepSoon() {
+    if (!this.started) return;
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweeping = this.sweep().finally(() => {
+      this.sweeping = undefined;
+      if (!this.started) return;
+      if (this.sweepAgain && this.queue.capacity > 0) return this.sweepSoon();
+      this.sweepTimer = backgroundTimer(() => this.sweepSoon(), this.options.sweepInterval);
+    });
+  }
+
+  /**
+   * Claims as many due deliveries as the queue can start now, and queues them; their attempts'
+   * own claims succeed, the lease being this dispatcher's already. A full batch may have left
+   * more behind: the next sweep comes as soon as the queue has room again.
+   */
+  private async sweep() {
+    this.sweepAgain = false;
+    const limit = Math.min(this.queue.capacity, SWEEP_BATCH);
+    if (limit === 0) {
+      this.sweepAgain = true;
+      return;
+    }
+    try {
+      const now = new Date();
+      const claimed = await this.store.sweep(
+        { owner: this.owner, now, until: new Date(now.getTime() + this.leaseMs) },
+        limit,
+      );
+      if (claimed.length === limit) this.sweepAgain = true;
+      if (claimed.length === 0) return;
+      await this.queue.enqueueAll(
+        claimed.map(({ delivery }) => ({
+          deliveryId: delivery.id,
+          endpointId: delivery.endpointId,
+        })),
+      );
+    } catch (error) {
+      this.logger.warn(sweepFailed(describeError(error), this.options.sweepInterval));
+    }
   }
 }
 

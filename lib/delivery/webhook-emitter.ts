@@ -9,7 +9,7 @@ import {
   NULLABLE,
 } from '../webhooks.arguments.js';
 import { WebhookArgumentError, WebhooksShutdownError } from '../webhooks.errors.js';
-import { emitAfterShutdown, transactionNeedsPostgres } from '../webhooks.messages.js';
+import { emitAfterShutdown, transactionUnavailable } from '../webhooks.messages.js';
 import type { WebhookPayloadSerializer } from './webhook-payload.js';
 import type { EmitResult, WebhookMessage } from '../interfaces/webhook-message.interface.js';
 import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
@@ -29,8 +29,8 @@ export interface EmitOptions {
    */
   idempotencyKey?: string;
   /**
-   * The caller's open database transaction, for the PostgreSQL store (not in this version: with
-   * the in-memory store, `emit` rejects it).
+   * The caller's open database transaction, for the PostgreSQL store (not in this version:
+   * `emit` rejects it).
    */
   transaction?: unknown;
 }
@@ -61,8 +61,9 @@ export class WebhookEmitter {
   }
 
   /**
-   * Validates `payload` against the webhook's DTO, stores the message and queues one delivery
-   * per matching endpoint; resolves once all of that is done (not when receivers answer).
+   * Validates `payload` against the webhook's DTO, stores the message with one delivery per
+   * matching endpoint, and queues them; resolves once all of that is done (not when receivers
+   * answer).
    * Rejects, storing nothing, once the application is shutting down.
    */
   async emit(
@@ -75,8 +76,6 @@ export class WebhookEmitter {
     const operation = this.catalog.operation(event, options.method);
     const body = await this.payloads.serialize(operation, payload);
     const tenant = options.tenant ?? null;
-    const endpointIds = await this.store.findSubscribedEndpointIds(operation.webhook, tenant);
-
     const now = new Date();
     const message: WebhookMessage = {
       id: createId('msg'),
@@ -92,12 +91,19 @@ export class WebhookEmitter {
       message.idempotencyKey === null ? now : new Date(now.getTime() - this.options.idempotencyTtl);
     // Again: the shutdown may have begun while the payload was validated.
     this.assertOpen(event);
-    const stored = await this.store.insertMessage(message, endpointIds, idempotentSince);
+    // A process that delivers nothing itself wakes the workers that do.
+    const { worker } = this.options;
+    const stored = await this.store.emit({ message, idempotentSince, notify: !worker });
     if (!stored.inserted) {
       return { id: stored.existing.id, event: stored.existing.event, endpoints: stored.deliveries };
     }
-    await this.queue.enqueueAll(message.id, endpointIds);
-    return { id: message.id, event: message.event, endpoints: endpointIds.length };
+    const { deliveries } = stored;
+    if (worker && deliveries.length > 0) {
+      await this.queue.enqueueAll(
+        deliveries.map(({ id, endpointId }) => ({ deliveryId: id, endpointId })),
+      );
+    }
+    return { id: message.id, event: message.event, endpoints: deliveries.length };
   }
 
   private assertOpen(event: string | Type<unknown>) {
@@ -115,6 +121,6 @@ function checkEmitArguments(event: unknown, options: unknown): asserts options i
   checkStringField(fields, 'method', OPTIONS, NON_EMPTY);
   checkStringField(fields, 'idempotencyKey', OPTIONS, IDEMPOTENCY_KEY);
   if (fields.transaction !== undefined) {
-    throw new WebhookArgumentError('options.transaction', transactionNeedsPostgres());
+    throw new WebhookArgumentError('options.transaction', transactionUnavailable());
   }
 }

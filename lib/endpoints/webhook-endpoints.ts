@@ -77,7 +77,14 @@ export class WebhookEndpoints {
     checkStringField(fields, 'tenant', site, NULLABLE);
     checkStringField(fields, 'event', site, ANY_STRING);
     checkBooleanField(fields, 'disabled', site);
-    return (await this.store.listEndpoints(filter)).map(toPublic);
+    const found: WebhookEndpoint[] = [];
+    let after: string | null = null;
+    do {
+      const page = await this.store.listEndpoints(filter, { limit: PAGE_SIZE, after });
+      for (const endpoint of page.items) found.push(toPublic(endpoint));
+      after = page.next;
+    } while (after !== null);
+    return found;
   }
 
   /** Changes URL, events, description, or re-enables (`disabled: false`) an endpoint. */
@@ -106,29 +113,17 @@ export class WebhookEndpoints {
    */
   async remove(id: string): Promise<boolean> {
     checkId(id, { call: 'WebhookEndpoints.remove', argument: 'id' });
-    const removed = await this.store.deleteEndpoint(id);
-    if (!removed) return false;
-    // Their queued jobs will find them finished and send nothing.
-    const now = new Date();
-    const lastError = endpointUnavailable(id);
-    const pending = await this.store.listDeliveries({
-      endpointId: id,
-      status: 'pending',
-      limit: Infinity,
-    });
-    for (const delivery of pending) {
-      // Only while still pending: an attempt in flight may finish it first, and then it has
-      // been reported already.
-      const failed = await this.store.updateDelivery(
-        delivery.id,
-        { status: 'failed', nextAttemptAt: null, lastError, updatedAt: now },
-        { status: 'pending' },
-      );
-      if (failed) {
-        this.events.publish({ type: 'delivery-exhausted', delivery: failed, attempt: null });
-      }
+    // Its pending deliveries fail with it, in the same step; their queued jobs will find them
+    // finished and send nothing.
+    const { removed, failed } = await this.store.removeEndpoint(
+      id,
+      endpointUnavailable(id),
+      new Date(),
+    );
+    for (const delivery of failed) {
+      this.events.publish({ type: 'delivery-exhausted', delivery, attempt: null });
     }
-    return true;
+    return removed;
   }
 
   /**
@@ -166,6 +161,8 @@ export class WebhookEndpoints {
   }
 }
 
+/** Endpoints read from the store per round trip by `list()`. */
+const PAGE_SIZE = 1000;
 const CREATE_FIELDS = ['url', 'events', 'secret', 'tenant', 'description'] as const;
 const UPDATE_FIELDS = ['url', 'events', 'description', 'disabled'] as const;
 const FILTER_FIELDS = ['tenant', 'event', 'disabled'] as const;

@@ -1,9 +1,11 @@
 /**
- * One delivery waiting for its next attempt, known by its message and endpoint (a message has
- * one delivery per endpoint): strings the queue shares with the store, none made per job.
+ * One delivery waiting for its next attempt: ids only. A job says *when* to look, never what to
+ * do: the attempt claims its delivery from the store, so a job that runs twice, late or after
+ * the delivery ended does no harm.
  */
 export interface WebhookJob {
-  messageId: string;
+  deliveryId: string;
+  /** Its endpoint, for the per-endpoint concurrency limit. */
   endpointId: string;
 }
 
@@ -14,22 +16,24 @@ export interface WebhookJob {
 export type WebhookJobHandler = (job: WebhookJob) => Promise<void>;
 
 /**
- * Pending deliveries and when each is due. The in-memory queue is the default; a durable queue
- * (BullMQ) implements the same contract.
+ * Pending deliveries and when each is due. The in-memory queue is the default; a queue between
+ * processes (BullMQ) implements the same contract.
  */
 export interface WebhookQueue {
   /** Schedules an attempt `delayMs` from now. */
   enqueue(job: WebhookJob, delayMs: number): Promise<void>;
+  /** Schedules attempts due now, in one call (one round trip for a queue between processes). */
+  enqueueAll(jobs: readonly WebhookJob[]): Promise<void>;
   /**
-   * Schedules the first attempts of a message, due now, one per endpoint, in one call (one
-   * round trip for a durable queue).
+   * How many more jobs this process could start now (within its total limit, counting those due
+   * and waiting): what a sweep may claim.
    */
-  enqueueAll(messageId: string, endpointIds: readonly string[]): Promise<void>;
+  readonly capacity: number;
   /** Starts calling `handler` for due jobs, within the concurrency limits. */
   start(handler: WebhookJobHandler): void;
   /**
    * Stops taking jobs, waits up to `timeoutMs` for those running, and tells how many
-   * pending jobs were left behind (lost, for an in-memory queue).
+   * pending jobs were left behind (lost, for an in-memory queue with an in-memory store).
    */
   stop(timeoutMs: number): Promise<{ running: number; pending: number }>;
 }

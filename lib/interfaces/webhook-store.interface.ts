@@ -6,6 +6,22 @@ import type {
   WebhookMessage,
 } from './webhook-message.interface.js';
 
+/** One page of a listing, and the cursor of the next one (`null`: this was the last). */
+export interface WebhookPage<T> {
+  items: T[];
+  next: string | null;
+}
+
+/**
+ * Where a listing starts and how much it returns. `after` is the `next` of the page before;
+ * what it holds is the store's own business (callers pass it back as they got it).
+ */
+export interface WebhookPageRequest {
+  /** At most this many items; default 100. */
+  limit?: number;
+  after?: string | null;
+}
+
 /** Filter of delivery log queries. */
 export interface WebhookDeliveryFilter {
   messageId?: string;
@@ -13,143 +29,249 @@ export interface WebhookDeliveryFilter {
   tenant?: string | null;
   event?: string;
   status?: WebhookDeliveryStatus;
-  /** Newest first; default 100. */
-  limit?: number;
+}
+
+/** Filter of message log queries. */
+export interface WebhookMessageFilter {
+  tenant?: string | null;
+  event?: string;
+}
+
+/** What `emit` is asked to store: the message, and how far back its idempotency key looks. */
+export interface WebhookEmitRequest {
+  message: WebhookMessage;
+  /**
+   * A message with the same `idempotencyKey` and tenant stored since then wins (no tenant and
+   * every tenant name, `''` included, are key spaces of their own).
+   */
+  idempotentSince: Date;
+  /**
+   * Wake the workers watching the store (`watch`) once this is stored: set when this process
+   * will not run the deliveries itself. In the same transaction as the write, for a database.
+   */
+  notify: boolean;
+}
+
+/** A delivery as emitted: which endpoint it goes to. */
+export interface EmittedDelivery {
+  id: string;
+  endpointId: string;
 }
 
 /**
- * What an update may change of a delivery: its state, never what it is (ids, event, tenant). A
- * field left out or `undefined` stays as it is; `null` is stored as `null`.
+ * What `emit` did: stored the message with one pending delivery (due now) per enabled endpoint
+ * of its tenant subscribed to its event, or found the message its idempotency key already names
+ * (its id and event at least: the store may have forgotten the rest of it from the log).
  */
-export type WebhookDeliveryPatch = Partial<
-  Pick<
-    WebhookDelivery,
-    'status' | 'attempts' | 'scheduleAttempts' | 'nextAttemptAt' | 'lastError' | 'updatedAt'
-  >
->;
-
-/**
- * What an attempt needs of its delivery: which it is, and how far it got. The log's dates stay
- * in the store; an attempt would make three Date objects only to drop them.
- */
-export type WebhookDeliveryProgress = Pick<
-  WebhookDelivery,
-  'id' | 'messageId' | 'endpointId' | 'status' | 'attempts' | 'scheduleAttempts'
->;
+export type EmittedMessage =
+  | { inserted: true; deliveries: EmittedDelivery[] }
+  | { inserted: false; existing: Pick<WebhookMessage, 'id' | 'event'>; deliveries: number };
 
 /** What an attempt sends of its message. */
 export type WebhookMessageContent = Pick<WebhookMessage, 'id' | 'method' | 'body'>;
 
-/** What an attempt starts from: its delivery, with the message and endpoint it names. */
-export interface WebhookAttemptContext {
-  delivery: WebhookDeliveryProgress;
-  /** `undefined` once the message is gone (a durable store may have pruned it). */
-  message: WebhookMessageContent | undefined;
-  /** `undefined` once the endpoint is removed. */
-  endpoint: StoredWebhookEndpoint | undefined;
-}
-
-/** What `recordAttempt` left behind: the delivery and its endpoint as stored now. */
-export interface RecordedAttempt {
-  delivery: WebhookDelivery | undefined;
-  endpoint: StoredWebhookEndpoint | undefined;
-}
-
 /**
- * What `insertMessage` did: stored the message, or found one with its idempotency key (its id
- * and event at least: the store may have forgotten the rest of it from the log).
+ * A delivery claimed for one attempt: due, pending, and leased to the claimer until the lease's
+ * `until`, read with its message and endpoint.
  */
-export type InsertedMessage =
-  | { inserted: true }
-  | { inserted: false; existing: Pick<WebhookMessage, 'id' | 'event'>; deliveries: number };
+export interface ClaimedDelivery {
+  delivery: WebhookDelivery;
+  /**
+   * `undefined` if the message is gone. Stores never prune a message with a pending delivery,
+   * so only a store that breaks that rule (or a hand-edited database) gives one; the attempt
+   * then fails the delivery rather than send nothing forever.
+   */
+  message: WebhookMessageContent | undefined;
+  /**
+   * `undefined` once the endpoint is removed: its deliveries fail with it, but one redelivered
+   * afterwards, or emitted while it was being removed, is claimed without one.
+   */
+  endpoint: StoredWebhookEndpoint | undefined;
+}
+
+/** Who claims, and until when. */
+export interface WebhookLease {
+  /**
+   * The claimer: one per dispatcher (process). A lease it holds already does not stop its own
+   * claim (a delivery it swept, then started); a lease of another owner does, until it ends.
+   */
+  owner: string;
+  /** The claim's time: the delivery must be due by then (`nextAttemptAt <= now`). */
+  now: Date;
+  /** When the lease ends: a claim at `until` or later may take it over. */
+  until: Date;
+}
+
+/** A delivery's state after an attempt (or after it is given up without one). */
+export interface WebhookDeliveryOutcome {
+  status: WebhookDeliveryStatus;
+  /** Attempts in the current retry schedule. */
+  scheduleAttempts: number;
+  nextAttemptAt: Date | null;
+  lastError: string | null;
+  updatedAt: Date;
+}
 
 /**
- * Where endpoints, messages, deliveries and attempts live. The in-memory store is the default;
- * a durable store (PostgreSQL) implements the same contract. Every method may be async.
+ * What `record` did: the delivery and its endpoint as stored now (read in the same step), and
+ * whether the outcome was applied.
+ */
+export interface RecordedOutcome {
+  /** `undefined` when the delivery is gone. */
+  delivery: WebhookDelivery | undefined;
+  /**
+   * `undefined` when the endpoint is removed. As stored after the step, not as claimed: another
+   * attempt may have ended a run of failures meanwhile.
+   */
+  endpoint: StoredWebhookEndpoint | undefined;
+  /**
+   * `false` when the delivery was no longer the claimer's to change: finished meanwhile (its
+   * endpoint removed), or claimed by another owner after the lease ran out. The attempt, if
+   * any, is logged all the same, and the delivery's attempt count kept in step with it.
+   */
+  applied: boolean;
+}
+
+/** What `removeEndpoint` did. */
+export interface RemovedEndpoint {
+  removed: boolean;
+  /** The endpoint's deliveries that were pending, now failed with the given error. */
+  failed: WebhookDelivery[];
+}
+
+/** What `redeliver` is asked to turn back to pending. */
+export interface WebhookRedeliverRequest {
+  messageId: string;
+  /** Only the delivery to this endpoint; every delivery of the message when left out. */
+  endpointId?: string;
+  now: Date;
+  /** As `WebhookEmitRequest.notify`. */
+  notify: boolean;
+}
+
+/** What `redeliver` did. */
+export interface Redelivered {
+  /** Whether the message is in the store. */
+  found: boolean;
+  /** How many deliveries the message has (to that endpoint, when one is named). */
+  matched: number;
+  /** The finished deliveries turned back to pending (due now, with a new schedule). */
+  redelivered: WebhookDelivery[];
+}
+
+/**
+ * Where endpoints, messages, deliveries and attempts live, and the one owner of whether a
+ * delivery is due and who runs it. The in-memory store is the embedded default; the PostgreSQL
+ * store implements the same contract (and the same specs run against both).
  *
- * Endpoints and messages are read-only on both sides. What a store returns of them, its caller
- * must not change (the library copies what it hands to application code), and a store may
- * return the very records it keeps, so it must never change one once stored or returned: an
- * update stores a new record. An inserted endpoint or message the store takes over as it is,
- * and the caller must not change it afterwards.
+ * Every record a store returns is made for that call: callers may keep or change it. Every
+ * record passed in is read during the call and never kept by reference.
  *
- * Deliveries and attempts, read and written on every attempt, are the other way round: every
- * delivery or attempt record a store returns is made for that call (from its compact state, or
- * from a row), so the library hands it to application code as it is; and an attempt or a patch
- * passed in is read during the call and never kept by reference.
+ * A delivery is `pending` until it ends `delivered` or `failed`. An attempt of it begins with
+ * `claim` (it must be pending, due and not leased to another owner) and ends with `record`. A
+ * job of any queue that runs twice, late or after a crash therefore does no harm: its claim
+ * finds the delivery finished, not yet due, or leased.
  */
 export interface WebhookStore {
+  /**
+   * Whether other processes may write to this store (a database), so a worker must look for
+   * work it was not handed (`sweep`) and listen for writes (`watch`).
+   */
+  readonly shared: boolean;
+
   insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void>;
   getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined>;
-  listEndpoints(filter?: WebhookEndpointFilter): Promise<StoredWebhookEndpoint[]>;
-  /**
-   * The ids of the enabled endpoints subscribed to `event` for exactly this tenant (`null`: no
-   * tenant). Every emit asks this.
-   */
-  findSubscribedEndpointIds(event: string, tenant: string | null): Promise<readonly string[]>;
+  /** Endpoints in the order they were added (by id, time-sortable). */
+  listEndpoints(
+    filter?: WebhookEndpointFilter,
+    page?: WebhookPageRequest,
+  ): Promise<WebhookPage<StoredWebhookEndpoint>>;
   /**
    * Applies `patch` and returns the endpoint as stored now; `undefined` when there is no such
    * endpoint, or when `expected` is given and the stored endpoint does not match it (compare and
-   * set, atomically: of two concurrent callers expecting `{ disabled: false }`, one wins).
+   * set, atomically: of two concurrent callers expecting `{ disabled: false }`, one wins;
+   * `failingSince: null` expects the field to be unset).
    */
   updateEndpoint(
     id: string,
     patch: Partial<StoredWebhookEndpoint>,
-    expected?: { disabled?: boolean },
+    expected?: { disabled?: boolean; failingSince?: null },
   ): Promise<StoredWebhookEndpoint | undefined>;
-  deleteEndpoint(id: string): Promise<boolean>;
+  /**
+   * Deletes the endpoint and, in the same step, fails its pending deliveries with `lastError`
+   * (their queued jobs will find them finished and send nothing).
+   */
+  removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint>;
 
   /**
-   * Stores the message with one pending delivery per endpoint (due now; `endpointIds` are
-   * distinct), atomically; each is known from then on by its message and endpoint (a job of
-   * the queue) and by its id. When `message.idempotencyKey` was already used by the same
-   * tenant (no tenant and every tenant name, `''` included, are key spaces of their own) since
-   * `idempotentSince`, stores nothing and returns that message. Rejects, storing nothing, when
-   * the store has no room for it. This is the hot path of every emit.
+   * Stores the message and fans it out to the subscribed, enabled endpoints of its tenant, in
+   * one step: all of it or nothing. Rejects, storing nothing, when the store cannot take it
+   * (full, down). The hot path of every emit.
    */
-  insertMessage(
-    message: WebhookMessage,
-    endpointIds: readonly string[],
-    idempotentSince: Date,
-  ): Promise<InsertedMessage>;
+  emit(request: WebhookEmitRequest): Promise<EmittedMessage>;
   getMessage(id: string): Promise<WebhookMessage | undefined>;
+  /** Messages, newest first (by id, time-sortable). */
+  listMessages(
+    filter?: WebhookMessageFilter,
+    page?: WebhookPageRequest,
+  ): Promise<WebhookPage<WebhookMessage>>;
 
-  /** One delivery, for inspection (the library's attempts read `getAttemptContext`). */
   getDelivery(id: string): Promise<WebhookDelivery | undefined>;
-  /**
-   * The delivery of `messageId` to `endpointId` with its message and endpoint, read together
-   * (one round trip for a durable store); `undefined` when there is no such delivery. Every
-   * attempt begins with it. The message may be any object whose `WebhookMessageContent`
-   * fields never change (the memory store's own record).
-   */
-  getAttemptContext(
-    messageId: string,
-    endpointId: string,
-  ): Promise<WebhookAttemptContext | undefined>;
-  /**
-   * Applies `patch` and returns the delivery as stored now; `undefined` when there is no such
-   * delivery, or when `expected` is given and the stored delivery does not match it (compare and
-   * set, atomically: of two concurrent callers expecting `{ status: 'failed' }`, one wins).
-   */
-  updateDelivery(
-    id: string,
-    patch: WebhookDeliveryPatch,
-    expected?: { status?: WebhookDeliveryStatus },
-  ): Promise<WebhookDelivery | undefined>;
-  listDeliveries(filter?: WebhookDeliveryFilter): Promise<WebhookDelivery[]>;
+  /** Deliveries, newest first (by id: delivery ids are time-sortable, made at emit). */
+  listDeliveries(
+    filter?: WebhookDeliveryFilter,
+    page?: WebhookPageRequest,
+  ): Promise<WebhookPage<WebhookDelivery>>;
+  /** The attempts of each delivery, oldest first, in one call; a delivery without any is absent. */
+  listAttempts(deliveryIds: readonly string[]): Promise<Map<string, WebhookAttempt[]>>;
 
   /**
-   * Adds the attempt to its delivery's log and, given a `patch`, applies it to the delivery in
-   * the same step (atomically, as `updateDelivery` without `expected`); returns the delivery and
-   * its endpoint as stored now. Every attempt that was sent is logged with it: one round trip for
-   * a durable store, where a log entry, an update and a read of the endpoint would each be one.
-   * A delivered attempt needs nothing more; a failed one then updates its delivery (with the
-   * status check of `updateDelivery`) once it knows whether to retry. An attempt's id is always
-   * `attemptId(deliveryId, attempt)` (`storage/ids.ts`): a store may remake it on reads rather
-   * than keep it.
+   * Takes the delivery for one attempt, in one step: only if it is still pending, due by
+   * `lease.now`, and not leased to another owner; then leased to `lease.owner` until
+   * `lease.until`, and returned with its message and endpoint. `undefined` otherwise.
    */
-  recordAttempt(attempt: WebhookAttempt, patch?: WebhookDeliveryPatch): Promise<RecordedAttempt>;
-  listAttempts(deliveryId: string): Promise<WebhookAttempt[]>;
+  claim(deliveryId: string, lease: WebhookLease): Promise<ClaimedDelivery | undefined>;
+  /**
+   * Ends a claim, in one step: logs `attempt` (when one was sent; its number is the delivery's
+   * `attempts + 1` as claimed), and applies `outcome` to the delivery if it is still pending and
+   * leased to `owner` (even if the lease ran out, as long as no one took it over), releasing
+   * the lease. The delivery's `attempts` becomes the larger of itself and the attempt's number.
+   * An attempt whose number is logged already (two owners sent it after a lease ran out) is not
+   * logged again: the first stays.
+   */
+  record(
+    deliveryId: string,
+    owner: string,
+    attempt: WebhookAttempt | null,
+    outcome: WebhookDeliveryOutcome,
+  ): Promise<RecordedOutcome>;
+  /**
+   * Claims up to `limit` due deliveries not leased to anyone (oldest due first), as `claim`
+   * would, skipping those another sweep is taking at the same moment. Workers run it for what no
+   * queue handed them: deliveries left by a crash, or written by another process.
+   */
+  sweep(lease: WebhookLease, limit: number): Promise<ClaimedDelivery[]>;
+
+  /**
+   * Turns the message's finished deliveries (to `endpointId` only, when given) back to pending,
+   * due at `now` with a new retry schedule, in one step; pending ones are left to their own.
+   */
+  redeliver(request: WebhookRedeliverRequest): Promise<Redelivered>;
+
+  /**
+   * Calls `onWrite` whenever a write made with `notify` is stored (by any process), for as long
+   * as the store is open; resolves once listening. A store that loses its listening connection
+   * listens again on its own. A store only one process writes to may never call it.
+   */
+  watch(onWrite: () => void): Promise<void>;
+
+  /**
+   * Deletes up to `limit` finished messages (every delivery delivered or failed) created before
+   * `before`, with their deliveries and attempts, and idempotency keys older than the store's
+   * `idempotencyTtl`; resolves to how many messages it deleted. The store runs it on its own, in
+   * batches, for its `retention`; callable for tests and manual clean-ups.
+   */
+  prune(before: Date, limit: number): Promise<number>;
 
   /** Releases what the store holds (timers, connections) as the application shuts down, last. */
   close(): Promise<void>;

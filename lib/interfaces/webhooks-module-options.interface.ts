@@ -1,3 +1,5 @@
+import type { Pool } from 'pg';
+
 /** Options of `WebhooksModule.forRoot()` / `forRootAsync()`; every one is optional. */
 export interface WebhooksModuleOptions {
   /**
@@ -32,8 +34,8 @@ export interface WebhooksModuleOptions {
   /** Milliseconds `app.close()` waits for attempts in flight. Default 10000. */
   shutdownTimeout?: number;
   /**
-   * Milliseconds the in-memory store keeps finished messages (and their attempts) for the
-   * delivery log. Default 24 h.
+   * Milliseconds the store keeps finished messages (and their attempts) for the delivery log.
+   * Default 24 h.
    */
   retention?: number;
   /**
@@ -44,12 +46,43 @@ export interface WebhooksModuleOptions {
    */
   maxStoreBytes?: number;
   /**
-   * Where endpoints, messages and attempts live. Only the in-memory default,
-   * `{ type: 'memory' }`, is available in this version.
+   * Where endpoints, messages and attempts live: `{ type: 'memory' }` (the default, this
+   * process only, lost on restart) or `{ type: 'postgres', ... }` (durable, shared by every
+   * process on the same database).
    */
-  store?: { type: 'memory' };
+  store?: WebhooksMemoryStoreOptions | WebhooksPostgresStoreOptions;
   /** When attempts run. Only the in-memory default, `{ type: 'memory' }`, is available yet. */
   queue?: { type: 'memory' };
-  /** Whether this process runs delivery attempts; only `true` (the default) is available yet. */
-  worker?: true;
+  /**
+   * Whether this process runs delivery attempts (default `true`). `false`: it only emits and
+   * manages, beside worker processes on the same PostgreSQL store, which it wakes on every emit.
+   */
+  worker?: boolean;
+  /**
+   * Milliseconds between a worker's looks for due deliveries that no queue handed it (left by a
+   * crash or a restart, or written by another process), with a shared store. Default 5000.
+   */
+  sweepInterval?: number;
+}
+
+/** The embedded default store. */
+export interface WebhooksMemoryStoreOptions {
+  type: 'memory';
+}
+
+/** The PostgreSQL store: give `pool` or `connectionString`. */
+export interface WebhooksPostgresStoreOptions {
+  type: 'postgres';
+  /** The app's own `pg` Pool; the module never ends it. */
+  pool?: Pool;
+  /** A connection string; the module makes a Pool of its own and ends it at shutdown. */
+  connectionString?: string;
+  /** The schema of the library's tables. Default `webhooks`. */
+  schema?: string;
+  /**
+   * Whether to create and upgrade the tables at bootstrap (default `true`), under an advisory
+   * lock, so any number of processes may start at once. `false`: the app runs the SQL of
+   * `webhookMigrations()` with its own migration tool, and bootstrap checks it has.
+   */
+  migrate?: boolean;
 }

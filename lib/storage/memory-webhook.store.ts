@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type {
   StoredWebhookEndpoint,
   WebhookEndpointFilter,
@@ -9,31 +10,33 @@ import type {
   WebhookMessage,
 } from '../interfaces/webhook-message.interface.js';
 import type {
-  InsertedMessage,
-  RecordedAttempt,
-  WebhookAttemptContext,
+  ClaimedDelivery,
+  EmittedMessage,
+  RecordedOutcome,
+  Redelivered,
+  RemovedEndpoint,
   WebhookDeliveryFilter,
-  WebhookDeliveryPatch,
-  WebhookDeliveryProgress,
+  WebhookDeliveryOutcome,
+  WebhookEmitRequest,
+  WebhookLease,
+  WebhookMessageFilter,
+  WebhookPage,
+  WebhookPageRequest,
+  WebhookRedeliverRequest,
   WebhookStore,
 } from '../interfaces/webhook-store.interface.js';
 import { WebhookStoreFullError } from '../webhooks.errors.js';
 import { messageTooLarge, storeFull } from '../webhooks.messages.js';
-import { attemptId } from './ids.js';
-import { copyEndpoint } from './record-copies.js';
-
-const DEFAULT_LIMIT = 100;
-const SUBSCRIPTION_CACHE_LIMIT = 10_000;
-/** Up to this many endpoints per message, finding one's delivery is a scan. */
-const SCANNED_FAN_OUT = 16;
+import { createId } from './ids.js';
+import { copyAttempt, copyDelivery, copyEndpoint, copyMessage } from './record-copies.js';
 
 /** How long the memory store keeps what it no longer needs for delivery, and how much. */
 export interface MemoryWebhookStoreOptions {
   /** Milliseconds finished messages stay in the delivery log. Default 24 h. */
   retention?: number;
   /**
-   * Milliseconds a message with an `idempotencyKey` is kept regardless of `retention`, so the
-   * key keeps deduplicating for as long as `emit` promises it does. Default 24 h.
+   * Milliseconds an `idempotencyKey` keeps deduplicating, whether or not its message is still in
+   * the log: a message forgotten sooner leaves its key behind until then. Default 24 h.
    */
   idempotencyTtl?: number;
   /** Estimated bytes the store may hold (see `MEMORY_COSTS`). Default 128 MiB. */
@@ -49,66 +52,95 @@ const DAY = 24 * 60 * 60 * 1000;
  * gives the same figures.
  */
 export const MEMORY_COSTS = {
-  /** A message: its record, id and map entries. */
-  message: 400,
-  /** Each delivery of a message: its state once it has one. */
-  delivery: 150,
-  /** Each attempt in the log. */
-  attempt: 200,
+  /** A message: its record and Date, its id and its map entries. */
+  message: 550,
+  /** Each delivery of a message: its record and Dates, its id and its map entry. */
+  delivery: 700,
+  /** Each attempt in the log: its record and Date, its id, and its place in the list. */
+  attempt: 400,
   /** The idempotency key of a message forgotten early, kept for its `idempotencyTtl`. */
-  key: 200,
+  key: 320,
 } as const;
 
 /** The default of `maxStoreBytes`. */
 export const DEFAULT_MAX_STORE_BYTES = 128 * 1024 * 1024;
 
+const DEFAULT_PAGE_LIMIT = 100;
 /** Under pressure, room is made down to this share of `maxStoreBytes`, not just for one message. */
 const EVICTION_TARGET = 0.9;
 /** The pruning timer's period: the retention, within these bounds. */
 const PRUNE_PERIOD_MIN_MS = 1_000;
 const PRUNE_PERIOD_MAX_MS = 60_000;
+/** Messages the timer prunes per batch, letting I/O run between batches. */
+const PRUNE_BATCH = 1_000;
+
+/** A stored message, with the ids of its deliveries and what the size bound needs to know. */
+interface MessageEntry {
+  message: WebhookMessage;
+  /** In the order they were made, which is id order. */
+  deliveryIds: string[];
+  /** How many of its deliveries are pending: none, and it may be forgotten. */
+  pending: number;
+  /** Its estimated size with its deliveries and attempts (see `MEMORY_COSTS`). */
+  bytes: number;
+}
+
+/** Who holds a delivery for an attempt, and until when (epoch milliseconds). */
+interface Lease {
+  owner: string;
+  until: number;
+}
+
+/** What is left of a message forgotten before its idempotency key expired. */
+interface KeyMarker {
+  id: string;
+  event: string;
+  createdAt: number;
+  /** How many deliveries it had: what a repeated emit reports. */
+  deliveries: number;
+  /** Its estimated size (see `MEMORY_COSTS`). */
+  bytes: number;
+}
 
 /**
- * The default store: everything in this process's memory, lost on restart.
+ * The default store: everything in this process's memory, lost on restart. Only this process
+ * writes to it (`shared` is `false`), so the process that emits runs the deliveries itself and
+ * `watch` has nothing to listen for.
  *
- * Endpoints and messages are never changed once stored (an update stores a new one), so reads
- * hand out the stored endpoints themselves, and an attempt reads its message's record as it
- * is, without copying, as the `WebhookStore` contract allows. A message is kept as one flat
- * record with its deliveries (its time as a number) and made into a `WebhookMessage` when read
- * for the log. Deliveries and attempts, of which there are many more, are kept compact (their
- * state and times as numbers, nothing repeated from their message) and made into records on
- * each read: a logged attempt holds about a third less memory than as a record.
+ * Records are kept as the contract's own types, copied on the way in and on the way out. Every
+ * method does its work without an `await` between reading and writing, which is what makes each
+ * one a single step (claims and compare-and-set included) in one event loop.
  *
- * Finished messages (every delivery delivered or failed) are forgotten after `retention`, on a
- * timer and every thousand messages; pending ones are always kept, and so are messages whose
- * idempotency key is younger than `idempotencyTtl`. What the store holds is bounded as well: it
- * keeps an estimate of its size (`MEMORY_COSTS`), and when that would pass `maxStoreBytes` it
- * forgets the finished messages that finished first, their retention notwithstanding (the key
- * of one that has it stays behind, small, until its `idempotencyTtl`), and then those keys,
- * oldest first. When what is left is all pending, it refuses new messages
- * (`WebhookStoreFullError`) rather than drop one it has accepted.
+ * Finished messages (every delivery delivered or failed) are pruned after `retention` on a
+ * timer; pending ones are always kept. What the store holds is bounded as well: it keeps an
+ * estimate of its size (`MEMORY_COSTS`), and when a new message would take it past
+ * `maxStoreBytes` it forgets the finished messages that finished first, their retention
+ * notwithstanding, and then the keys they left behind, oldest first. When what is left is all
+ * pending, it refuses new messages (`WebhookStoreFullError`) rather than drop one it accepted.
+ * A forgotten message's idempotency key stays behind, small, until its `idempotencyTtl`.
  */
 export class MemoryWebhookStore implements WebhookStore {
+  readonly shared = false;
+
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
-  private readonly messages = new Map<string, MessageRecord>();
-  /** Ids of stored messages by idempotency key (`idempotencyKey` below: one space per tenant). */
+  private readonly messages = new Map<string, MessageEntry>();
+  private readonly deliveries = new Map<string, WebhookDelivery>();
+  /** Oldest first; a delivery without attempts has no entry. */
+  private readonly attempts = new Map<string, WebhookAttempt[]>();
+  private readonly leases = new Map<string, Lease>();
+  /** Ids of stored messages by idempotency key (see `idempotencyKey`). */
   private readonly idempotency = new Map<string, string>();
   /** Keys of messages forgotten before their `idempotencyTtl`, in the order forgotten. */
   private readonly forgottenKeys = new Map<string, KeyMarker>();
   /** Messages without a pending delivery, in the order they finished: the first to forget. */
-  private readonly finished = new Map<string, MessageRecord>();
+  private readonly finished = new Map<string, MessageEntry>();
   /** Estimated heap held, in bytes (see `MEMORY_COSTS`). */
   private bytes = 0;
   /** What of `bytes` may be forgotten under pressure: finished messages and forgotten keys. */
   private evictableBytes = 0;
   private pruneTimer?: NodeJS.Timeout;
+  private pruning = false;
   private closed = false;
-  /** Enabled endpoints by tenant, then event; built on demand, dropped by any endpoint change. */
-  private readonly subscriptions = new Map<string | null, Map<string, readonly string[]>>();
-  private subscriptionEntries = 0;
-  /** Endpoint positions of the long endpoint lists of messages (see `indexOf`). */
-  private readonly endpointPositions = new WeakMap<readonly string[], Map<string, number>>();
-  private insertsSincePrune = 0;
 
   private readonly retentionMs: number;
   private readonly idempotencyTtlMs: number;
@@ -131,323 +163,351 @@ export class MemoryWebhookStore implements WebhookStore {
     this.pruneTimer = undefined;
   }
 
+  async watch(_onWrite: () => void): Promise<void> {
+    // Nothing to listen for: no other process writes here, and this one runs its own deliveries.
+  }
+
+  // Endpoints.
+
   async insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void> {
-    // Not the emit hot path: a copy, so the caller may go on using its object.
     this.endpoints.set(endpoint.id, copyEndpoint(endpoint));
-    this.dropSubscriptions();
   }
 
   async getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined> {
-    return this.endpoints.get(id);
+    const endpoint = this.endpoints.get(id);
+    return endpoint && copyEndpoint(endpoint);
   }
 
-  async listEndpoints(filter: WebhookEndpointFilter = {}): Promise<StoredWebhookEndpoint[]> {
-    return this.filterEndpoints(filter);
-  }
-
-  async findSubscribedEndpointIds(
-    event: string,
-    tenant: string | null,
-  ): Promise<readonly string[]> {
-    // Every emit asks this; endpoints change rarely. Read and cached with no await in between,
-    // so an endpoint change cannot slip between the two and leave a stale entry.
-    let subscribed = this.subscriptions.get(tenant)?.get(event);
-    if (!subscribed) {
-      subscribed = this.filterEndpoints({ event, tenant, disabled: false }).map(
-        (endpoint) => endpoint.id,
-      );
-      // Bounded like the other caches: every tenant an app emits for gets an entry, even one
-      // without endpoints.
-      if (++this.subscriptionEntries > SUBSCRIPTION_CACHE_LIMIT) this.dropSubscriptions();
-      let byEvent = this.subscriptions.get(tenant);
-      if (!byEvent) {
-        byEvent = new Map();
-        this.subscriptions.set(tenant, byEvent);
-      }
-      byEvent.set(event, subscribed);
-    }
-    return subscribed;
-  }
-
-  private filterEndpoints(filter: WebhookEndpointFilter): StoredWebhookEndpoint[] {
-    return [...this.endpoints.values()].filter(
-      (endpoint) =>
-        (filter.tenant === undefined || endpoint.tenant === filter.tenant) &&
-        (filter.event === undefined || endpoint.events.includes(filter.event)) &&
-        (filter.disabled === undefined || endpoint.disabled === filter.disabled),
-    );
+  async listEndpoints(
+    filter: WebhookEndpointFilter = {},
+    page: WebhookPageRequest = {},
+  ): Promise<WebhookPage<StoredWebhookEndpoint>> {
+    const after = page.after ?? null;
+    const matching = [...this.endpoints.values()]
+      .filter(
+        (endpoint) =>
+          (after === null || endpoint.id > after) &&
+          (filter.tenant === undefined || endpoint.tenant === filter.tenant) &&
+          (filter.event === undefined || endpoint.events.includes(filter.event)) &&
+          (filter.disabled === undefined || endpoint.disabled === filter.disabled),
+      )
+      .sort((a, b) => compareIds(a.id, b.id));
+    return pageOf(matching, page.limit, copyEndpoint);
   }
 
   async updateEndpoint(
     id: string,
     patch: Partial<StoredWebhookEndpoint>,
-    expected: { disabled?: boolean } = {},
+    expected: { disabled?: boolean; failingSince?: null } = {},
   ): Promise<StoredWebhookEndpoint | undefined> {
-    // No await from the check to the set: that is what makes this compare-and-set atomic.
     const endpoint = this.endpoints.get(id);
     if (!endpoint) return undefined;
     if (expected.disabled !== undefined && endpoint.disabled !== expected.disabled) {
       return undefined;
     }
-    const updated = copyEndpoint({ ...endpoint, ...patch, id });
+    if (expected.failingSince === null && endpoint.failingSince !== null) return undefined;
+    // A field given as `undefined` is one the caller does not change.
+    const changes = Object.fromEntries(
+      Object.entries(patch).filter(([, value]) => value !== undefined),
+    );
+    const updated = copyEndpoint({ ...endpoint, ...changes, id });
     this.endpoints.set(id, updated);
-    this.dropSubscriptions();
-    return updated;
+    return copyEndpoint(updated);
   }
 
-  async deleteEndpoint(id: string): Promise<boolean> {
-    this.dropSubscriptions();
-    return this.endpoints.delete(id);
+  async removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint> {
+    if (!this.endpoints.delete(id)) return { removed: false, failed: [] };
+    const failed: WebhookDelivery[] = [];
+    for (const delivery of this.deliveries.values()) {
+      if (delivery.endpointId !== id || delivery.status !== 'pending') continue;
+      delivery.nextAttemptAt = null;
+      delivery.lastError = lastError;
+      delivery.updatedAt = new Date(now.getTime());
+      this.setStatus(delivery, 'failed');
+      failed.push(copyDelivery(delivery));
+    }
+    return { removed: true, failed };
   }
 
-  async insertMessage(
-    message: WebhookMessage,
-    endpointIds: readonly string[],
-    idempotentSince: Date,
-  ): Promise<InsertedMessage> {
+  // Messages and their deliveries.
+
+  async emit({ message, idempotentSince }: WebhookEmitRequest): Promise<EmittedMessage> {
     const key = message.idempotencyKey === null ? undefined : idempotencyKey(message);
     if (key !== undefined) {
       const since = idempotentSince.getTime();
       const existing = this.messages.get(this.idempotency.get(key) ?? '');
-      if (existing && existing.createdAt >= since) {
+      if (existing && existing.message.createdAt.getTime() >= since) {
+        const { id, event } = existing.message;
         return {
           inserted: false,
-          existing: messageOf(existing),
-          deliveries: existing.endpointIds.length,
+          existing: { id, event },
+          deliveries: existing.deliveryIds.length,
         };
       }
       const forgotten = this.forgottenKeys.get(key);
       if (forgotten && forgotten.createdAt >= since) {
-        return { inserted: false, existing: forgotten, deliveries: forgotten.deliveries };
+        const { id, event, deliveries } = forgotten;
+        return { inserted: false, existing: { id, event }, deliveries };
       }
     }
+
+    const subscribed = [...this.endpoints.values()].filter(
+      (endpoint) =>
+        !endpoint.disabled &&
+        endpoint.tenant === message.tenant &&
+        endpoint.events.includes(message.event),
+    );
     const bytes =
       MEMORY_COSTS.message +
       message.body.length +
       (message.idempotencyKey?.length ?? 0) +
-      endpointIds.length * MEMORY_COSTS.delivery;
+      subscribed.length * MEMORY_COSTS.delivery;
     if (bytes > this.maxBytes) {
       throw new WebhookStoreFullError(messageTooLarge(bytes, this.maxBytes, message.event));
     }
     if (!this.makeRoom(bytes)) {
       throw new WebhookStoreFullError(storeFull(this.bytes, this.maxBytes, message.event));
     }
+
     if (key !== undefined) {
-      // An older use of the key, past its TTL, gives way.
+      // An older use of the key, past `idempotentSince`, gives way.
       this.dropForgottenKey(key);
       this.idempotency.set(key, message.id);
     }
-    // One object per message, whatever its fan-out, and no Date: a pending message is what a
-    // backlog is made of (see `npm run bench:delivery`'s memory part). Each delivery is found
-    // through its message and endpoint, and has no state of its own until its first update
-    // (until then it is pending, as emitted). The hot path of every emit.
-    const record: MessageRecord = {
-      id: message.id,
-      event: message.event,
-      method: message.method,
-      tenant: message.tenant,
-      body: message.body,
-      idempotencyKey: message.idempotencyKey,
-      createdAt: message.createdAt.getTime(),
-      endpointIds,
-      states: undefined,
-      attempts: undefined,
-      pending: endpointIds.length,
+    const entry: MessageEntry = {
+      message: copyMessage(message),
+      deliveryIds: [],
+      pending: subscribed.length,
       bytes,
     };
-    this.messages.set(message.id, record);
+    const createdAt = message.createdAt.getTime();
+    const emitted = subscribed.map((endpoint) => {
+      const delivery: WebhookDelivery = {
+        id: createId('dlv'),
+        messageId: message.id,
+        endpointId: endpoint.id,
+        tenant: message.tenant,
+        event: message.event,
+        status: 'pending',
+        attempts: 0,
+        scheduleAttempts: 0,
+        nextAttemptAt: new Date(createdAt),
+        lastError: null,
+        createdAt: new Date(createdAt),
+        updatedAt: new Date(createdAt),
+      };
+      this.deliveries.set(delivery.id, delivery);
+      entry.deliveryIds.push(delivery.id);
+      return { id: delivery.id, endpointId: endpoint.id };
+    });
+    this.messages.set(message.id, entry);
     this.bytes += bytes;
-    if (record.pending === 0) this.finish(record);
+    if (entry.pending === 0) this.finish(entry);
     if (!this.closed) this.pruneTimer ??= this.startPruning();
-    if (++this.insertsSincePrune >= 1000) this.prune();
-    return INSERTED;
+    return { inserted: true, deliveries: emitted };
   }
 
   async getMessage(id: string): Promise<WebhookMessage | undefined> {
-    const record = this.messages.get(id);
-    return record && messageOf(record);
+    const entry = this.messages.get(id);
+    return entry && copyMessage(entry.message);
+  }
+
+  async listMessages(
+    filter: WebhookMessageFilter = {},
+    page: WebhookPageRequest = {},
+  ): Promise<WebhookPage<WebhookMessage>> {
+    const after = page.after ?? null;
+    const matching: WebhookMessage[] = [];
+    for (const { message } of this.messages.values()) {
+      if (after !== null && message.id >= after) continue;
+      if (filter.tenant !== undefined && message.tenant !== filter.tenant) continue;
+      if (filter.event !== undefined && message.event !== filter.event) continue;
+      matching.push(message);
+    }
+    // Messages arrive about in id order, not exactly: their ids are made before the emit that
+    // stores them, and emits overlap.
+    matching.sort((a, b) => compareIds(b.id, a.id));
+    return pageOf(matching, page.limit, copyMessage);
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
-    const found = this.locate(id);
-    return found && deliveryAt(found.record, found.index);
+    const delivery = this.deliveries.get(id);
+    return delivery && copyDelivery(delivery);
   }
 
-  async getAttemptContext(
-    messageId: string,
-    endpointId: string,
-  ): Promise<WebhookAttemptContext | undefined> {
-    const found = this.locateJob(messageId, endpointId);
-    if (!found) return undefined;
-    const { record, index } = found;
-    return {
-      delivery: progressAt(record, index),
-      // The record itself, seen through the fields an attempt reads: nothing is copied.
-      message: record,
-      endpoint: this.endpoints.get(endpointId),
-    };
-  }
-
-  async updateDelivery(
-    id: string,
-    patch: WebhookDeliveryPatch,
-    expected: { status?: WebhookDeliveryStatus } = {},
-  ): Promise<WebhookDelivery | undefined> {
-    // No await from the check to the set: that is what makes this compare-and-set atomic.
-    const found = this.locate(id);
-    if (!found) return undefined;
-    const { record, index } = found;
-    if (expected.status !== undefined && statusAt(record, index) !== expected.status) {
-      return undefined;
-    }
-    this.patchState(record, index, patch);
-    return deliveryAt(record, index);
-  }
-
-  async listDeliveries(filter: WebhookDeliveryFilter = {}): Promise<WebhookDelivery[]> {
-    const limit = filter.limit ?? DEFAULT_LIMIT;
-    const records =
+  async listDeliveries(
+    filter: WebhookDeliveryFilter = {},
+    page: WebhookPageRequest = {},
+  ): Promise<WebhookPage<WebhookDelivery>> {
+    const after = page.after ?? null;
+    // Delivery ids are made here, at emit, in the order they are stored: the maps keep id order.
+    const ids =
       filter.messageId !== undefined
-        ? [this.messages.get(filter.messageId)].filter((record) => record !== undefined)
-        : [...this.messages.values()];
-    const found: WebhookDelivery[] = [];
-    // Newest first: messages are kept in emit order, and a message's deliveries in id order.
-    for (let r = records.length - 1; r >= 0 && found.length < limit; r--) {
-      const record = records[r];
-      if (filter.tenant !== undefined && record.tenant !== filter.tenant) continue;
-      if (filter.event !== undefined && record.event !== filter.event) continue;
-      for (let i = record.endpointIds.length - 1; i >= 0 && found.length < limit; i--) {
-        if (filter.endpointId !== undefined && record.endpointIds[i] !== filter.endpointId) {
-          continue;
-        }
-        if (filter.status === undefined || statusAt(record, i) === filter.status) {
-          found.push(deliveryAt(record, i));
-        }
-      }
+        ? (this.messages.get(filter.messageId)?.deliveryIds ?? [])
+        : [...this.deliveries.keys()];
+    const matching: WebhookDelivery[] = [];
+    const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
+    // Newest first; one more than a page, to tell whether there is a next one.
+    for (let i = ids.length - 1; i >= 0 && matching.length <= limit; i--) {
+      const delivery = this.deliveries.get(ids[i])!;
+      if (after !== null && delivery.id >= after) continue;
+      if (filter.endpointId !== undefined && delivery.endpointId !== filter.endpointId) continue;
+      if (filter.tenant !== undefined && delivery.tenant !== filter.tenant) continue;
+      if (filter.event !== undefined && delivery.event !== filter.event) continue;
+      if (filter.status !== undefined && delivery.status !== filter.status) continue;
+      matching.push(delivery);
+    }
+    return pageOf(matching, limit, copyDelivery);
+  }
+
+  async listAttempts(deliveryIds: readonly string[]): Promise<Map<string, WebhookAttempt[]>> {
+    const found = new Map<string, WebhookAttempt[]>();
+    for (const id of deliveryIds) {
+      const attempts = this.attempts.get(id);
+      if (attempts) found.set(id, attempts.map(copyAttempt));
     }
     return found;
   }
 
-  async recordAttempt(
-    attempt: WebhookAttempt,
-    patch?: WebhookDeliveryPatch,
-  ): Promise<RecordedAttempt> {
-    const found = this.locateJob(attempt.messageId, attempt.endpointId);
-    const endpoint = this.endpoints.get(attempt.endpointId);
-    if (!found) return { delivery: undefined, endpoint };
-    const { record, index } = found;
-    // Kept with its message, like the delivery: no map entry per attempt, and forgotten with it.
-    const entry: AttemptEntry = {
-      attempt: attempt.attempt,
-      startedAt: attempt.startedAt.getTime(),
-      durationMs: attempt.durationMs,
-      statusCode: attempt.statusCode,
-      error: attempt.error,
-      responseBody: attempt.responseBody,
-      outcome: attempt.outcome,
-    };
-    const attempts = (record.attempts ??= []);
-    const list = attempts[index];
-    if (list) list.push(entry);
-    else attempts[index] = [entry];
-    const bytes =
-      MEMORY_COSTS.attempt + (attempt.responseBody?.length ?? 0) + (attempt.error?.length ?? 0);
-    record.bytes += bytes;
-    this.bytes += bytes;
-    // The attempt of a delivery that ended while it ran (its endpoint removed, say).
-    if (record.pending === 0) this.evictableBytes += bytes;
-    if (patch) this.patchState(record, index, patch);
-    // Never refused: the attempt was made, and its delivery is accepted. Room is made for it
+  // Attempts: claim, then record.
+
+  async claim(deliveryId: string, lease: WebhookLease): Promise<ClaimedDelivery | undefined> {
+    const delivery = this.deliveries.get(deliveryId);
+    if (!delivery || !isDue(delivery, lease.now)) return undefined;
+    const held = this.leases.get(deliveryId);
+    if (held && held.owner !== lease.owner && held.until > lease.now.getTime()) return undefined;
+    return this.lease(delivery, lease);
+  }
+
+  async record(
+    deliveryId: string,
+    owner: string,
+    attempt: WebhookAttempt | null,
+    outcome: WebhookDeliveryOutcome,
+  ): Promise<RecordedOutcome> {
+    const delivery = this.deliveries.get(deliveryId);
+    if (!delivery) return { delivery: undefined, applied: false, endpoint: undefined };
+    const entry = this.messages.get(delivery.messageId)!;
+    const logged = this.attempts.get(deliveryId);
+    if (attempt && !logged?.some((entry) => entry.attempt === attempt.attempt)) {
+      if (logged) logged.push(copyAttempt(attempt));
+      else this.attempts.set(deliveryId, [copyAttempt(attempt)]);
+      delivery.attempts = Math.max(delivery.attempts, attempt.attempt);
+      const bytes =
+        MEMORY_COSTS.attempt + (attempt.responseBody?.length ?? 0) + (attempt.error?.length ?? 0);
+      entry.bytes += bytes;
+      this.bytes += bytes;
+      // The attempt of a delivery that ended while it ran (its endpoint removed, say).
+      if (entry.pending === 0) this.evictableBytes += bytes;
+    }
+    const lease = this.leases.get(deliveryId);
+    const applied = delivery.status === 'pending' && lease?.owner === owner;
+    if (applied) {
+      this.leases.delete(deliveryId);
+      delivery.scheduleAttempts = outcome.scheduleAttempts;
+      delivery.nextAttemptAt = copyDate(outcome.nextAttemptAt);
+      delivery.lastError = outcome.lastError;
+      delivery.updatedAt = new Date(outcome.updatedAt.getTime());
+      this.setStatus(delivery, outcome.status);
+    }
+    const stored = copyDelivery(delivery);
+    // Never refused: the attempt was made, for a delivery the store accepted. Room is made for it
     // from what has finished; a store of only pending messages goes over until they finish.
     if (this.bytes > this.maxBytes) this.makeRoom(0);
-    return { delivery: deliveryAt(record, index), endpoint };
+    const endpoint = this.endpoints.get(delivery.endpointId);
+    return { delivery: stored, applied, endpoint: endpoint && copyEndpoint(endpoint) };
   }
 
-  async listAttempts(id: string): Promise<WebhookAttempt[]> {
-    const found = this.locate(id);
-    if (!found) return [];
-    const { record, index } = found;
-    const endpointId = record.endpointIds[index];
-    return (record.attempts?.[index] ?? []).map((entry) => ({
-      id: attemptId(id, entry.attempt),
-      deliveryId: id,
-      messageId: record.id,
-      endpointId,
-      attempt: entry.attempt,
-      startedAt: new Date(entry.startedAt),
-      durationMs: entry.durationMs,
-      statusCode: entry.statusCode,
-      error: entry.error,
-      responseBody: entry.responseBody,
-      outcome: entry.outcome,
-    }));
+  async sweep(lease: WebhookLease, limit: number): Promise<ClaimedDelivery[]> {
+    const now = lease.now.getTime();
+    const due = [...this.deliveries.values()]
+      .filter((delivery) => isDue(delivery, lease.now) && !this.isLeased(delivery.id, now))
+      .sort(
+        (a, b) => a.nextAttemptAt!.getTime() - b.nextAttemptAt!.getTime() || compareIds(a.id, b.id),
+      );
+    return due.slice(0, Math.max(0, limit)).map((delivery) => this.lease(delivery, lease));
   }
 
-  /** Where the delivery of `messageId` to `endpointId` is kept (a job of the queue names it so). */
-  private locateJob(messageId: string, endpointId: string): Located | undefined {
-    const record = this.messages.get(messageId);
-    const index = record ? this.indexOf(record, endpointId) : -1;
-    return record && index >= 0 ? { record, index } : undefined;
-  }
-
-  /**
-   * Where `endpointId`'s delivery stands in a message, `-1` if it has none. Messages of one event
-   * share their endpoint list (the subscription index hands out one array until an endpoint
-   * changes), so a long list is indexed once for all of them rather than scanned per attempt.
-   */
-  private indexOf(record: MessageRecord, endpointId: string): number {
-    const { endpointIds } = record;
-    if (endpointIds.length <= SCANNED_FAN_OUT) return endpointIds.indexOf(endpointId);
-    let positions = this.endpointPositions.get(endpointIds);
-    if (!positions) {
-      positions = new Map(endpointIds.map((id, index) => [id, index]));
-      this.endpointPositions.set(endpointIds, positions);
+  async redeliver({ messageId, endpointId, now }: WebhookRedeliverRequest): Promise<Redelivered> {
+    const entry = this.messages.get(messageId);
+    if (!entry) return { found: false, matched: 0, redelivered: [] };
+    const matched = entry.deliveryIds
+      .map((id) => this.deliveries.get(id)!)
+      .filter((delivery) => endpointId === undefined || delivery.endpointId === endpointId);
+    const redelivered: WebhookDelivery[] = [];
+    for (const delivery of matched) {
+      if (delivery.status === 'pending') continue;
+      // A lease left from before it finished must not let that claimer change the new schedule.
+      this.leases.delete(delivery.id);
+      delivery.scheduleAttempts = 0;
+      delivery.nextAttemptAt = new Date(now.getTime());
+      delivery.updatedAt = new Date(now.getTime());
+      this.setStatus(delivery, 'pending');
+      redelivered.push(copyDelivery(delivery));
     }
-    return positions.get(endpointId) ?? -1;
+    return { found: true, matched: matched.length, redelivered };
   }
 
-  private dropSubscriptions() {
-    this.subscriptions.clear();
-    this.subscriptionEntries = 0;
+  // Keeping the store to its retention and size.
+
+  async prune(before: Date, limit: number): Promise<number> {
+    const cutoff = before.getTime();
+    const keyCutoff = Date.now() - this.idempotencyTtlMs;
+    let deleted = 0;
+    for (const entry of this.finished.values()) {
+      if (deleted >= limit) break;
+      if (entry.message.createdAt.getTime() >= cutoff) continue;
+      this.forget(entry, keyCutoff);
+      deleted++;
+    }
+    // In the order forgotten, which is about the order of their messages: the first young key
+    // ends the batch, and an older one behind it waits for a later batch.
+    let keys = 0;
+    for (const [key, marker] of this.forgottenKeys) {
+      if (keys >= limit || marker.createdAt >= keyCutoff) break;
+      this.dropForgottenKey(key);
+      keys++;
+    }
+    return deleted;
   }
 
-  private locate(id: string): Located | undefined {
-    const parsed = parseDeliveryId(id);
-    const record = parsed && this.messages.get(parsed.messageId);
-    if (!record || parsed.index >= record.endpointIds.length) return undefined;
-    return { record, index: parsed.index };
-  }
-
-  /** A new state in the delivery's place: `patch` over the current one (`undefined`: unchanged). */
-  private patchState(record: MessageRecord, index: number, patch: WebhookDeliveryPatch): void {
-    const states = (record.states ??= record.endpointIds.map(() => undefined));
-    const current = states[index] ?? emittedState(record);
-    const status = patch.status ?? current.status;
-    states[index] = {
-      status,
-      attempts: patch.attempts ?? current.attempts,
-      scheduleAttempts: patch.scheduleAttempts ?? current.scheduleAttempts,
-      nextAttemptAt:
-        patch.nextAttemptAt === undefined
-          ? current.nextAttemptAt
-          : (patch.nextAttemptAt?.getTime() ?? null),
-      lastError: patch.lastError === undefined ? current.lastError : patch.lastError,
-      updatedAt: patch.updatedAt?.getTime() ?? current.updatedAt,
+  private lease(delivery: WebhookDelivery, lease: WebhookLease): ClaimedDelivery {
+    this.leases.set(delivery.id, { owner: lease.owner, until: lease.until.getTime() });
+    const message = this.messages.get(delivery.messageId)?.message;
+    const endpoint = this.endpoints.get(delivery.endpointId);
+    return {
+      delivery: copyDelivery(delivery),
+      message: message && { id: message.id, method: message.method, body: message.body },
+      endpoint: endpoint && copyEndpoint(endpoint),
     };
-    if (current.status === 'pending' && status !== 'pending') {
-      if (--record.pending === 0) this.finish(record);
-    } else if (current.status !== 'pending' && status === 'pending') {
-      // Redelivered: no longer one to forget.
-      if (record.pending++ === 0) {
-        this.finished.delete(record.id);
-        this.evictableBytes -= record.bytes;
+  }
+
+  private isLeased(deliveryId: string, now: number): boolean {
+    const lease = this.leases.get(deliveryId);
+    return lease !== undefined && lease.until > now;
+  }
+
+  /** Changes a delivery's status, keeping its message's count of pending deliveries. */
+  private setStatus(delivery: WebhookDelivery, status: WebhookDeliveryStatus) {
+    const entry = this.messages.get(delivery.messageId)!;
+    const was = delivery.status;
+    delivery.status = status;
+    if (was === 'pending' && status !== 'pending') {
+      // A lease is a claim on a pending delivery: a finished one has none.
+      this.leases.delete(delivery.id);
+      if (--entry.pending === 0) this.finish(entry);
+    } else if (was !== 'pending' && status === 'pending') {
+      if (entry.pending++ === 0) {
+        // Pending again (redelivered): no longer one to forget.
+        this.finished.delete(entry.message.id);
+        this.evictableBytes -= entry.bytes;
       }
     }
   }
 
-  private finish(record: MessageRecord) {
-    this.finished.set(record.id, record);
-    this.evictableBytes += record.bytes;
+  private finish(entry: MessageEntry) {
+    this.finished.set(entry.message.id, entry);
+    this.evictableBytes += entry.bytes;
   }
 
   /**
@@ -461,9 +521,9 @@ export class MemoryWebhookStore implements WebhookStore {
     if (this.bytes - this.evictableBytes + bytes > this.maxBytes) return false;
     const target = this.maxBytes * EVICTION_TARGET - bytes;
     const keyCutoff = Date.now() - this.idempotencyTtlMs;
-    for (const record of this.finished.values()) {
+    for (const entry of this.finished.values()) {
       if (this.bytes <= target) break;
-      this.forget(record, keyCutoff);
+      this.forget(entry, keyCutoff);
     }
     for (const key of this.forgottenKeys.keys()) {
       if (this.bytes <= target) break;
@@ -472,28 +532,33 @@ export class MemoryWebhookStore implements WebhookStore {
     return this.bytes + bytes <= this.maxBytes;
   }
 
-  /** Whether forgetting the message would free its idempotency key before `idempotencyTtl`. */
-  private keepsKey(record: MessageRecord, keyCutoff: number): boolean {
-    return record.idempotencyKey !== null && record.createdAt >= keyCutoff;
-  }
-
-  /** Forgets a finished message; its key, if younger than `keyCutoff`, stays behind. */
-  private forget(record: MessageRecord, keyCutoff: number) {
-    this.messages.delete(record.id);
-    this.finished.delete(record.id);
-    this.bytes -= record.bytes;
-    this.evictableBytes -= record.bytes;
-    if (record.idempotencyKey === null) return;
-    const key = idempotencyKey(record);
-    if (this.idempotency.get(key) !== record.id) return;
+  /**
+   * Forgets a finished message with its deliveries and attempts; its idempotency key, unless
+   * created before `keyCutoff` or taken over by a newer message, stays behind as a marker.
+   */
+  private forget(entry: MessageEntry, keyCutoff: number) {
+    const { message } = entry;
+    this.messages.delete(message.id);
+    this.finished.delete(message.id);
+    for (const id of entry.deliveryIds) {
+      this.deliveries.delete(id);
+      this.attempts.delete(id);
+      this.leases.delete(id);
+    }
+    this.bytes -= entry.bytes;
+    this.evictableBytes -= entry.bytes;
+    if (message.idempotencyKey === null) return;
+    const key = idempotencyKey(message);
+    if (this.idempotency.get(key) !== message.id) return;
     this.idempotency.delete(key);
-    if (record.createdAt < keyCutoff) return;
+    const createdAt = message.createdAt.getTime();
+    if (createdAt < keyCutoff) return;
     const bytes = MEMORY_COSTS.key + key.length;
     this.forgottenKeys.set(key, {
-      id: record.id,
-      event: record.event,
-      createdAt: record.createdAt,
-      deliveries: record.endpointIds.length,
+      id: message.id,
+      event: message.event,
+      createdAt,
+      deliveries: entry.deliveryIds.length,
       bytes,
     });
     this.bytes += bytes;
@@ -508,189 +573,56 @@ export class MemoryWebhookStore implements WebhookStore {
     this.evictableBytes -= marker.bytes;
   }
 
-  /** Prunes on a timer too, so that a process which stops emitting still forgets. */
+  /** Prunes on a timer, so that a process which stops emitting still forgets. */
   private startPruning(): NodeJS.Timeout {
     const period = Math.min(Math.max(this.retentionMs, PRUNE_PERIOD_MIN_MS), PRUNE_PERIOD_MAX_MS);
-    const timer = setInterval(() => this.prune(), period);
+    const timer = setInterval(() => void this.pruneExpired(), period);
     // Pruning never needs to keep a process alive.
     timer.unref();
     return timer;
   }
 
-  private prune() {
-    this.insertsSincePrune = 0;
-    const now = Date.now();
-    const cutoff = now - this.retentionMs;
-    const keyCutoff = now - this.idempotencyTtlMs;
-    for (const record of this.messages.values()) {
-      // Map order is insertion order: the first young message ends the scan.
-      if (record.createdAt >= cutoff) break;
-      if (record.pending > 0 || this.keepsKey(record, keyCutoff)) continue;
-      this.forget(record, keyCutoff);
-    }
-    // In the order forgotten, which is about the order of their messages.
-    for (const [key, marker] of this.forgottenKeys) {
-      if (marker.createdAt >= keyCutoff) break;
-      this.dropForgottenKey(key);
+  /** What the timer runs: batches of `prune` until one comes back short, I/O between them. */
+  private async pruneExpired() {
+    if (this.pruning) return;
+    this.pruning = true;
+    try {
+      const before = new Date(Date.now() - this.retentionMs);
+      while ((await this.prune(before, PRUNE_BATCH)) === PRUNE_BATCH && !this.closed) {
+        await nextTurn();
+      }
+    } finally {
+      this.pruning = false;
     }
   }
 }
 
-/** What is left of a message forgotten before its idempotency key expired. */
-interface KeyMarker {
-  id: string;
-  event: string;
-  createdAt: number;
-  /** How many deliveries it had: what a repeated emit reports. */
-  deliveries: number;
-  /** Its estimated size (see `MEMORY_COSTS`). */
-  bytes: number;
-}
+/** Pending, and due by `now`. */
+const isDue = (delivery: WebhookDelivery, now: Date) =>
+  delivery.status === 'pending' &&
+  delivery.nextAttemptAt !== null &&
+  delivery.nextAttemptAt.getTime() <= now.getTime();
 
-/** Where a delivery is kept: its message's record, and its place there. */
-interface Located {
-  record: MessageRecord;
-  index: number;
-}
+// Ids compare as text, code unit by code unit: the order they are made in (see `createId`).
+const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+const copyDate = (date: Date | null) => (date === null ? null : new Date(date.getTime()));
 
 /**
- * A message (its time in epoch milliseconds) with its deliveries, one per endpoint, in the
- * order of `endpointIds`.
+ * The first `limit` of `items` (in page order, past the cursor), copied; the last one's id is
+ * the next page's cursor when more follow.
  */
-interface MessageRecord extends Omit<WebhookMessage, 'createdAt'> {
-  createdAt: number;
-  endpointIds: readonly string[];
-  /**
-   * The deliveries' states, in the order of `endpointIds`; made on the first update. Until then
-   * (and for each place until its first update) a delivery is pending, as emitted.
-   */
-  states: (DeliveryState | undefined)[] | undefined;
-  /** Attempts per delivery, oldest first, in the same places; made on the first attempt. */
-  attempts: (AttemptEntry[] | undefined)[] | undefined;
-  /** How many of its deliveries are pending. */
-  pending: number;
-  /** Its estimated size with its deliveries and attempts (see `MEMORY_COSTS`). */
-  bytes: number;
-}
-
-/** What changes of a delivery, its times in epoch milliseconds: a Date costs ~100 bytes. */
-interface DeliveryState {
-  status: WebhookDeliveryStatus;
-  attempts: number;
-  scheduleAttempts: number;
-  nextAttemptAt: number | null;
-  lastError: string | null;
-  updatedAt: number;
-}
-
-/**
- * An attempt without what its delivery already says (nor its id, made from the delivery's),
- * its start in epoch milliseconds.
- */
-interface AttemptEntry {
-  attempt: number;
-  startedAt: number;
-  durationMs: number;
-  statusCode: number | null;
-  error: string | null;
-  responseBody: string | null;
-  outcome: WebhookAttempt['outcome'];
-}
-
-const statusAt = (record: MessageRecord, index: number): WebhookDeliveryStatus =>
-  record.states?.[index]?.status ?? 'pending';
-
-/** The state of a delivery as emitted: pending, due at once. */
-function emittedState(record: MessageRecord): DeliveryState {
-  const { createdAt } = record;
-  return {
-    status: 'pending',
-    attempts: 0,
-    scheduleAttempts: 0,
-    nextAttemptAt: createdAt,
-    lastError: null,
-    updatedAt: createdAt,
-  };
-}
-
-/** What an attempt reads of a delivery: no Dates, and no state object for one not yet updated. */
-function progressAt(record: MessageRecord, index: number): WebhookDeliveryProgress {
-  const state = record.states?.[index];
-  return {
-    id: deliveryId(record.id, index),
-    messageId: record.id,
-    endpointId: record.endpointIds[index],
-    status: statusAt(record, index),
-    attempts: state?.attempts ?? 0,
-    scheduleAttempts: state?.scheduleAttempts ?? 0,
-  };
-}
-
-/** The delivery as a record, made anew on every read: nothing read shares a mutable part. */
-function deliveryAt(record: MessageRecord, index: number): WebhookDelivery {
-  const state = record.states?.[index] ?? emittedState(record);
-  return {
-    id: deliveryId(record.id, index),
-    messageId: record.id,
-    endpointId: record.endpointIds[index],
-    tenant: record.tenant,
-    event: record.event,
-    status: state.status,
-    attempts: state.attempts,
-    scheduleAttempts: state.scheduleAttempts,
-    nextAttemptAt: state.nextAttemptAt === null ? null : new Date(state.nextAttemptAt),
-    lastError: state.lastError,
-    createdAt: new Date(record.createdAt),
-    updatedAt: new Date(state.updatedAt),
-  };
-}
-
-// `dlv_<index in base 36>_<message id>`: unique, and names where the delivery is kept. The
-// prefixes of the first few hundred indexes are made once: every emit makes an id per endpoint.
-const DELIVERY_ID_PREFIXES = Array.from(
-  { length: 256 },
-  (_, index) => `dlv_${index.toString(36)}_`,
-);
-const deliveryId = (messageId: string, index: number) =>
-  (DELIVERY_ID_PREFIXES[index] ?? `dlv_${index.toString(36)}_`) + messageId;
-
-function parseDeliveryId(id: string): { messageId: string; index: number } | undefined {
-  if (!id.startsWith('dlv_')) return undefined;
-  // Base-36 digits read in place: no substring for them on a path every attempt takes two or
-  // three times.
-  let index = 0;
-  let position = 4;
-  for (; position < id.length; position++) {
-    const code = id.charCodeAt(position);
-    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 122 ? code - 87 : -1;
-    if (digit < 0) break;
-    index = index * 36 + digit;
-  }
-  const digits = position - 4;
-  // One canonical spelling per index: no leading zero, at least one digit, then `_`.
-  if (digits === 0 || id.charCodeAt(position) !== 95 /* _ */) return undefined;
-  if (digits > 1 && id.charCodeAt(4) === 48 /* 0 */) return undefined;
-  if (!Number.isSafeInteger(index)) return undefined;
-  return { messageId: id.slice(position + 1), index };
+function pageOf<T extends { id: string }>(
+  items: T[],
+  limit = DEFAULT_PAGE_LIMIT,
+  copy: (item: T) => T,
+): WebhookPage<T> {
+  const page = items.slice(0, Math.max(0, limit));
+  const more = items.length > page.length && page.length > 0;
+  return { items: page.map(copy), next: more ? page[page.length - 1].id : null };
 }
 
 // JSON, so that no tenant (`null`) and the tenant `''` are two key spaces, and no tenant name can
 // run into its key.
 const idempotencyKey = (message: Pick<WebhookMessage, 'tenant' | 'idempotencyKey'>) =>
   JSON.stringify([message.tenant, message.idempotencyKey]);
-
-/** What `insertMessage` answers for every message it stores: one object for all of them. */
-const INSERTED: InsertedMessage = Object.freeze({ inserted: true });
-
-/** The message of a record, as a new record of its own. */
-function messageOf(record: MessageRecord): WebhookMessage {
-  return {
-    id: record.id,
-    event: record.event,
-    method: record.method,
-    tenant: record.tenant,
-    body: record.body,
-    idempotencyKey: record.idempotencyKey,
-    createdAt: new Date(record.createdAt),
-  };
-}

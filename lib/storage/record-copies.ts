@@ -1,9 +1,13 @@
 import type { StoredWebhookEndpoint } from '../interfaces/webhook-endpoint.interface.js';
-import type { WebhookMessage } from '../interfaces/webhook-message.interface.js';
+import type {
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookMessage,
+} from '../interfaces/webhook-message.interface.js';
 
-// Stores may hand out the endpoint and message records they keep (see `WebhookStore`); what
-// reaches application code is a copy, Dates included (they are mutable), so nothing the app
-// does to it reaches the store.
+// A store hands out records made for the call and keeps none it was given (see `WebhookStore`):
+// these copies take every mutable part apart, Dates and arrays included, so that nothing the
+// caller does to its record reaches the store, nor the other way round.
 
 const copyDate = <T>(date: T): T => (date instanceof Date ? new Date(date.getTime()) : date) as T;
 
@@ -22,4 +26,16 @@ export const copyEndpoint = (endpoint: StoredWebhookEndpoint): StoredWebhookEndp
 export const copyMessage = (message: WebhookMessage): WebhookMessage => ({
   ...message,
   createdAt: copyDate(message.createdAt),
+});
+
+export const copyDelivery = (delivery: WebhookDelivery): WebhookDelivery => ({
+  ...delivery,
+  nextAttemptAt: copyDate(delivery.nextAttemptAt),
+  createdAt: copyDate(delivery.createdAt),
+  updatedAt: copyDate(delivery.updatedAt),
+});
+
+export const copyAttempt = (attempt: WebhookAttempt): WebhookAttempt => ({
+  ...attempt,
+  startedAt: copyDate(attempt.startedAt),
 });

@@ -3,9 +3,13 @@ import { MemoryWebhookQueue } from '../../lib/delivery/memory-webhook.queue.js';
 import type { WebhookJob } from '../../lib/interfaces/webhook-queue.interface.js';
 
 const job = (endpointId: string, n: number | string): WebhookJob => ({
-  messageId: `${endpointId}-${n}`,
+  deliveryId: `${endpointId}-${n}`,
   endpointId,
 });
+
+/** One job per endpoint, each named `deliveryId` (what the expectations read). */
+const jobsOf = (deliveryId: string, endpointIds: string[]): WebhookJob[] =>
+  endpointIds.map((endpointId) => ({ deliveryId, endpointId }));
 
 /** A promise with its resolve function exposed. */
 function deferred() {
@@ -35,7 +39,7 @@ function instrumentedHandler(work: (job: WebhookJob) => Promise<void>) {
   let maxTotal = 0;
   const maxPerEndpoint = new Map<string, number>();
   const handler = async (item: WebhookJob) => {
-    started.push(item.messageId);
+    started.push(item.deliveryId);
     total++;
     maxTotal = Math.max(maxTotal, total);
     const mine = (inFlight.get(item.endpointId) ?? 0) + 1;
@@ -46,7 +50,7 @@ function instrumentedHandler(work: (job: WebhookJob) => Promise<void>) {
     } finally {
       total--;
       inFlight.set(item.endpointId, inFlight.get(item.endpointId)! - 1);
-      finished.push(item.messageId);
+      finished.push(item.deliveryId);
     }
   };
   return {
@@ -111,8 +115,8 @@ describe('MemoryWebhookQueue', () => {
       q.start(
         (item) =>
           new Promise<void>((resolve) => {
-            started.push(item.messageId);
-            gates.set(item.messageId, resolve);
+            started.push(item.deliveryId);
+            gates.set(item.deliveryId, resolve);
           }),
       );
       await q.enqueue(job('a', 1), 0);
@@ -134,7 +138,7 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(10, 2);
       const probe = instrumentedHandler(() => sleep(1));
       q.start(probe.handler);
-      for (let n = 0; n < 50; n++) await q.enqueueAll(`m${n}`, [`ep-${n % 25}`, 'shared']);
+      for (let n = 0; n < 50; n++) await q.enqueueAll(jobsOf(`m${n}`, [`ep-${n % 25}`, 'shared']));
       await until(() => probe.finished.length === 100, 'every job to finish');
       const internals = q as unknown as { lanes: Map<string, unknown>; rotation: unknown[] };
       expect(internals.lanes.size).toBe(0);
@@ -146,8 +150,8 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(1, 1);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.messageId);
-        if (item.messageId === 'a-0') throw new Error('handler failure');
+        ran.push(item.deliveryId);
+        if (item.deliveryId === 'a-0') throw new Error('handler failure');
       });
       await q.enqueue(job('a', 0), 0);
       await q.enqueue(job('a', 1), 0);
@@ -170,23 +174,43 @@ describe('MemoryWebhookQueue', () => {
       expect(probe.started).toEqual(['a-1', 'b-1', 'c-1', 'a-2', 'b-2', 'a-3']);
     });
 
-    it('takes a message from enqueueAll, one job per endpoint, like one enqueue each, and starts it at once', async () => {
+    it('takes jobs from enqueueAll like one enqueue each, and starts them at once', async () => {
       const q = queue(1, 1);
       const started: string[] = [];
       let finished = 0;
       q.start(async (item) => {
-        started.push(`${item.endpointId}:${item.messageId}`);
+        started.push(`${item.endpointId}:${item.deliveryId}`);
         await sleep(1);
         finished++;
       });
-      await q.enqueueAll('m1', ['a', 'b', 'c']);
+      await q.enqueueAll(jobsOf('m1', ['a', 'b', 'c']));
       expect(started).toEqual(['a:m1']);
-      await q.enqueueAll('m2', ['a', 'c']);
+      await q.enqueueAll(jobsOf('m2', ['a', 'c']));
       await q.enqueue(job('a', 3), 0);
       await until(() => finished === 6, 'every job to finish');
 
       expect(started).toEqual(['a:m1', 'b:m1', 'c:m1', 'a:m2', 'c:m2', 'a:a-3']);
       expect(q.pending).toBe(0);
+    });
+
+    it('tells its capacity: the total limit less what runs and what is due', async () => {
+      const q = queue(3, 1);
+      expect(q.capacity).toBe(3);
+      const gate = deferred();
+      q.start(() => gate.promise);
+      await q.enqueue(job('a', 1), 0);
+      expect(q.capacity).toBe(2);
+      // Due, waiting for its endpoint's only slot: counted, since it will take a total slot.
+      await q.enqueue(job('a', 2), 0);
+      expect(q.capacity).toBe(1);
+      // Not due yet: not counted.
+      await q.enqueue(job('b', 1), 60_000);
+      expect(q.capacity).toBe(1);
+      await q.enqueue(job('c', 1), 0);
+      await q.enqueue(job('d', 1), 0);
+      expect(q.capacity).toBe(0);
+      gate.resolve();
+      await q.stop(1000);
     });
 
     it('does not let a busy endpoint starve one that arrives later', async () => {
@@ -207,7 +231,7 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(10, 10);
       const fired: { id: string; at: number }[] = [];
       q.start(async (item) => {
-        fired.push({ id: item.messageId, at: Date.now() });
+        fired.push({ id: item.deliveryId, at: Date.now() });
       });
       const enqueuedAt = Date.now();
       const delays: Record<string, number> = { 'a-60': 60, 'b-20': 20, 'c-40': 40, 'a-0': 0 };
@@ -230,7 +254,7 @@ describe('MemoryWebhookQueue', () => {
       expect(q.pending).toBe(2);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.messageId);
+        ran.push(item.deliveryId);
       });
       await until(() => ran.length === 2, 'both jobs to run');
       expect(ran).toEqual(['a-now', 'a-soon']);
@@ -240,7 +264,7 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(10, 10);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.messageId);
+        ran.push(item.deliveryId);
       });
       await q.enqueue(job('a', 'late'), 10_000);
       await q.enqueue(job('b', 'early'), 10);
@@ -319,8 +343,8 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(1, 1);
       const ran: string[] = [];
       q.start((item) => {
-        ran.push(item.messageId);
-        if (item.messageId === 'a-1') throw new Error('thrown, not rejected');
+        ran.push(item.deliveryId);
+        if (item.deliveryId === 'a-1') throw new Error('thrown, not rejected');
         return Promise.resolve();
       });
       await q.enqueue(job('a', 1), 0);
@@ -334,12 +358,12 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(2, 2);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.messageId);
+        ran.push(item.deliveryId);
       });
       await q.stop(100);
       await q.enqueue(job('a', 'late'), 0);
       await q.enqueue(job('a', 'later'), 5);
-      await q.enqueueAll('late', ['b', 'c']);
+      await q.enqueueAll(jobsOf('late', ['b', 'c']));
       await sleep(20);
 
       expect(ran).toEqual([]);
@@ -385,7 +409,7 @@ describe('MemoryWebhookQueue', () => {
       const q = queue(1, 1);
       const ran: string[] = [];
       q.start(async (item) => {
-        ran.push(item.messageId);
+        ran.push(item.deliveryId);
       });
       await q.enqueue(job('a', 'far'), 2 ** 31 + 1_000);
       await q.enqueue(job('a', 'near'), 5);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attemptId } from '../../lib/storage/ids.js';
-import { MemoryWebhookStore } from '../../lib/storage/memory-webhook.store.js';
+import { MEMORY_COSTS, MemoryWebhookStore } from '../../lib/storage/memory-webhook.store.js';
 import { WebhookStoreFullError } from '../../lib/webhooks.errors.js';
 import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
 import type {
@@ -9,15 +9,21 @@ import type {
   WebhookDeliveryStatus,
   WebhookMessage,
 } from '../../lib/interfaces/webhook-message.interface.js';
-import type { WebhookDeliveryPatch } from '../../lib/interfaces/webhook-store.interface.js';
+import type {
+  WebhookDeliveryOutcome,
+  WebhookLease,
+} from '../../lib/interfaces/webhook-store.interface.js';
 import { storedEndpoint } from '../support/stored-endpoint.js';
+
+// What is particular to the memory store: its size bound, its pruning timer, its copies and its
+// single-process claims. What every store does is the contract suite's (test/storage).
 
 let sequence = 0;
 const nextId = (prefix: string) => `${prefix}_${String(++sequence).padStart(6, '0')}`;
 
-function endpoint(overrides: Partial<StoredWebhookEndpoint> = {}): StoredWebhookEndpoint {
-  return storedEndpoint({ id: nextId('ep'), ...overrides });
-}
+const EPOCH = new Date(0);
+const OWNER = 'worker-1';
+const MINUTE = 60_000;
 
 function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
   return {
@@ -32,35 +38,36 @@ function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
   };
 }
 
-type DeliverySpec = [endpointId: string, overrides?: WebhookDeliveryPatch];
-
-/** Inserts `of` with a delivery per spec, applies each spec's overrides, and reads them back. */
-async function insert(
+async function addEndpoint(
   store: MemoryWebhookStore,
-  of: WebhookMessage,
-  specs: DeliverySpec[],
-): Promise<WebhookDelivery[]> {
-  const result = await store.insertMessage(
-    of,
-    specs.map(([endpointId]) => endpointId),
-    EPOCH,
-  );
-  if (!result.inserted) throw new Error('expected the message to be inserted');
-  // A message's deliveries are listed newest first: the last endpoint's first.
-  const ids = (await store.listDeliveries({ messageId: of.id, limit: Infinity }))
-    .reverse()
-    .map((delivery) => delivery.id);
-  expect(ids).toHaveLength(specs.length);
-  return Promise.all(
-    ids.map(async (id, index) => {
-      const overrides = specs[index][1];
-      const read = overrides ? store.updateDelivery(id, overrides) : store.getDelivery(id);
-      return (await read)!;
-    }),
-  );
+  overrides: Partial<StoredWebhookEndpoint> = {},
+): Promise<StoredWebhookEndpoint> {
+  const endpoint = storedEndpoint({ id: nextId('ep'), ...overrides });
+  await store.insertEndpoint(endpoint);
+  return endpoint;
 }
 
-function attempt(of: WebhookDelivery, n = 1): WebhookAttempt {
+const lease = (owner = OWNER, now = new Date(), ms = MINUTE): WebhookLease => ({
+  owner,
+  now,
+  until: new Date(now.getTime() + ms),
+});
+
+/** Emits `of`, which must be stored, and reads its deliveries back (in the order made). */
+async function emit(
+  store: MemoryWebhookStore,
+  of: WebhookMessage,
+  since = EPOCH,
+): Promise<WebhookDelivery[]> {
+  const result = await store.emit({ message: of, idempotentSince: since, notify: false });
+  if (!result.inserted) throw new Error('expected the message to be stored');
+  return Promise.all(result.deliveries.map(async ({ id }) => (await store.getDelivery(id))!));
+}
+
+const emitRaw = (store: MemoryWebhookStore, of: WebhookMessage, since = EPOCH) =>
+  store.emit({ message: of, idempotentSince: since, notify: false });
+
+function attempt(of: WebhookDelivery, n = of.attempts + 1): WebhookAttempt {
   return {
     id: attemptId(of.id, n),
     deliveryId: of.id,
@@ -76,682 +83,772 @@ function attempt(of: WebhookDelivery, n = 1): WebhookAttempt {
   };
 }
 
-const EPOCH = new Date(0);
-
-// The store prunes every 1000 inserted messages; filler messages trigger it.
-async function fill(store: MemoryWebhookStore, count: number) {
-  for (let n = 0; n < count; n++) await store.insertMessage(message(), [], EPOCH);
+function outcome(
+  status: WebhookDeliveryStatus,
+  overrides: Partial<WebhookDeliveryOutcome> = {},
+): WebhookDeliveryOutcome {
+  return {
+    status,
+    scheduleAttempts: 1,
+    nextAttemptAt: status === 'pending' ? new Date() : null,
+    lastError: status === 'failed' ? 'HTTP 500' : null,
+    updatedAt: new Date(),
+    ...overrides,
+  };
 }
 
+/** Claims the delivery and records one attempt of it ending in `status`. */
+async function attemptOnce(
+  store: MemoryWebhookStore,
+  delivery: WebhookDelivery,
+  status: WebhookDeliveryStatus,
+  extra: Partial<WebhookAttempt> = {},
+) {
+  const claimed = await store.claim(delivery.id, lease());
+  if (!claimed) throw new Error(`expected to claim ${delivery.id}`);
+  const sent = { ...attempt(claimed.delivery), ...extra };
+  return store.record(delivery.id, OWNER, sent, outcome(status));
+}
+
+const ids = (list: { id: string }[]) => list.map((item) => item.id);
+
 describe('MemoryWebhookStore', () => {
+  it('is written by this process only', async () => {
+    const store = new MemoryWebhookStore();
+    expect(store.shared).toBe(false);
+    const onWrite = vi.fn();
+    await store.watch(onWrite);
+    await addEndpoint(store);
+    await store.emit({ message: message(), idempotentSince: EPOCH, notify: true });
+    // Nothing to wake: the process that emits runs its deliveries itself.
+    expect(onWrite).not.toHaveBeenCalled();
+  });
+
+  describe('emit', () => {
+    it('fans out to the enabled endpoints of its tenant subscribed to its event, due now', async () => {
+      const store = new MemoryWebhookStore();
+      const a = await addEndpoint(store, { events: ['ping', 'pong'] });
+      const b = await addEndpoint(store);
+      await addEndpoint(store, { disabled: true });
+      await addEndpoint(store, { events: ['pong'] });
+      await addEndpoint(store, { tenant: 'acme' });
+      const m = message();
+
+      const result = await emitRaw(store, m);
+      if (!result.inserted) throw new Error('expected the message to be stored');
+      expect(result.deliveries.map((d) => d.endpointId)).toEqual([a.id, b.id]);
+      expect(new Set(result.deliveries.map((d) => d.id)).size).toBe(2);
+      for (const { id, endpointId } of result.deliveries) {
+        expect(id).toMatch(/^dlv_/);
+        expect(await store.getDelivery(id)).toEqual({
+          id,
+          messageId: m.id,
+          endpointId,
+          tenant: null,
+          event: 'ping',
+          status: 'pending',
+          attempts: 0,
+          scheduleAttempts: 0,
+          nextAttemptAt: m.createdAt,
+          lastError: null,
+          createdAt: m.createdAt,
+          updatedAt: m.createdAt,
+        });
+      }
+      expect(await store.getMessage(m.id)).toEqual(m);
+    });
+
+    it('stores a message no endpoint is subscribed to, without deliveries', async () => {
+      const store = new MemoryWebhookStore();
+      const m = message({ event: 'nobody' });
+      expect(await emitRaw(store, m)).toEqual({ inserted: true, deliveries: [] });
+      expect(await store.getMessage(m.id)).toEqual(m);
+    });
+  });
+
   describe('idempotency', () => {
     it('returns the first message and its delivery count for a repeated key', async () => {
       const store = new MemoryWebhookStore();
+      await addEndpoint(store);
+      await addEndpoint(store);
       const first = message({ idempotencyKey: 'k' });
-      expect(await store.insertMessage(first, ['ep_a', 'ep_b'], EPOCH)).toMatchObject({
-        inserted: true,
-      });
+      await emit(store, first);
 
       const repeat = message({ idempotencyKey: 'k', body: '{"other":true}' });
-      const result = await store.insertMessage(repeat, ['ep_a'], EPOCH);
-
-      expect(result).toEqual({ inserted: false, existing: first, deliveries: 2 });
+      expect(await emitRaw(store, repeat)).toEqual({
+        inserted: false,
+        existing: { id: first.id, event: 'ping' },
+        deliveries: 2,
+      });
       expect(await store.getMessage(repeat.id)).toBeUndefined();
-      expect(await store.listDeliveries({ messageId: repeat.id })).toEqual([]);
-      expect(await store.listDeliveries()).toHaveLength(2);
+      expect((await store.listDeliveries()).items).toHaveLength(2);
     });
 
     it('keeps keys apart per tenant (and tenant-less apart from every tenant)', async () => {
       const store = new MemoryWebhookStore();
-      const none = message({ idempotencyKey: 'k' });
-      const acme = message({ idempotencyKey: 'k', tenant: 'acme' });
-      const globex = message({ idempotencyKey: 'k', tenant: 'globex' });
-      for (const item of [none, acme, globex]) {
-        expect(await store.insertMessage(item, [], EPOCH)).toMatchObject({ inserted: true });
+      for (const tenant of [null, 'acme', 'globex']) {
+        expect(await emitRaw(store, message({ idempotencyKey: 'k', tenant }))).toMatchObject({
+          inserted: true,
+        });
       }
-      const acmeAgain = await store.insertMessage(
-        message({ idempotencyKey: 'k', tenant: 'acme' }),
-        [],
-        EPOCH,
-      );
-      expect(acmeAgain).toMatchObject({ inserted: false, existing: { id: acme.id } });
+      const acme = (await store.listMessages({ tenant: 'acme' })).items[0];
+      expect(await emitRaw(store, message({ idempotencyKey: 'k', tenant: 'acme' }))).toMatchObject({
+        inserted: false,
+        existing: { id: acme.id },
+      });
     });
 
     it("keeps no tenant and the tenant '' apart", async () => {
       const store = new MemoryWebhookStore();
       const none = message({ tenant: null, idempotencyKey: 'k' });
       const empty = message({ tenant: '', idempotencyKey: 'k' });
-      expect(await store.insertMessage(none, [], EPOCH)).toMatchObject({ inserted: true });
-      expect(await store.insertMessage(empty, [], EPOCH)).toMatchObject({ inserted: true });
-      const again = await store.insertMessage(
-        message({ tenant: '', idempotencyKey: 'k' }),
-        [],
-        EPOCH,
-      );
-      expect(again).toMatchObject({ inserted: false, existing: { id: empty.id } });
+      expect(await emitRaw(store, none)).toMatchObject({ inserted: true });
+      expect(await emitRaw(store, empty)).toMatchObject({ inserted: true });
+      expect(await emitRaw(store, message({ tenant: '', idempotencyKey: 'k' }))).toMatchObject({
+        inserted: false,
+        existing: { id: empty.id },
+      });
     });
 
     it('does not mix up a tenant with a key that looks like a tenant-prefixed key', async () => {
       const store = new MemoryWebhookStore();
-      const a = message({ tenant: 'a', idempotencyKey: 'b' });
-      const b = message({ tenant: null, idempotencyKey: 'a\u0000b' });
-      expect(await store.insertMessage(a, [], EPOCH)).toMatchObject({ inserted: true });
-      expect(await store.insertMessage(b, [], EPOCH)).toMatchObject({ inserted: true });
+      expect(await emitRaw(store, message({ tenant: 'a', idempotencyKey: 'b' }))).toMatchObject({
+        inserted: true,
+      });
+      expect(
+        await emitRaw(store, message({ tenant: null, idempotencyKey: 'a\u0000b' })),
+      ).toMatchObject({ inserted: true });
     });
 
-    it('treats a key older than `since` as unused, and the new message takes it over', async () => {
+    it('treats a key older than `idempotentSince` as unused, and the new message takes it over', async () => {
       const store = new MemoryWebhookStore();
       const old = message({ idempotencyKey: 'k', createdAt: new Date(Date.now() - 10_000) });
-      await store.insertMessage(old, [], EPOCH);
+      await emit(store, old);
       const since = new Date(Date.now() - 5_000);
 
       const fresh = message({ idempotencyKey: 'k' });
-      expect(await store.insertMessage(fresh, [], since)).toMatchObject({ inserted: true });
-      const repeat = await store.insertMessage(message({ idempotencyKey: 'k' }), [], since);
-      expect(repeat).toMatchObject({ inserted: false, existing: { id: fresh.id } });
+      expect(await emitRaw(store, fresh, since)).toMatchObject({ inserted: true });
+      expect(await emitRaw(store, message({ idempotencyKey: 'k' }), since)).toMatchObject({
+        inserted: false,
+        existing: { id: fresh.id },
+      });
       // Both messages stay in the log.
       expect(await store.getMessage(old.id)).toEqual(old);
     });
 
     it('never deduplicates messages without a key', async () => {
       const store = new MemoryWebhookStore();
-      expect(await store.insertMessage(message(), [], EPOCH)).toMatchObject({ inserted: true });
-      expect(await store.insertMessage(message(), [], EPOCH)).toMatchObject({ inserted: true });
+      expect(await emitRaw(store, message())).toMatchObject({ inserted: true });
+      expect(await emitRaw(store, message())).toMatchObject({ inserted: true });
     });
   });
 
-  describe('listDeliveries', () => {
+  describe('listings', () => {
     async function seeded() {
       const store = new MemoryWebhookStore();
-      const m1 = message({ event: 'ping' });
+      const a = await addEndpoint(store, { events: ['ping', 'pong'] });
+      const b = await addEndpoint(store, { events: ['ping'] });
+      const acmeA = await addEndpoint(store, { tenant: 'acme', events: ['ping', 'pong'] });
+      const acmeB = await addEndpoint(store, { tenant: 'acme', events: ['ping'] });
+      const m1 = message();
       const m2 = message({ event: 'pong', tenant: 'acme' });
-      const m3 = message({ event: 'ping', tenant: 'acme' });
-      const [m1a, m1b] = await insert(store, m1, [
-        ['ep_a', { status: 'delivered' }],
-        ['ep_b', { status: 'failed' }],
-      ]);
-      const [m2a] = await insert(store, m2, [['ep_a']]);
-      const [m3a, m3b] = await insert(store, m3, [['ep_a', { status: 'delivered' }], ['ep_b']]);
+      const m3 = message({ tenant: 'acme' });
+      const [m1a, m1b] = await emit(store, m1);
+      const [m2a] = await emit(store, m2);
+      const [m3a, m3b] = await emit(store, m3);
+      await attemptOnce(store, m1a, 'delivered');
+      await attemptOnce(store, m1b, 'failed');
+      await attemptOnce(store, m3a, 'delivered');
       const d = { m1a, m1b, m2a, m3a, m3b };
-      return { store, m1, m2, m3, d };
+      return { store, endpoints: { a, b, acmeA, acmeB }, m1, m2, m3, d };
     }
-    const ids = (list: WebhookDelivery[]) => list.map((item) => item.id);
 
-    it('lists newest first', async () => {
-      const { store, d } = await seeded();
-      expect(ids(await store.listDeliveries())).toEqual(ids([d.m3b, d.m3a, d.m2a, d.m1b, d.m1a]));
-    });
-
-    it('filters by message, endpoint, tenant (null: none), event and status, combined', async () => {
-      const { store, m1, m3, d } = await seeded();
-      expect(ids(await store.listDeliveries({ messageId: m1.id }))).toEqual(ids([d.m1b, d.m1a]));
-      expect(ids(await store.listDeliveries({ endpointId: 'ep_b' }))).toEqual(ids([d.m3b, d.m1b]));
-      expect(ids(await store.listDeliveries({ tenant: null }))).toEqual(ids([d.m1b, d.m1a]));
-      expect(ids(await store.listDeliveries({ tenant: 'acme' }))).toEqual(
-        ids([d.m3b, d.m3a, d.m2a]),
-      );
-      expect(ids(await store.listDeliveries({ event: 'pong' }))).toEqual(ids([d.m2a]));
-      const statuses: [WebhookDeliveryStatus, WebhookDelivery[]][] = [
-        ['pending', [d.m3b, d.m2a]],
-        ['delivered', [d.m3a, d.m1a]],
-        ['failed', [d.m1b]],
-      ];
-      for (const [status, expected] of statuses) {
-        expect(ids(await store.listDeliveries({ status }))).toEqual(ids(expected));
-      }
+    it('lists deliveries newest first, filtered by message, endpoint, tenant, event and status', async () => {
+      const { store, endpoints, m1, m3, d } = await seeded();
+      const list = async (filter: Parameters<MemoryWebhookStore['listDeliveries']>[0]) =>
+        ids((await store.listDeliveries(filter)).items);
+      expect(await list({})).toEqual(ids([d.m3b, d.m3a, d.m2a, d.m1b, d.m1a]));
+      expect(await list({ messageId: m1.id })).toEqual(ids([d.m1b, d.m1a]));
+      expect(await list({ endpointId: endpoints.acmeA.id })).toEqual(ids([d.m3a, d.m2a]));
+      expect(await list({ tenant: null })).toEqual(ids([d.m1b, d.m1a]));
+      expect(await list({ tenant: 'acme' })).toEqual(ids([d.m3b, d.m3a, d.m2a]));
+      expect(await list({ event: 'pong' })).toEqual(ids([d.m2a]));
+      expect(await list({ status: 'pending' })).toEqual(ids([d.m3b, d.m2a]));
+      expect(await list({ status: 'delivered' })).toEqual(ids([d.m3a, d.m1a]));
+      expect(await list({ status: 'failed' })).toEqual(ids([d.m1b]));
       expect(
-        ids(
-          await store.listDeliveries({ messageId: m3.id, endpointId: 'ep_a', status: 'delivered' }),
-        ),
+        await list({ messageId: m3.id, endpointId: endpoints.acmeA.id, status: 'delivered' }),
       ).toEqual(ids([d.m3a]));
-      expect(await store.listDeliveries({ messageId: 'msg_nope' })).toEqual([]);
-      expect(await store.listDeliveries({ tenant: 'globex' })).toEqual([]);
+      expect(await list({ messageId: 'msg_nope' })).toEqual([]);
+      expect(await list({ tenant: 'globex' })).toEqual([]);
     });
 
-    it('follows status changes made through updateDelivery', async () => {
+    it('pages deliveries: `after` the last id of the page before, `next` null on the last', async () => {
       const { store, d } = await seeded();
-      await store.updateDelivery(d.m2a.id, { status: 'failed', lastError: 'HTTP 500' });
-      expect(ids(await store.listDeliveries({ status: 'failed' }))).toEqual(ids([d.m2a, d.m1b]));
-      expect(await store.getDelivery(d.m2a.id)).toMatchObject({
-        status: 'failed',
-        lastError: 'HTTP 500',
+      const first = await store.listDeliveries({}, { limit: 2 });
+      expect(ids(first.items)).toEqual(ids([d.m3b, d.m3a]));
+      expect(first.next).toBe(d.m3a.id);
+      const second = await store.listDeliveries({}, { limit: 2, after: first.next });
+      expect(ids(second.items)).toEqual(ids([d.m2a, d.m1b]));
+      const third = await store.listDeliveries({}, { limit: 2, after: second.next });
+      expect(third).toEqual({ items: [expect.objectContaining({ id: d.m1a.id })], next: null });
+      // Exactly a page left: the next one is empty.
+      const exact = await store.listDeliveries({ tenant: 'acme' }, { limit: 3 });
+      expect(exact.items).toHaveLength(3);
+      if (exact.next !== null) {
+        expect(await store.listDeliveries({ tenant: 'acme' }, { after: exact.next })).toEqual({
+          items: [],
+          next: null,
+        });
+      }
+      // Within a filter, and past a cursor whose delivery is gone.
+      const pending = await store.listDeliveries({ status: 'pending' }, { limit: 1 });
+      expect(ids(pending.items)).toEqual(ids([d.m3b]));
+      expect(
+        ids((await store.listDeliveries({ status: 'pending' }, { after: pending.next })).items),
+      ).toEqual(ids([d.m2a]));
+      expect(
+        ids((await store.listDeliveries({}, { after: `${d.m2a.id}0`, limit: 1 })).items),
+      ).toEqual(ids([d.m2a]));
+    });
+
+    it('lists 100 deliveries by default', async () => {
+      const store = new MemoryWebhookStore();
+      for (let n = 0; n < 150; n++) await addEndpoint(store);
+      const deliveries = await emit(store, message());
+      const page = await store.listDeliveries();
+      expect(page.items).toHaveLength(100);
+      expect(page.items[0].id).toBe(deliveries[149].id);
+      expect(page.next).toBe(deliveries[50].id);
+      expect((await store.listDeliveries({}, { limit: Infinity })).items).toHaveLength(150);
+    });
+
+    it('lists messages newest first by id, whatever order they were stored in', async () => {
+      const store = new MemoryWebhookStore();
+      const [older, newer, newest] = [message(), message({ tenant: 'acme' }), message()];
+      // Ids are made before the emit that stores them, and emits overlap.
+      for (const m of [newer, newest, older]) await emit(store, m);
+
+      const first = await store.listMessages({}, { limit: 2 });
+      expect(first).toEqual({ items: [newest, newer], next: newer.id });
+      expect(await store.listMessages({}, { after: first.next })).toEqual({
+        items: [older],
+        next: null,
       });
+      expect((await store.listMessages({ tenant: null })).items).toEqual([newest, older]);
+      expect((await store.listMessages({ tenant: 'acme' })).items).toEqual([newer]);
+      expect((await store.listMessages({ event: 'pong' })).items).toEqual([]);
     });
 
-    it('returns at most `limit`, the newest, and 100 by default', async () => {
-      const { store, d } = await seeded();
-      expect(ids(await store.listDeliveries({ limit: 2 }))).toEqual(ids([d.m3b, d.m3a]));
-      expect(ids(await store.listDeliveries({ tenant: 'acme', limit: 1 }))).toEqual(ids([d.m3b]));
-      expect(await store.listDeliveries({ limit: 0 })).toEqual([]);
+    it('lists endpoints in id order, filtered, in pages', async () => {
+      const store = new MemoryWebhookStore();
+      const [a, b, c] = [
+        storedEndpoint({ id: 'ep_1', events: ['ping', 'pong'] }),
+        storedEndpoint({ id: 'ep_2', tenant: 'acme' }),
+        storedEndpoint({ id: 'ep_3', disabled: true }),
+      ];
+      for (const endpoint of [c, a, b]) await store.insertEndpoint(endpoint);
 
-      const many = new MemoryWebhookStore();
-      const big = message();
-      const deliveries = await insert(
-        many,
-        big,
-        Array.from({ length: 150 }, (_, n): DeliverySpec => [`ep_${n}`]),
-      );
-      const listed = await many.listDeliveries();
-      expect(listed).toHaveLength(100);
-      expect(listed[0].id).toBe(deliveries[149].id);
-      expect(await many.listDeliveries({ limit: Infinity })).toHaveLength(150);
+      const first = await store.listEndpoints({}, { limit: 2 });
+      expect(first).toEqual({ items: [a, b], next: b.id });
+      expect(await store.listEndpoints({}, { after: first.next })).toEqual({
+        items: [c],
+        next: null,
+      });
+      expect((await store.listEndpoints({ tenant: null })).items).toEqual([a, c]);
+      expect((await store.listEndpoints({ event: 'pong' })).items).toEqual([a]);
+      expect((await store.listEndpoints({ disabled: false })).items).toEqual([a, b]);
+    });
+
+    it('lists the attempts of several deliveries in one call, oldest first', async () => {
+      const store = new MemoryWebhookStore();
+      await addEndpoint(store);
+      await addEndpoint(store);
+      const [first, second] = await emit(store, message());
+      await attemptOnce(store, first, 'pending');
+      await attemptOnce(store, (await store.getDelivery(first.id))!, 'delivered');
+
+      const attempts = await store.listAttempts([first.id, second.id, 'dlv_nope']);
+      expect([...attempts.keys()]).toEqual([first.id]);
+      expect(attempts.get(first.id)?.map((a) => a.attempt)).toEqual([1, 2]);
+      expect(await store.listAttempts([])).toEqual(new Map());
     });
   });
 
-  describe('compare and set', () => {
-    it('updates a delivery only while its status is the expected one', async () => {
+  describe('endpoints', () => {
+    it('updates an endpoint only while it is as expected (compare and set)', async () => {
       const store = new MemoryWebhookStore();
-      const m = message();
-      const [d] = await insert(store, m, [['ep_a', { status: 'failed' }]]);
-
-      const claims = await Promise.all([
-        store.updateDelivery(d.id, { status: 'pending' }, { status: 'failed' }),
-        store.updateDelivery(d.id, { status: 'pending' }, { status: 'failed' }),
-      ]);
-      expect(claims.filter(Boolean)).toHaveLength(1);
-      expect(claims.find(Boolean)).toMatchObject({ id: d.id, status: 'pending' });
-      expect(
-        await store.updateDelivery(d.id, { lastError: 'x' }, { status: 'delivered' }),
-      ).toBeUndefined();
-      expect(await store.getDelivery(d.id)).toMatchObject({ status: 'pending', lastError: null });
-      // Without `expected` it always applies; an unknown id is undefined either way.
-      expect(await store.updateDelivery(d.id, { lastError: 'y' })).toMatchObject({
-        lastError: 'y',
-      });
-      expect(await store.updateDelivery('dlv_nope', {}, { status: 'pending' })).toBeUndefined();
-    });
-
-    it('updates an endpoint only while its disabled flag is the expected one', async () => {
-      const store = new MemoryWebhookStore();
-      const ep = endpoint();
-      await store.insertEndpoint(ep);
+      const ep = await addEndpoint(store);
 
       const flips = await Promise.all([
         store.updateEndpoint(ep.id, { disabled: true, disabledReason: 'a' }, { disabled: false }),
         store.updateEndpoint(ep.id, { disabled: true, disabledReason: 'b' }, { disabled: false }),
       ]);
       expect(flips.filter(Boolean)).toHaveLength(1);
-      expect(await store.getEndpoint(ep.id)).toMatchObject({
-        disabled: true,
-        disabledReason: 'a',
-      });
+      expect(await store.getEndpoint(ep.id)).toMatchObject({ disabled: true, disabledReason: 'a' });
       expect(
         await store.updateEndpoint(ep.id, { disabled: false }, { disabled: true }),
       ).toMatchObject({ disabled: false });
       expect(await store.updateEndpoint('ep_nope', {}, { disabled: false })).toBeUndefined();
+
+      // `failingSince: null` expects it unset.
+      const since = new Date(1_000);
+      const marks = await Promise.all([
+        store.updateEndpoint(ep.id, { failingSince: since }, { failingSince: null }),
+        store.updateEndpoint(ep.id, { failingSince: new Date(2_000) }, { failingSince: null }),
+      ]);
+      expect(marks.filter(Boolean)).toHaveLength(1);
+      expect((await store.getEndpoint(ep.id))?.failingSince).toEqual(since);
+      // Without `expected` it always applies; a field left undefined is left as it is.
+      expect(
+        await store.updateEndpoint(ep.id, { description: 'd', failingSince: undefined }),
+      ).toMatchObject({ description: 'd', failingSince: since });
+    });
+
+    it('removes an endpoint, failing its pending deliveries in the same step', async () => {
+      const store = new MemoryWebhookStore();
+      const ep = await addEndpoint(store);
+      const other = await addEndpoint(store);
+      const [done, otherDelivery] = await emit(store, message());
+      await attemptOnce(store, done, 'delivered');
+      const [pending] = await emit(store, message());
+      const [running] = await emit(store, message());
+      await store.claim(running.id, lease());
+      const now = new Date(5_000);
+
+      const removed = await store.removeEndpoint(ep.id, 'endpoint removed', now);
+      expect(removed.removed).toBe(true);
+      expect(ids(removed.failed).sort()).toEqual(ids([pending, running]).sort());
+      for (const failed of removed.failed) {
+        expect(failed).toMatchObject({
+          status: 'failed',
+          lastError: 'endpoint removed',
+          nextAttemptAt: null,
+          updatedAt: now,
+        });
+        expect(await store.getDelivery(failed.id)).toEqual(failed);
+      }
+      expect(await store.getDelivery(done.id)).toMatchObject({ status: 'delivered' });
+      expect(await store.getDelivery(otherDelivery.id)).toMatchObject({ status: 'pending' });
+      expect(await store.getEndpoint(ep.id)).toBeUndefined();
+      expect((await store.listEndpoints()).items).toEqual([other]);
+      // The attempt that was running is logged, its outcome not applied.
+      const late = await store.record(running.id, OWNER, attempt(running), outcome('delivered'));
+      expect(late).toMatchObject({ applied: false, delivery: { status: 'failed', attempts: 1 } });
+      expect(await store.removeEndpoint(ep.id, 'again', now)).toEqual({
+        removed: false,
+        failed: [],
+      });
     });
   });
 
-  describe('read-only records', () => {
-    it('copies an endpoint on insert, so the caller may go on using its object', async () => {
-      const store = new MemoryWebhookStore();
-      const input = endpoint({
-        events: ['ping'],
-        retiredSecrets: [{ secret: 'whsec_old', expiresAt: new Date(Date.now() + 60_000) }],
-      });
-      await store.insertEndpoint(input);
-      input.events.push('mutated');
-      input.retiredSecrets[0].secret = 'mutated';
-      input.url = 'https://mutated.example';
-
-      const got = (await store.getEndpoint(input.id))!;
-      expect(got.events).toEqual(['ping']);
-      expect(got.retiredSecrets[0].secret).toBe('whsec_old');
-      expect(got.url).toBe('https://example.com/hooks');
-    });
-
-    it('never changes an endpoint it handed out: an update stores a new record', async () => {
-      const store = new MemoryWebhookStore();
-      const input = endpoint({ events: ['ping'] });
-      await store.insertEndpoint(input);
-      const before = (await store.getEndpoint(input.id))!;
-      const subscribed = await store.findSubscribedEndpointIds('ping', null);
-
-      const patchEvents = ['ping', 'pong'];
-      const updated = (await store.updateEndpoint(input.id, {
-        description: 'd',
-        events: patchEvents,
-      }))!;
-      patchEvents.push('mutated');
-
-      expect(before.description).toBeNull();
-      expect(before.events).toEqual(['ping']);
-      expect(subscribed).toEqual([input.id]);
-      expect(updated).not.toBe(before);
-      expect(await store.getEndpoint(input.id)).toMatchObject({
-        description: 'd',
-        events: ['ping', 'pong'],
-      });
-      // The subscription index follows the update.
-      expect(await store.findSubscribedEndpointIds('pong', null)).toEqual([updated.id]);
-      await store.updateEndpoint(input.id, { disabled: true });
-      expect(await store.findSubscribedEndpointIds('ping', null)).toEqual([]);
-      await store.deleteEndpoint(input.id);
-      expect(await store.listEndpoints()).toEqual([]);
-    });
-
-    it('keeps its subscription index bounded, whatever the number of tenants emitted for', async () => {
-      const store = new MemoryWebhookStore();
-      const acme = endpoint({ tenant: 'acme', events: ['ping'] });
-      await store.insertEndpoint(acme);
-      for (let i = 0; i < 12_000; i++) {
-        expect(await store.findSubscribedEndpointIds('ping', `tenant-${i}`)).toEqual([]);
-      }
-      const cached = (store as unknown as { subscriptions: Map<unknown, Map<unknown, unknown>> })
-        .subscriptions;
-      const entries = [...cached.values()].reduce((sum, byEvent) => sum + byEvent.size, 0);
-      expect(entries).toBeLessThanOrEqual(10_000);
-      // Dropping entries never loses a subscription.
-      expect(await store.findSubscribedEndpointIds('ping', 'acme')).toEqual([acme.id]);
-    });
-
-    it('never changes a delivery it handed out, nor shares one between reads', async () => {
-      const store = new MemoryWebhookStore();
+  describe('claim, record and sweep', () => {
+    async function oneDelivery(store = new MemoryWebhookStore()) {
+      const endpoint = await addEndpoint(store);
       const m = message();
-      const [first, second] = await insert(store, m, [['ep_a'], ['ep_b']]);
-      const before = (await store.getDelivery(first.id))!;
-      const [listedBefore] = await store.listDeliveries({ endpointId: 'ep_a' });
+      const [delivery] = await emit(store, m);
+      return { store, endpoint, message: m, delivery };
+    }
 
-      const updated = (await store.updateDelivery(first.id, { status: 'failed', attempts: 1 }))!;
-
-      expect(before).toMatchObject({ status: 'pending', attempts: 0 });
-      expect(listedBefore).toEqual(before);
-      expect(updated).toMatchObject({ id: first.id, status: 'failed', attempts: 1 });
-      const read = (await store.getDelivery(first.id))!;
-      expect(read).toEqual(updated);
-      // Each read is a record of its own, Dates included: changing one reaches nothing else.
-      expect(read).not.toBe(updated);
-      read.updatedAt.setTime(0);
-      read.status = 'delivered';
-      expect(await store.getDelivery(first.id)).toEqual(updated);
-      // Same place in the newest-first order as before the update.
-      expect((await store.listDeliveries()).map((d) => d.id)).toEqual([second.id, first.id]);
+    it('claims a pending, due delivery with its message and endpoint', async () => {
+      const { store, endpoint, message: m, delivery } = await oneDelivery();
+      expect(await store.claim(delivery.id, lease())).toEqual({
+        delivery,
+        message: { id: m.id, method: m.method, body: m.body },
+        endpoint,
+      });
+      expect(await store.claim('dlv_nope', lease())).toBeUndefined();
+      // Not yet due.
+      const { store: early, delivery: later } = await oneDelivery();
+      expect(
+        await early.claim(later.id, lease(OWNER, new Date(later.createdAt.getTime() - 1))),
+      ).toBeUndefined();
     });
 
-    it('keeps what an attempt said, not the object it was given', async () => {
-      const store = new MemoryWebhookStore();
-      const [d] = await insert(store, message(), [['ep_a']]);
-      const given = attempt(d);
-      const kept = { ...given, startedAt: new Date(given.startedAt.getTime()) };
-      await store.recordAttempt(given);
-
-      given.startedAt.setTime(0);
-      given.statusCode = 204;
-      const [listed] = await store.listAttempts(d.id);
-      expect(listed).toEqual(kept);
-      listed.startedAt.setTime(0);
-      expect(await store.listAttempts(d.id)).toEqual([kept]);
-    });
-
-    it('finds each delivery of a message with a long fan-out, and its attempts', async () => {
-      const store = new MemoryWebhookStore();
-      // Past the length it scans: one shared list, as the subscription index hands out.
-      const endpointIds = Array.from({ length: 40 }, (_, n) => `ep_${n}`);
-      const [first, second] = [message(), message()];
-      const deliveries = await insert(
-        store,
-        first,
-        endpointIds.map((id) => [id]),
+    it("refuses a delivery leased to another owner until the lease ends; the owner's own lease does not stop it", async () => {
+      const { store, delivery } = await oneDelivery();
+      const now = new Date();
+      const claims = await Promise.all([
+        store.claim(delivery.id, lease('a', now)),
+        store.claim(delivery.id, lease('b', now)),
+      ]);
+      expect(claims.map(Boolean)).toEqual([true, false]);
+      expect(await store.claim(delivery.id, lease('a', now))).toBeDefined();
+      const ended = new Date(now.getTime() + MINUTE);
+      expect(await store.claim(delivery.id, lease('b', new Date(ended.getTime() - 1)))).toBe(
+        undefined,
       );
-      await insert(
-        store,
-        second,
-        endpointIds.map((id) => [id]),
+      expect(await store.claim(delivery.id, lease('b', ended))).toBeDefined();
+    });
+
+    it('records an attempt and its outcome in one step, releasing the lease', async () => {
+      const { store, delivery } = await oneDelivery();
+      const claimed = (await store.claim(delivery.id, lease()))!;
+      const sent = attempt(claimed.delivery);
+      const retryAt = new Date(Date.now() + MINUTE);
+
+      const recorded = await store.record(
+        delivery.id,
+        OWNER,
+        sent,
+        outcome('pending', { nextAttemptAt: retryAt, lastError: 'HTTP 500' }),
       );
-      for (const [index, endpointId] of endpointIds.entries()) {
-        const context = await store.getAttemptContext(first.id, endpointId);
-        expect(context?.delivery.id).toBe(deliveries[index].id);
-        expect((await store.getAttemptContext(second.id, endpointId))?.delivery.endpointId).toBe(
-          endpointId,
-        );
-      }
-      expect(await store.getAttemptContext(first.id, 'ep_40')).toBeUndefined();
-      const recorded = await store.recordAttempt(attempt(deliveries[33]), { attempts: 1 });
-      expect(recorded.delivery).toMatchObject({ id: deliveries[33].id, attempts: 1 });
-      expect(await store.listAttempts(deliveries[33].id)).toHaveLength(1);
-      expect(await store.listAttempts(deliveries[32].id)).toHaveLength(0);
+      expect(recorded).toEqual({
+        applied: true,
+        delivery: {
+          ...delivery,
+          attempts: 1,
+          scheduleAttempts: 1,
+          nextAttemptAt: retryAt,
+          lastError: 'HTTP 500',
+          updatedAt: expect.any(Date),
+        },
+        endpoint: await store.getEndpoint(delivery.endpointId),
+      });
+      expect(await store.getDelivery(delivery.id)).toEqual(recorded.delivery);
+      expect((await store.listAttempts([delivery.id])).get(delivery.id)).toEqual([sent]);
+      // Released: anyone may claim it once due.
+      expect(await store.claim(delivery.id, lease('other', retryAt))).toBeDefined();
     });
 
-    it('reads an attempt context: the delivery with its message and endpoint', async () => {
-      const store = new MemoryWebhookStore();
-      const ep = endpoint();
-      await store.insertEndpoint(ep);
-      const m = message();
-      const [d, orphan] = await insert(store, m, [[ep.id], ['ep_removed']]);
+    it('logs the attempt of an owner whose lease was taken over, applying nothing', async () => {
+      const { store, delivery } = await oneDelivery();
+      const now = new Date();
+      await store.claim(delivery.id, lease('a', now, 1_000));
+      const later = new Date(now.getTime() + 1_000);
+      await store.claim(delivery.id, lease('b', later));
 
-      const progress = ({
-        id,
-        messageId,
-        endpointId,
-        status,
-        attempts,
-        scheduleAttempts,
-      }: WebhookDelivery) => ({ id, messageId, endpointId, status, attempts, scheduleAttempts });
-      // The message as an attempt reads it: what it sends.
-      const content = { id: m.id, method: m.method, body: m.body };
-      expect(await store.getAttemptContext(m.id, ep.id)).toEqual({
-        delivery: progress(d),
-        message: expect.objectContaining(content),
-        endpoint: await store.getEndpoint(ep.id),
+      const late = await store.record(delivery.id, 'a', attempt(delivery, 1), outcome('failed'));
+      expect(late).toEqual({
+        applied: false,
+        delivery: { ...delivery, attempts: 1 },
+        endpoint: await store.getEndpoint(delivery.endpointId),
       });
-      expect(await store.getAttemptContext(m.id, 'ep_removed')).toEqual({
-        delivery: progress(orphan),
-        message: expect.objectContaining(content),
-        endpoint: undefined,
-      });
-      // How far it got, as stored now.
-      await store.updateDelivery(d.id, { attempts: 2, scheduleAttempts: 1 });
-      expect((await store.getAttemptContext(m.id, ep.id))?.delivery).toEqual({
-        ...progress(d),
-        attempts: 2,
-        scheduleAttempts: 1,
-      });
-      expect(await store.getAttemptContext(m.id, 'ep_other')).toBeUndefined();
-      expect(await store.getAttemptContext('msg_nope', ep.id)).toBeUndefined();
+      // The new owner's attempt counts on from it and applies.
+      const own = await store.record(delivery.id, 'b', attempt(delivery, 2), outcome('delivered'));
+      expect(own).toMatchObject({ applied: true, delivery: { status: 'delivered', attempts: 2 } });
+      expect((await store.listAttempts([delivery.id])).get(delivery.id)).toHaveLength(2);
+      // Attempts never count back.
+      await store.record(delivery.id, 'a', attempt(delivery, 1), outcome('failed'));
+      expect(await store.getDelivery(delivery.id)).toMatchObject({ attempts: 2 });
     });
 
-    it('records an attempt, with its delivery update in the same step, and reads the endpoint back', async () => {
-      const store = new MemoryWebhookStore();
-      const ep = endpoint();
-      await store.insertEndpoint(ep);
-      const [d] = await insert(store, message(), [[ep.id]]);
-      const first = attempt(d, 1);
-      const second = { ...attempt(d, 2), statusCode: 204, outcome: 'delivered' as const };
-
-      // Without a patch: logged, the delivery as it was.
-      expect(await store.recordAttempt(first)).toEqual({
-        delivery: d,
-        endpoint: await store.getEndpoint(ep.id),
+    it('gives up a claimed delivery without an attempt', async () => {
+      const { store, delivery } = await oneDelivery();
+      await store.claim(delivery.id, lease());
+      const recorded = await store.record(delivery.id, OWNER, null, outcome('failed'));
+      expect(recorded).toMatchObject({
+        applied: true,
+        delivery: { status: 'failed', attempts: 0, nextAttemptAt: null },
       });
-      await store.updateEndpoint(ep.id, { failingSince: new Date(1_000) });
-
-      const recorded = await store.recordAttempt(second, { status: 'delivered', attempts: 2 });
-      expect(recorded.delivery).toMatchObject({ id: d.id, status: 'delivered', attempts: 2 });
-      // The endpoint as stored now, not as it was when the delivery was made.
-      expect(recorded.endpoint?.failingSince).toEqual(new Date(1_000));
-      expect(await store.getDelivery(d.id)).toEqual(recorded.delivery);
-      expect(await store.listAttempts(d.id)).toEqual([first, second]);
-      // A new record: the one handed out before is unchanged.
-      expect(d).toMatchObject({ status: 'pending', attempts: 0 });
-
-      const stray = { ...attempt(d, 3), messageId: 'msg_nope', deliveryId: 'dlv_0_msg_nope' };
-      expect(await store.recordAttempt(stray, { status: 'failed' })).toEqual({
+      expect(await store.listAttempts([delivery.id])).toEqual(new Map());
+      // Unclaimed, or gone: nothing applies.
+      const { store: other, delivery: unclaimed } = await oneDelivery();
+      expect(await other.record(unclaimed.id, OWNER, null, outcome('failed'))).toMatchObject({
+        applied: false,
+        delivery: { status: 'pending' },
+      });
+      expect(await other.record('dlv_nope', OWNER, null, outcome('failed'))).toEqual({
+        applied: false,
         delivery: undefined,
-        endpoint: await store.getEndpoint(ep.id),
       });
-      expect(await store.listAttempts(d.id)).toHaveLength(2);
     });
 
-    it('finds a delivery by its id only, refusing ids it did not give', async () => {
+    it('sweeps due deliveries no one holds, oldest due first, up to the limit', async () => {
       const store = new MemoryWebhookStore();
+      await addEndpoint(store);
+      const base = Date.now() - 10 * MINUTE;
+      const at = (minutes: number) => new Date(base + minutes * MINUTE);
+      const [late] = await emit(store, message({ createdAt: at(3) }));
+      const [early] = await emit(store, message({ createdAt: at(1) }));
+      const [middle] = await emit(store, message({ createdAt: at(2) }));
+      const [held] = await emit(store, message({ createdAt: at(0) }));
+      const [done] = await emit(store, message({ createdAt: at(0) }));
+      const [future] = await emit(store, message({ createdAt: new Date(Date.now() + MINUTE) }));
+      await store.claim(held.id, lease('other'));
+      await attemptOnce(store, done, 'delivered');
+
+      const swept = await store.sweep(lease(), 2);
+      expect(swept.map((claimed) => claimed.delivery.id)).toEqual([early.id, middle.id]);
+      expect(swept[0].message?.id).toBe(early.messageId);
+      // What it swept is leased: a second sweep, even its own, skips it.
+      expect((await store.sweep(lease(), 10)).map((c) => c.delivery.id)).toEqual([late.id]);
+      expect(await store.sweep(lease(), 10)).toEqual([]);
+      expect(await store.sweep(lease(), 0)).toEqual([]);
+      // Once the leases end, they are swept again; the future one once due.
+      const later = new Date(Date.now() + 2 * MINUTE);
+      expect((await store.sweep(lease('third', later), 10)).map((c) => c.delivery.id)).toEqual([
+        held.id,
+        early.id,
+        middle.id,
+        late.id,
+        future.id,
+      ]);
+    });
+
+    it('redelivers finished deliveries, due now with a new schedule, and leaves pending ones', async () => {
+      const store = new MemoryWebhookStore();
+      const a = await addEndpoint(store);
+      const b = await addEndpoint(store);
+      await addEndpoint(store);
       const m = message();
-      const [d] = await insert(store, m, [['ep_a']]);
-      expect(d).toMatchObject({ messageId: m.id, endpointId: 'ep_a', status: 'pending' });
+      const [toA, toB, toC] = await emit(store, m);
+      await attemptOnce(store, toA, 'failed');
+      await attemptOnce(store, toB, 'delivered');
+      const now = new Date(Date.now() + MINUTE);
 
-      for (const id of [
-        'dlv_nope',
-        `dlv_1_${m.id}`,
-        `dlv_00_${m.id}`,
-        `dlv__${m.id}`,
-        `dlv_-1_${m.id}`,
-        `xyz_0_${m.id}`,
-        m.id,
-        '',
-      ]) {
-        expect(await store.getDelivery(id)).toBeUndefined();
-        expect(await store.updateDelivery(id, { status: 'failed' })).toBeUndefined();
-      }
-      expect(await store.getDelivery(d.id)).toEqual(d);
+      const one = await store.redeliver({ messageId: m.id, endpointId: a.id, now, notify: false });
+      expect(one).toEqual({
+        found: true,
+        matched: 1,
+        redelivered: [
+          expect.objectContaining({
+            id: toA.id,
+            status: 'pending',
+            attempts: 1,
+            scheduleAttempts: 0,
+            nextAttemptAt: now,
+            updatedAt: now,
+          }),
+        ],
+      });
+      const all = await store.redeliver({ messageId: m.id, now, notify: false });
+      expect(all).toMatchObject({ found: true, matched: 3 });
+      expect(ids(all.redelivered)).toEqual([toB.id]);
+      expect(await store.getDelivery(toC.id)).toEqual(toC);
+      expect(
+        await store.redeliver({ messageId: m.id, endpointId: 'ep_nope', now, notify: false }),
+      ).toEqual({ found: true, matched: 0, redelivered: [] });
+      expect(await store.redeliver({ messageId: 'msg_nope', now, notify: false })).toEqual({
+        found: false,
+        matched: 0,
+        redelivered: [],
+      });
+      expect((await store.claim(toB.id, lease(OWNER, now)))?.endpoint).toEqual(b);
     });
 
-    it('returns the existing message on an idempotent repeat, unchanged', async () => {
-      const store = new MemoryWebhookStore();
-      const m = message({ idempotencyKey: 'k' });
-      await store.insertMessage(m, [], EPOCH);
-      const repeat = await store.insertMessage(message({ idempotencyKey: 'k' }), [], EPOCH);
-      if (repeat.inserted) throw new Error('expected the repeat to be refused');
+    it('lets no lease from before a redelivery change the new schedule', async () => {
+      const { store, endpoint, message: m, delivery } = await oneDelivery();
+      await store.claim(delivery.id, lease('a'));
+      await store.removeEndpoint(endpoint.id, 'removed', new Date());
+      await store.redeliver({ messageId: m.id, now: new Date(), notify: false });
 
-      expect(repeat.existing).toEqual(m);
-      expect(await store.getMessage(m.id)).toEqual(m);
+      expect(await store.record(delivery.id, 'a', null, outcome('delivered'))).toMatchObject({
+        applied: false,
+        delivery: { status: 'pending' },
+      });
+      // Its endpoint is gone: the claim says so.
+      expect(await store.claim(delivery.id, lease('b'))).toMatchObject({ endpoint: undefined });
     });
   });
 
-  describe('retention', () => {
-    it('forgets finished old messages with their deliveries, attempts and key; keeps pending ones', async () => {
-      const store = new MemoryWebhookStore({ retention: 1_000, idempotencyTtl: 1_000 });
-      const longAgo = new Date(Date.now() - 60_000);
-      const delivered = message({ createdAt: longAgo, idempotencyKey: 'k-delivered' });
+  describe('copies', () => {
+    it('keeps nothing it is given by reference', async () => {
+      const store = new MemoryWebhookStore();
+      const input = storedEndpoint({
+        id: nextId('ep'),
+        retiredSecrets: [{ secret: 'whsec_old', expiresAt: new Date(Date.now() + MINUTE) }],
+      });
+      await store.insertEndpoint(input);
+      const m = message();
+      const [d] = await emit(store, m);
+      const claimed = (await store.claim(d.id, lease()))!;
+      const sent = attempt(claimed.delivery);
+      const kept = { ...sent, startedAt: new Date(sent.startedAt.getTime()) };
+      const result = outcome('pending', { nextAttemptAt: new Date(Date.now() + MINUTE) });
+      const retryAt = result.nextAttemptAt!.getTime();
+      await store.record(d.id, OWNER, sent, result);
+      const patch = { events: ['ping', 'pong'] };
+      await store.updateEndpoint(input.id, patch);
+
+      input.events.push('mutated');
+      input.retiredSecrets[0].expiresAt.setTime(0);
+      input.url = 'https://mutated.example';
+      m.createdAt.setTime(0);
+      m.body = 'mutated';
+      sent.startedAt.setTime(0);
+      sent.statusCode = 204;
+      result.nextAttemptAt!.setTime(0);
+      patch.events.push('mutated');
+
+      const endpoint = (await store.getEndpoint(input.id))!;
+      expect(endpoint.events).toEqual(['ping', 'pong']);
+      expect(endpoint.retiredSecrets[0].expiresAt.getTime()).toBeGreaterThan(Date.now());
+      expect(endpoint.url).toBe('https://example.com/hooks');
+      expect(await store.getMessage(m.id)).toMatchObject({ body: '{"message":"ping"}' });
+      expect((await store.getMessage(m.id))!.createdAt.getTime()).toBeGreaterThan(0);
+      expect((await store.listAttempts([d.id])).get(d.id)).toEqual([kept]);
+      expect((await store.getDelivery(d.id))!.nextAttemptAt?.getTime()).toBe(retryAt);
+    });
+
+    it('hands out a record of its own to every call, Dates and arrays included', async () => {
+      const store = new MemoryWebhookStore();
+      const ep = await addEndpoint(store);
+      const m = message();
+      const [d] = await emit(store, m);
+      await attemptOnce(store, d, 'pending');
+      const delivery = (await store.getDelivery(d.id))!;
+      const before = structuredClone({
+        endpoint: ep,
+        message: m,
+        delivery,
+        attempts: (await store.listAttempts([d.id])).get(d.id),
+      });
+
+      const mutate = (record: {
+        createdAt?: Date;
+        updatedAt?: Date;
+        startedAt?: Date;
+        nextAttemptAt?: Date | null;
+        events?: string[];
+        id: string;
+      }) => {
+        for (const date of [record.createdAt, record.updatedAt, record.startedAt]) {
+          date?.setTime(0);
+        }
+        record.nextAttemptAt?.setTime(0);
+        record.events?.push('mutated');
+        record.id = 'mutated';
+      };
+      mutate((await store.getEndpoint(ep.id))!);
+      (await store.listEndpoints()).items.forEach(mutate);
+      mutate((await store.getMessage(m.id))!);
+      (await store.listMessages()).items.forEach(mutate);
+      mutate((await store.getDelivery(d.id))!);
+      (await store.listDeliveries()).items.forEach(mutate);
+      (await store.listAttempts([d.id])).get(d.id)!.forEach(mutate);
+      const claimed = (await store.claim(d.id, lease(OWNER, new Date(Date.now() + MINUTE))))!;
+      mutate(claimed.delivery);
+      mutate(claimed.endpoint!);
+      const recorded = await store.record(d.id, OWNER, null, outcome('pending'));
+      mutate(recorded.delivery!);
+      const now = new Date();
+      const current = (await store.getDelivery(d.id))!;
+
+      expect(await store.getEndpoint(ep.id)).toEqual(before.endpoint);
+      expect(await store.getMessage(m.id)).toEqual(before.message);
+      expect(current.id).toBe(d.id);
+      expect(current.createdAt).toEqual(before.delivery.createdAt);
+      expect(current.updatedAt.getTime()).toBeLessThanOrEqual(now.getTime());
+      expect(current.updatedAt.getTime()).toBeGreaterThan(0);
+      expect((await store.listAttempts([d.id])).get(d.id)).toEqual(before.attempts);
+    });
+  });
+
+  describe('retention (prune)', () => {
+    it('forgets finished messages older than `before`, with their deliveries and attempts; keeps the rest', async () => {
+      const store = new MemoryWebhookStore();
+      await addEndpoint(store);
+      await addEndpoint(store);
+      const longAgo = new Date(Date.now() - MINUTE);
+      const delivered = message({ createdAt: longAgo });
       const failed = message({ createdAt: longAgo });
-      const pending = message({ createdAt: longAgo, idempotencyKey: 'k-pending' });
+      const pending = message({ createdAt: longAgo });
       const mixed = message({ createdAt: longAgo });
       const young = message();
-      const d = {
-        delivered: (await insert(store, delivered, [['ep_a', { status: 'delivered' }]]))[0],
-        failed: (await insert(store, failed, [['ep_a', { status: 'failed' }]]))[0],
-        pending: (await insert(store, pending, [['ep_a']]))[0],
-        ...(await insert(store, mixed, [['ep_a', { status: 'delivered' }], ['ep_b']]).then(
-          ([mixedDone, mixedPending]) => ({ mixedDone, mixedPending }),
-        )),
-        young: (await insert(store, young, [['ep_a', { status: 'delivered' }]]))[0],
+      const all = async (of: WebhookMessage, status: WebhookDeliveryStatus | null) => {
+        const deliveries = await emit(store, of);
+        if (status) for (const d of deliveries) await attemptOnce(store, d, status);
+        return deliveries;
       };
-      await store.recordAttempt(attempt(d.delivered));
-      await store.recordAttempt(attempt(d.pending));
+      const [dDelivered] = await all(delivered, 'delivered');
+      const [dFailed] = await all(failed, 'failed');
+      const [dPending] = await all(pending, null);
+      await store.claim(dPending.id, lease());
+      await store.record(dPending.id, OWNER, attempt(dPending), outcome('pending'));
+      const [mixedDone] = await all(mixed, null);
+      await attemptOnce(store, mixedDone, 'delivered');
+      await all(young, 'delivered');
 
-      await fill(store, 1000 - 5);
+      expect(await store.prune(new Date(Date.now() - 1_000), 100)).toBe(2);
 
       expect(await store.getMessage(delivered.id)).toBeUndefined();
       expect(await store.getMessage(failed.id)).toBeUndefined();
-      expect(await store.getDelivery(d.delivered.id)).toBeUndefined();
-      expect(await store.getDelivery(d.failed.id)).toBeUndefined();
-      expect(await store.listAttempts(d.delivered.id)).toEqual([]);
-      expect(await store.listDeliveries({ messageId: delivered.id })).toEqual([]);
+      expect(await store.getDelivery(dDelivered.id)).toBeUndefined();
+      expect(await store.getDelivery(dFailed.id)).toBeUndefined();
+      expect(await store.listAttempts([dDelivered.id])).toEqual(new Map());
+      expect((await store.listDeliveries({ messageId: delivered.id })).items).toEqual([]);
 
       expect(await store.getMessage(pending.id)).toEqual(pending);
-      expect(await store.getDelivery(d.pending.id)).toEqual(d.pending);
-      expect(await store.listAttempts(d.pending.id)).toHaveLength(1);
+      expect((await store.listAttempts([dPending.id])).get(dPending.id)).toHaveLength(1);
       expect(await store.getMessage(mixed.id)).toEqual(mixed);
-      expect(await store.getDelivery(d.mixedDone.id)).toEqual(d.mixedDone);
+      expect(await store.getDelivery(mixedDone.id)).toMatchObject({ status: 'delivered' });
       expect(await store.getMessage(young.id)).toEqual(young);
-      expect(await store.getDelivery(d.young.id)).toEqual(d.young);
-
-      // The forgotten message's key is free again; the pending one's still deduplicates.
-      expect(
-        await store.insertMessage(message({ idempotencyKey: 'k-delivered' }), [], EPOCH),
-      ).toMatchObject({ inserted: true });
-      expect(
-        await store.insertMessage(message({ idempotencyKey: 'k-pending' }), [], EPOCH),
-      ).toMatchObject({ inserted: false, existing: { id: pending.id } });
+      expect(await store.prune(new Date(Date.now() - 1_000), 100)).toBe(0);
     });
 
-    it('forgets a once-pending message after it finishes, at a later prune', async () => {
-      const store = new MemoryWebhookStore({ retention: 1_000 });
-      const old = message({ createdAt: new Date(Date.now() - 60_000) });
-      const [d] = await insert(store, old, [['ep_a']]);
-      await fill(store, 999);
-      expect(await store.getMessage(old.id)).toBeDefined();
+    it('forgets at most `limit` messages per call', async () => {
+      const store = new MemoryWebhookStore();
+      for (let n = 0; n < 5; n++) await emit(store, message({ createdAt: EPOCH }));
+      expect(await store.prune(new Date(), 2)).toBe(2);
+      expect(await store.prune(new Date(), 2)).toBe(2);
+      expect(await store.prune(new Date(), 2)).toBe(1);
+      expect((await store.listMessages()).items).toEqual([]);
+    });
 
-      await store.updateDelivery(d.id, { status: 'delivered' });
-      await fill(store, 1000);
+    it('forgets a once-pending message after it finishes', async () => {
+      const store = new MemoryWebhookStore();
+      await addEndpoint(store);
+      const old = message({ createdAt: new Date(Date.now() - MINUTE) });
+      const [d] = await emit(store, old);
+      expect(await store.prune(new Date(), 100)).toBe(0);
+      await attemptOnce(store, d, 'delivered');
+      expect(await store.prune(new Date(), 100)).toBe(1);
       expect(await store.getMessage(old.id)).toBeUndefined();
     });
 
-    it('keeps a message with a key for idempotencyTtl even when retention is shorter', async () => {
-      const hour = 60 * 60 * 1000;
-      const store = new MemoryWebhookStore({ retention: 1_000, idempotencyTtl: hour });
-      const keyed = message({ createdAt: new Date(Date.now() - 60_000), idempotencyKey: 'k' });
+    it('leaves the key of a forgotten message behind until idempotencyTtl, then frees it', async () => {
+      const hour = 60 * MINUTE;
+      const store = new MemoryWebhookStore({ idempotencyTtl: hour });
+      await addEndpoint(store);
+      const keyed = message({ createdAt: new Date(Date.now() - MINUTE), idempotencyKey: 'k' });
       const expired = message({ createdAt: new Date(Date.now() - 2 * hour), idempotencyKey: 'e' });
-      const plain = message({ createdAt: new Date(Date.now() - 60_000) });
-      await store.insertMessage(expired, [], EPOCH);
-      const [d] = await insert(store, keyed, [['ep_a', { status: 'delivered' }]]);
-      await store.insertMessage(plain, [], EPOCH);
-      await fill(store, 1000 - 3);
+      const pending = message({ createdAt: new Date(Date.now() - 2 * hour), idempotencyKey: 'p' });
+      for (const m of [expired, keyed])
+        await attemptOnce(store, (await emit(store, m))[0], 'failed');
+      await emit(store, pending);
 
-      // Past the retention: the plain message goes, and so does the key older than the TTL.
-      expect(await store.getMessage(plain.id)).toBeUndefined();
-      expect(await store.getMessage(expired.id)).toBeUndefined();
-      // Inside the TTL the key still deduplicates, and the message it names is still there.
-      expect(await store.getMessage(keyed.id)).toEqual(keyed);
-      expect(await store.getDelivery(d.id)).toEqual(d);
+      expect(await store.prune(new Date(), 100)).toBe(2);
+      expect(await store.getMessage(keyed.id)).toBeUndefined();
       const since = new Date(Date.now() - hour);
-      expect(await store.insertMessage(message({ idempotencyKey: 'k' }), [], since)).toMatchObject({
+      // Inside the TTL the key still deduplicates, though its message is gone.
+      expect(await emitRaw(store, message({ idempotencyKey: 'k' }), since)).toEqual({
         inserted: false,
-        existing: { id: keyed.id },
+        existing: { id: keyed.id, event: 'ping' },
         deliveries: 1,
       });
-    });
-
-    it('keeps everything younger than the retention', async () => {
-      const store = new MemoryWebhookStore({ retention: 60 * 60 * 1000 });
-      const m = message({ createdAt: new Date(Date.now() - 60_000) });
-      const [d] = await insert(store, m, [['ep_a', { status: 'delivered' }]]);
-      await fill(store, 999);
-      expect(await store.getDelivery(d.id)).toEqual(d);
-    });
-  });
-
-  describe('size limit (maxStoreBytes)', () => {
-    const body = 'x'.repeat(1_000);
-    const deliveredMessage = async (
-      store: MemoryWebhookStore,
-      extra: Partial<WebhookMessage> = {},
-    ) => {
-      const m = message({ body, ...extra });
-      const [d] = await insert(store, m, [['ep_a', { status: 'delivered' }]]);
-      return { message: m, delivery: d };
-    };
-    const costOf = (store: MemoryWebhookStore) => store.estimatedBytes;
-
-    it('forgets the finished messages that finished first once full, before their retention', async () => {
-      const probe = new MemoryWebhookStore();
-      await deliveredMessage(probe);
-      const one = costOf(probe);
-      // Room for about ten messages; retention (24 h) never comes into it.
-      const store = new MemoryWebhookStore({ maxStoreBytes: 10 * one + one / 2 });
-      const pending = message({ body });
-      await insert(store, pending, [['ep_a']]);
-      const sent = [];
-      for (let n = 0; n < 30; n++) sent.push(await deliveredMessage(store));
-
-      expect(costOf(store)).toBeLessThanOrEqual(10 * one + one / 2);
-      // The newest are kept, the oldest finished ones forgotten, the pending one kept.
-      expect(await store.getMessage(sent[29].message.id)).toEqual(sent[29].message);
-      expect(await store.getMessage(sent[0].message.id)).toBeUndefined();
-      expect(await store.getDelivery(sent[0].delivery.id)).toBeUndefined();
-      expect(await store.getMessage(pending.id)).toEqual(pending);
-      const kept = await store.listDeliveries({ limit: Infinity });
-      expect(kept.length).toBeGreaterThanOrEqual(8);
-      expect(kept.length).toBeLessThanOrEqual(11);
-    });
-
-    it('refuses a new message when only pending ones are left, and takes it once one finishes', async () => {
-      const probe = new MemoryWebhookStore();
-      await insert(probe, message({ body }), [['ep_a']]);
-      const one = costOf(probe);
-      const store = new MemoryWebhookStore({ maxStoreBytes: 3 * one });
-      const deliveries = [];
-      for (let n = 0; n < 3; n++) {
-        deliveries.push((await insert(store, message({ body }), [['ep_a']]))[0]);
-      }
-
-      const refused = message({ body });
-      const error = await store.insertMessage(refused, ['ep_a'], EPOCH).catch((e: Error) => e);
-      expect(error).toBeInstanceOf(WebhookStoreFullError);
-      expect((error as Error).message).toContain('maxStoreBytes');
-      expect(await store.getMessage(refused.id)).toBeUndefined();
-      // Everything accepted is still there.
-      for (const d of deliveries) expect(await store.getDelivery(d.id)).toEqual(d);
-
-      await store.updateDelivery(deliveries[0].id, { status: 'failed' });
-      expect(await store.insertMessage(message({ body }), ['ep_a'], EPOCH)).toMatchObject({
+      // A pending message's key, whatever its age, names the message.
+      expect(await emitRaw(store, message({ idempotencyKey: 'p' }), EPOCH)).toMatchObject({
+        inserted: false,
+        existing: { id: pending.id },
+      });
+      // Past the TTL, the key is free.
+      expect(await emitRaw(store, message({ idempotencyKey: 'e' }), EPOCH)).toMatchObject({
         inserted: true,
       });
-      expect(await store.getDelivery(deliveries[0].id)).toBeUndefined();
-      expect(await store.getDelivery(deliveries[1].id)).toBeDefined();
     });
 
-    it('records every attempt of an accepted delivery, even past the limit', async () => {
-      const probe = new MemoryWebhookStore();
-      await insert(probe, message({ body }), [['ep_a']]);
-      const store = new MemoryWebhookStore({ maxStoreBytes: costOf(probe) });
-      const [d] = await insert(store, message({ body }), [['ep_a']]);
-      for (let n = 1; n <= 5; n++) {
-        await store.recordAttempt({ ...attempt(d, n), responseBody: 'y'.repeat(10_000) });
+    it('drops the keys it left behind once their idempotencyTtl is over', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        const store = new MemoryWebhookStore({ idempotencyTtl: 10_000 });
+        const keyed = message({ idempotencyKey: 'k' });
+        await emit(store, keyed);
+        const withMessage = store.estimatedBytes;
+        await store.prune(new Date(Date.now() + 1), 100);
+        const withKey = store.estimatedBytes;
+        expect(withKey).toBeGreaterThan(0);
+        expect(withKey).toBeLessThan(withMessage);
+
+        vi.setSystemTime(Date.now() + 10_001);
+        await store.prune(new Date(), 100);
+        expect(store.estimatedBytes).toBe(0);
+        expect(await emitRaw(store, message({ idempotencyKey: 'k' }), EPOCH)).toMatchObject({
+          inserted: true,
+        });
+      } finally {
+        vi.useRealTimers();
       }
-      expect(await store.listAttempts(d.id)).toHaveLength(5);
-      expect(costOf(store)).toBeGreaterThan(50_000);
-    });
-
-    it('forgets a finished message with a young key, keeping its key until the TTL', async () => {
-      const probe = new MemoryWebhookStore();
-      await deliveredMessage(probe, { idempotencyKey: 'k0' });
-      const store = new MemoryWebhookStore({ maxStoreBytes: 3 * costOf(probe) });
-      const keyed = await deliveredMessage(store, { idempotencyKey: 'k1' });
-      for (let n = 2; n <= 10; n++) await deliveredMessage(store, { idempotencyKey: `k${n}` });
-
-      // Every emit was taken: the log forgot the oldest, and their keys still deduplicate.
-      expect(await store.getMessage(keyed.message.id)).toBeUndefined();
-      const repeat = await store.insertMessage(message({ idempotencyKey: 'k1' }), ['ep_a'], EPOCH);
-      expect(repeat).toEqual({
-        inserted: false,
-        existing: expect.objectContaining({ id: keyed.message.id, event: 'ping' }),
-        deliveries: 1,
-      });
-      expect(costOf(store)).toBeLessThanOrEqual(3 * costOf(probe));
-    });
-
-    it('forgets the keys of forgotten messages too, oldest first, once nothing else is left', async () => {
-      const probe = new MemoryWebhookStore();
-      await insert(probe, message({ body }), [['ep_a']]);
-      const pendingCost = costOf(probe);
-      const store = new MemoryWebhookStore({ maxStoreBytes: 3 * pendingCost + 500 });
-      const first = await deliveredMessage(store, { idempotencyKey: 'first' });
-      // Pending messages fill the rest: the delivered one goes first, then its key.
-      for (let n = 0; n < 3; n++) await insert(store, message({ body }), [['ep_a']]);
-      expect(await store.getMessage(first.message.id)).toBeUndefined();
-      const again = await store.insertMessage(message({ idempotencyKey: 'first' }), [], EPOCH);
-      expect(again).toMatchObject({ inserted: true });
-    });
-
-    it('refuses a message larger than the limit at once, forgetting nothing for it', async () => {
-      const store = new MemoryWebhookStore({ maxStoreBytes: 20_000 });
-      const kept = await deliveredMessage(store);
-      const huge = message({ body: 'h'.repeat(50_000) });
-      const error = await store.insertMessage(huge, ['ep_a'], EPOCH).catch((e: Error) => e);
-      expect(error).toBeInstanceOf(WebhookStoreFullError);
-      expect((error as Error).message).toContain('the message alone would take about 50 KiB');
-      expect(await store.getMessage(kept.message.id)).toEqual(kept.message);
-    });
-
-    it('never forgets a redelivered message while it is pending again', async () => {
-      const probe = new MemoryWebhookStore();
-      await deliveredMessage(probe);
-      const one = costOf(probe);
-      const store = new MemoryWebhookStore({ maxStoreBytes: 5 * one });
-      const replayed = await deliveredMessage(store);
-      await store.updateDelivery(replayed.delivery.id, { status: 'pending' });
-      for (let n = 0; n < 20; n++) await deliveredMessage(store);
-
-      expect(await store.getDelivery(replayed.delivery.id)).toMatchObject({ status: 'pending' });
-      // Finished again, it is the first to go.
-      await store.updateDelivery(replayed.delivery.id, { status: 'delivered' });
-      for (let n = 0; n < 5; n++) await deliveredMessage(store);
-      expect(await store.getMessage(replayed.message.id)).toBeUndefined();
-    });
-
-    it('gives the room of a forgotten message back, attempts included', async () => {
-      const probe = new MemoryWebhookStore();
-      await fill(probe, 1);
-      const filler = costOf(probe);
-      const store = new MemoryWebhookStore({ retention: 1_000 });
-      const old = message({ body, createdAt: new Date(Date.now() - 60_000) });
-      const [d] = await insert(store, old, [['ep_a', { status: 'delivered' }]]);
-      await store.recordAttempt({ ...attempt(d), responseBody: 'z'.repeat(500) });
-      expect(costOf(store)).toBeGreaterThan(1_500);
-
-      await fill(store, 999);
-
-      expect(await store.getMessage(old.id)).toBeUndefined();
-      expect(costOf(store)).toBe(999 * filler);
     });
   });
 
@@ -760,13 +857,17 @@ describe('MemoryWebhookStore', () => {
       vi.useRealTimers();
     });
 
-    it('forgets finished messages past their retention without another insert', async () => {
+    it('forgets finished messages past their retention without another emit, until closed', async () => {
       vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
       const store = new MemoryWebhookStore({ retention: 5_000 });
+      expect(vi.getTimerCount()).toBe(0);
+      await addEndpoint(store);
       const m = message();
-      const [d] = await insert(store, m, [['ep_a', { status: 'delivered' }]]);
+      const [d] = await emit(store, m);
+      await attemptOnce(store, d, 'delivered');
       const pending = message();
-      await insert(store, pending, [['ep_a']]);
+      await emit(store, pending);
+      expect(vi.getTimerCount()).toBe(1);
 
       await vi.advanceTimersByTimeAsync(4_000);
       expect(await store.getDelivery(d.id)).toBeDefined();
@@ -776,6 +877,222 @@ describe('MemoryWebhookStore', () => {
 
       await store.close();
       expect(vi.getTimerCount()).toBe(0);
+      // Closed, it starts no timer again.
+      await emit(store, message());
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('prunes every minute at most, and every second at least', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+      const day = new MemoryWebhookStore();
+      const old = message({ createdAt: new Date(Date.now() - 25 * 60 * MINUTE) });
+      await emit(day, old);
+      await vi.advanceTimersByTimeAsync(MINUTE - 1);
+      expect(await day.getMessage(old.id)).toBeDefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await day.getMessage(old.id)).toBeUndefined();
+      await day.close();
+
+      const none = new MemoryWebhookStore({ retention: 0 });
+      const now = message();
+      await emit(none, now);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(await none.getMessage(now.id)).toBeDefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await none.getMessage(now.id)).toBeUndefined();
+      await none.close();
+    });
+
+    it('prunes a large backlog in batches, all of it', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+      const store = new MemoryWebhookStore({ retention: 1_000 });
+      for (let n = 0; n < 2_500; n++) await emit(store, message({ createdAt: EPOCH }));
+      await vi.advanceTimersByTimeAsync(1_000);
+      // The batches after the first wait for a turn of the event loop each.
+      await vi.waitFor(async () => expect((await store.listMessages()).items).toEqual([]));
+      await store.close();
+    });
+  });
+
+  describe('size limit (maxStoreBytes)', () => {
+    const body = 'x'.repeat(1_000);
+    const withEndpoint = async (options: ConstructorParameters<typeof MemoryWebhookStore>[0]) => {
+      const store = new MemoryWebhookStore(options);
+      await addEndpoint(store);
+      return store;
+    };
+    const deliveredMessage = async (
+      store: MemoryWebhookStore,
+      extra: Partial<WebhookMessage> = {},
+    ) => {
+      const m = message({ body, ...extra });
+      const [d] = await emit(store, m);
+      await store.claim(d.id, lease());
+      await store.record(d.id, OWNER, null, outcome('delivered'));
+      return { message: m, delivery: (await store.getDelivery(d.id))! };
+    };
+    const pendingMessage = async (store: MemoryWebhookStore) => {
+      const m = message({ body });
+      return (await emit(store, m))[0];
+    };
+    const costOf = (store: MemoryWebhookStore) => store.estimatedBytes;
+    const probe = async (fill: (store: MemoryWebhookStore) => Promise<unknown>) => {
+      const store = await withEndpoint({});
+      await fill(store);
+      return costOf(store);
+    };
+
+    it('forgets the finished messages that finished first once full, before their retention', async () => {
+      const one = await probe(deliveredMessage);
+      // Room for about ten messages; retention (24 h) never comes into it.
+      const store = await withEndpoint({ maxStoreBytes: 10 * one + one / 2 });
+      const pending = await pendingMessage(store);
+      const sent = [];
+      for (let n = 0; n < 30; n++) sent.push(await deliveredMessage(store));
+
+      expect(costOf(store)).toBeLessThanOrEqual(10 * one + one / 2);
+      // The newest are kept, the oldest finished ones forgotten, the pending one kept.
+      expect(await store.getMessage(sent[29].message.id)).toEqual(sent[29].message);
+      expect(await store.getMessage(sent[0].message.id)).toBeUndefined();
+      expect(await store.getDelivery(sent[0].delivery.id)).toBeUndefined();
+      expect(await store.getDelivery(pending.id)).toEqual(pending);
+      const kept = (await store.listDeliveries({}, { limit: Infinity })).items;
+      expect(kept.length).toBeGreaterThanOrEqual(8);
+      expect(kept.length).toBeLessThanOrEqual(11);
+    });
+
+    it('forgets in the order messages finished, not the order they were emitted', async () => {
+      const one = await probe(deliveredMessage);
+      const store = await withEndpoint({ maxStoreBytes: 3 * one + one / 2 });
+      const slow = await pendingMessage(store);
+      const quick = await deliveredMessage(store);
+      await store.claim(slow.id, lease());
+      await store.record(slow.id, OWNER, null, outcome('failed'));
+      await deliveredMessage(store);
+      await deliveredMessage(store);
+
+      expect(await store.getDelivery(quick.delivery.id)).toBeUndefined();
+      expect(await store.getDelivery(slow.id)).toMatchObject({ status: 'failed' });
+    });
+
+    it('refuses a new message when only pending ones are left, storing nothing, and takes it once one finishes', async () => {
+      const one = await probe(pendingMessage);
+      const store = await withEndpoint({ maxStoreBytes: 3 * one });
+      const deliveries = [];
+      for (let n = 0; n < 3; n++) deliveries.push(await pendingMessage(store));
+      const full = costOf(store);
+
+      const refused = message({ body });
+      const error = await emitRaw(store, refused).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(WebhookStoreFullError);
+      expect((error as WebhookStoreFullError).code).toBe('ERR_WEBHOOK_STORE_FULL');
+      expect((error as Error).message).toContain('maxStoreBytes');
+      expect((error as Error).message).toContain('nothing was stored or sent');
+      expect(await store.getMessage(refused.id)).toBeUndefined();
+      expect(costOf(store)).toBe(full);
+      expect((await store.listDeliveries({}, { limit: Infinity })).items).toHaveLength(3);
+      // Everything accepted is still there.
+      for (const d of deliveries) expect(await store.getDelivery(d.id)).toEqual(d);
+
+      await store.claim(deliveries[0].id, lease());
+      await store.record(deliveries[0].id, OWNER, null, outcome('failed'));
+      expect(await emitRaw(store, message({ body }))).toMatchObject({ inserted: true });
+      expect(await store.getDelivery(deliveries[0].id)).toBeUndefined();
+      expect(await store.getDelivery(deliveries[1].id)).toBeDefined();
+    });
+
+    it('records every attempt of an accepted delivery, even past the limit', async () => {
+      const store = await withEndpoint({ maxStoreBytes: await probe(pendingMessage) });
+      const d = await pendingMessage(store);
+      for (let n = 1; n <= 5; n++) {
+        await attemptOnce(store, (await store.getDelivery(d.id))!, 'pending', {
+          responseBody: 'y'.repeat(10_000),
+        });
+      }
+      expect((await store.listAttempts([d.id])).get(d.id)).toHaveLength(5);
+      expect(costOf(store)).toBeGreaterThan(50_000);
+    });
+
+    it('makes room for an attempt from what has finished', async () => {
+      const one = await probe(deliveredMessage);
+      const store = await withEndpoint({ maxStoreBytes: 4 * one });
+      const old = await deliveredMessage(store);
+      await deliveredMessage(store);
+      const d = await pendingMessage(store);
+      await attemptOnce(store, d, 'pending', { responseBody: 'y'.repeat(2 * one) });
+
+      expect(await store.getMessage(old.message.id)).toBeUndefined();
+      expect((await store.listAttempts([d.id])).get(d.id)).toHaveLength(1);
+      expect(costOf(store)).toBeLessThanOrEqual(4 * one);
+    });
+
+    it('forgets a finished message with a young key, keeping its key until the TTL', async () => {
+      const one = await probe((store) => deliveredMessage(store, { idempotencyKey: 'k0' }));
+      const store = await withEndpoint({ maxStoreBytes: 3 * one });
+      const keyed = await deliveredMessage(store, { idempotencyKey: 'k1' });
+      for (let n = 2; n <= 10; n++) await deliveredMessage(store, { idempotencyKey: `k${n}` });
+
+      // Every emit was taken: the log forgot the oldest, and their keys still deduplicate.
+      expect(await store.getMessage(keyed.message.id)).toBeUndefined();
+      expect(await emitRaw(store, message({ idempotencyKey: 'k1' }))).toEqual({
+        inserted: false,
+        existing: { id: keyed.message.id, event: 'ping' },
+        deliveries: 1,
+      });
+      expect(costOf(store)).toBeLessThanOrEqual(3 * one);
+    });
+
+    it('forgets the keys of forgotten messages too, oldest first, once nothing else is left', async () => {
+      const pendingCost = await probe(pendingMessage);
+      const store = await withEndpoint({
+        maxStoreBytes: 3 * pendingCost + MEMORY_COSTS.message + 200,
+      });
+      const first = await deliveredMessage(store, { idempotencyKey: 'first' });
+      // Pending messages fill the rest: the delivered one goes first, then its key.
+      for (let n = 0; n < 3; n++) await pendingMessage(store);
+      expect(await store.getMessage(first.message.id)).toBeUndefined();
+      // No endpoint takes this event: it fits beside them, as a new use of the freed key.
+      const again = message({ idempotencyKey: 'first', event: 'unsubscribed' });
+      expect(await emitRaw(store, again)).toMatchObject({ inserted: true });
+    });
+
+    it('refuses a message larger than the limit at once, forgetting nothing for it', async () => {
+      const store = await withEndpoint({ maxStoreBytes: 20_000 });
+      const kept = await deliveredMessage(store);
+      const huge = message({ body: 'h'.repeat(50_000) });
+      const error = await emitRaw(store, huge).catch((e: Error) => e);
+      expect(error).toBeInstanceOf(WebhookStoreFullError);
+      expect((error as Error).message).toMatch(/the message alone would take about 5\d KiB/);
+      expect(await store.getMessage(huge.id)).toBeUndefined();
+      expect(await store.getMessage(kept.message.id)).toEqual(kept.message);
+    });
+
+    it('never forgets a redelivered message while it is pending again', async () => {
+      const one = await probe(deliveredMessage);
+      const store = await withEndpoint({ maxStoreBytes: 5 * one });
+      const replayed = await deliveredMessage(store);
+      await store.redeliver({ messageId: replayed.message.id, now: new Date(), notify: false });
+      for (let n = 0; n < 20; n++) await deliveredMessage(store);
+
+      expect(await store.getDelivery(replayed.delivery.id)).toMatchObject({ status: 'pending' });
+      // Finished again, it is the first to go.
+      await attemptOnce(store, replayed.delivery, 'delivered');
+      for (let n = 0; n < 5; n++) await deliveredMessage(store);
+      expect(await store.getMessage(replayed.message.id)).toBeUndefined();
+    });
+
+    it('gives the room of a forgotten message back, attempts included', async () => {
+      const store = await withEndpoint({});
+      const young = await deliveredMessage(store);
+      const kept = costOf(store);
+      const old = message({ body, createdAt: new Date(Date.now() - MINUTE) });
+      const [d] = await emit(store, old);
+      await attemptOnce(store, d, 'delivered', { responseBody: 'z'.repeat(500) });
+      expect(costOf(store)).toBeGreaterThan(kept + 1_500);
+
+      expect(await store.prune(new Date(Date.now() - 1_000), 100)).toBe(1);
+      expect(costOf(store)).toBe(kept);
+      expect(await store.getMessage(young.message.id)).toEqual(young.message);
     });
   });
 });

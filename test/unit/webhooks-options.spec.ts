@@ -82,17 +82,70 @@ describe('resolveOptions', () => {
     expect(refusal(undefined)).toContain('make useFactory return such an object');
   });
 
-  it('accepts the durable options only in their in-memory default form', () => {
-    expect(() =>
+  it('accepts the store in its memory and postgres forms, filling in the defaults', () => {
+    expect(
       resolveOptions({ store: { type: 'memory' }, queue: { type: 'memory' }, worker: true }),
-    ).not.toThrow();
-    const postgres = refusal({
-      store: { type: 'postgres', connectionString: 'postgres://app:hunter2@db/app' },
+    ).toMatchObject({ store: { type: 'memory' }, worker: true, sweepInterval: 5000 });
+    expect(
+      resolveOptions({ store: { type: 'postgres', connectionString: 'postgres://db/app' } }).store,
+    ).toEqual({
+      type: 'postgres',
+      connectionString: 'postgres://db/app',
+      schema: 'webhooks',
+      migrate: true,
     });
-    expect(postgres).toContain("option 'store' of type 'postgres' is not available");
-    expect(postgres).not.toContain('hunter2');
-    expect(refusal({ queue: { type: 'bullmq' } })).toContain("'queue' of type 'bullmq'");
-    expect(refusal({ worker: false })).toContain("'worker' set to false is not available");
+    const pool = { query: () => undefined, connect: () => undefined };
+    expect(
+      resolveOptions({
+        store: { type: 'postgres', pool, schema: 'hooks_2', migrate: false },
+        worker: false,
+      }),
+    ).toMatchObject({ store: { pool, schema: 'hooks_2', migrate: false }, worker: false });
+  });
+
+  it.each([
+    [{ store: { type: 'redis' } }, "option 'store' of type 'redis' is not a store"],
+    [{ store: 'postgres' }, `option 'store' set to "postgres" is not a store`],
+    [{ store: { type: 'postgres' } }, "needs 'pool' (the app's own pg Pool) or 'connectionString'"],
+    [
+      { store: { type: 'postgres', pool: {}, connectionString: 'postgres://db' } },
+      "has both 'pool' and 'connectionString'",
+    ],
+    [{ store: { type: 'postgres', pool: {} } }, "'store.pool' must be a pg Pool"],
+    [{ store: { type: 'postgres', connectionString: 5 } }, "'store.connectionString' must be"],
+    [
+      { store: { type: 'postgres', connectionString: 'x', schema: 'Web-Hooks' } },
+      "'store.schema' must be a lower-case PostgreSQL identifier",
+    ],
+    [{ store: { type: 'postgres', connectionString: 'x', migrate: 'yes' } }, "'store.migrate'"],
+    [
+      { store: { type: 'postgres', connectionString: 'x', shema: 'a' } },
+      "has no field 'shema'; did you mean 'schema'?",
+    ],
+    [{ store: { type: 'memory', schema: 'a' } }, "(type 'memory') has no field 'schema'"],
+    [
+      { store: { type: 'postgres', connectionString: 'x', encryptionKey: 'k' } },
+      "'store.encryptionKey' is not available",
+    ],
+    [{ queue: { type: 'bullmq' } }, "'queue' of type 'bullmq' is not available"],
+    [{ worker: 'no' }, `'worker' must be true or false (got "no")`],
+    [{ worker: false }, "'worker: false' needs a store that worker processes share"],
+    [{ sweepInterval: 0 }, "'sweepInterval' must be a number of milliseconds from 10"],
+  ])('refuses %j, saying what to give', (options, text) => {
+    expect(refusal(options)).toContain(text);
+  });
+
+  it('never shows a connection string, which may hold a password', () => {
+    const secret = 'postgres://app:hunter2@db/app';
+    for (const store of [
+      { type: 'postgres', connectionString: secret, pool: {} },
+      { type: 'postgres', connectionString: secret, schema: '1' },
+      { type: 'postgres', connectionString: secret, sceme: 'a' },
+      { type: 'redis', connectionString: secret },
+    ]) {
+      expect(refusal({ store })).not.toContain('hunter2');
+    }
+    expect(refusal({ queue: { type: 'bullmq', connection: secret } })).not.toContain('hunter2');
   });
 
   it('keeps the values given', () => {

@@ -7,7 +7,7 @@ import { MemoryWebhookStore } from '../../../lib/storage/memory-webhook.store.js
 import { WEBHOOK_STORE, WEBHOOK_TRANSPORT } from '../../../lib/webhooks.constants.js';
 import { WebhooksRuntime } from '../../../lib/webhooks.runtime.js';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
-import type { WebhookMessage } from '../../../lib/interfaces/webhook-message.interface.js';
+import type { WebhookEmitRequest } from '../../../lib/interfaces/webhook-store.interface.js';
 
 // The store, the queue and the transport are providers behind symbol tokens, chosen from the
 // options: the seam a durable store (and a test) plugs into.
@@ -15,13 +15,9 @@ import type { WebhookMessage } from '../../../lib/interfaces/webhook-message.int
 /** A memory store that counts what it is asked to store. */
 class CountingStore extends MemoryWebhookStore {
   inserted = 0;
-  override async insertMessage(
-    message: WebhookMessage,
-    endpointIds: readonly string[],
-    idempotentSince: Date,
-  ) {
+  override async emit(request: WebhookEmitRequest) {
     this.inserted++;
-    return super.insertMessage(message, endpointIds, idempotentSince);
+    return super.emit(request);
   }
 }
 

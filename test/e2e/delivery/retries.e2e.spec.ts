@@ -544,7 +544,7 @@ describe.each(['http', 'undici'] as const)(
 
       /** Boots with a logger, and makes `method` of the store throw on its first `failures` calls. */
       const bootWithFlakyStore = async (
-        method: 'recordAttempt' | 'getAttemptContext' | 'updateDelivery',
+        method: 'record' | 'claim',
         options: WebhooksModuleOptions,
         failures = 1,
       ) => {
@@ -569,22 +569,23 @@ describe.each(['http', 'undici'] as const)(
           .map((line) => line.message);
 
       it('is logged, and the attempt retried after the next retry delay', async () => {
-        await bootWithFlakyStore('recordAttempt', { retryDelays: [200] });
+        await bootWithFlakyStore('record', { retryDelays: [200] });
         const endpoint = await addEndpoint('/hook');
         const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
 
         const delivery = await settled(id);
         expect(delivery).toMatchObject({ status: 'delivered', lastError: null });
-        // The first attempt was sent but could not be recorded; the retry was both.
-        expect(delivery.attemptLog.map((attempt) => attempt.statusCode)).toEqual([204]);
+        // The first attempt was sent but its record failed; recovery logged it with the retry.
+        expect(delivery.attemptLog.map((attempt) => attempt.statusCode)).toEqual([204, 204]);
+        expect(delivery.attemptLog.map((attempt) => attempt.attempt)).toEqual([1, 2]);
         const requests = received('/hook');
         expect(requests).toHaveLength(2);
         expect(gaps(requests)[0]).toBeGreaterThanOrEqual(0.8 * 200 - 5);
         expect(errors()).toEqual([
           expect.stringMatching(
             new RegExp(
-              `^Delivery of message ${id} to endpoint ${endpoint.id} hit an unexpected error ` +
-                `\\(Error: recordAttempt failed: store unavailable\\); retrying in \\d+ ms\\.$`,
+              `^Delivery ${delivery.id} to endpoint ${endpoint.id} hit an unexpected error ` +
+                `\\(Error: record failed: store unavailable\\); retrying in \\d+ ms\\.$`,
             ),
           ),
         ]);
@@ -592,21 +593,21 @@ describe.each(['http', 'undici'] as const)(
         expect(logged).not.toContain(endpoint.secret.slice('whsec_'.length));
       });
 
-      it('before the delivery is read still retries it', async () => {
-        await bootWithFlakyStore('getAttemptContext', { retryDelays: [50] });
+      it('before the delivery is claimed still retries it', async () => {
+        await bootWithFlakyStore('claim', { retryDelays: [50] });
         await addEndpoint('/hook');
         const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
 
         const delivery = await settled(id);
         expect(delivery).toMatchObject({ status: 'delivered', attempts: 1 });
         expect(received('/hook')).toHaveLength(1);
-        expect(errors()).toEqual([expect.stringMatching(/getAttemptContext failed.*retrying in/)]);
+        expect(errors()).toEqual([expect.stringMatching(/claim failed.*retrying in/)]);
       });
 
-      it('keeps the attempt count with the log when the update after a failed attempt is lost', async () => {
-        // The update that schedules the retry and recovery's own update both fail: the retry
-        // still runs, and must not reuse the first attempt's number.
-        await bootWithFlakyStore('updateDelivery', { retryDelays: [50] }, 2);
+      it('sends again when neither a failed attempt nor its recovery could be recorded', async () => {
+        // The record that schedules the retry and recovery's own record both fail: the retry
+        // still runs (the delivery is still pending and due), numbered after what the log holds.
+        await bootWithFlakyStore('record', { retryDelays: [50] }, 2);
         let calls = 0;
         receiver.behave((_request, res) => {
           if (calls++ === 0) answer(res, 500, 'boom');
@@ -616,14 +617,15 @@ describe.each(['http', 'undici'] as const)(
         const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
 
         const delivery = await settled(id);
-        expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
-        expect(delivery.attemptLog.map((attempt) => attempt.attempt)).toEqual([1, 2]);
-        expect(new Set(delivery.attemptLog.map((attempt) => attempt.id)).size).toBe(2);
+        expect(delivery).toMatchObject({ status: 'delivered', attempts: 1 });
+        expect(delivery.attemptLog.map((attempt) => [attempt.attempt, attempt.statusCode])).toEqual(
+          [[1, 200]],
+        );
         expect(received('/hook')).toHaveLength(2);
       });
 
       it('fails the delivery when no retry is left, and reports it', async () => {
-        await bootWithFlakyStore('recordAttempt', { retryDelays: [] });
+        await bootWithFlakyStore('record', { retryDelays: [] });
         const events: WebhookLifecycleEvent[] = [];
         const subscription = ctx!.deliveries.events.subscribe((event) => events.push(event));
         await addEndpoint('/hook');
@@ -632,7 +634,7 @@ describe.each(['http', 'undici'] as const)(
         const delivery = await settled(id);
         subscription.unsubscribe();
         expect(delivery).toMatchObject({ status: 'failed', nextAttemptAt: null });
-        expect(delivery.lastError).toMatch(/^unexpected error: Error: recordAttempt failed/);
+        expect(delivery.lastError).toMatch(/^unexpected error: Error: record failed/);
         expect(errors()).toEqual([
           expect.stringMatching(/no retry is left, so it is marked failed/),
         ]);

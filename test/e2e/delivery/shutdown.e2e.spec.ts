@@ -157,7 +157,7 @@ describe.each(['http', 'undici'] as const)('shutdown (%s transport)', (transport
     });
     const first = await ctx!.emitter.emit('ping', { seq: 1 });
     await receiver.waitFor(1);
-    const insertMessage = vi.spyOn(store, 'insertMessage');
+    const storeEmit = vi.spyOn(store, 'emit');
 
     // While close() waits for the attempt in flight, and after it is done.
     const stop = vi.spyOn(ctx!.app.get(WebhooksRuntime).queue, 'stop');
@@ -173,7 +173,7 @@ describe.each(['http', 'undici'] as const)('shutdown (%s transport)', (transport
       /Cannot emit webhook 'PingWebhook': the application is shutting down/,
     );
 
-    expect(insertMessage).not.toHaveBeenCalled();
+    expect(storeEmit).not.toHaveBeenCalled();
     expect((await ctx!.deliveries.list()).map((delivery) => delivery.messageId)).toEqual([
       first.id,
     ]);

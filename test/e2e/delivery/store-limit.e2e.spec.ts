@@ -12,9 +12,9 @@ import {
 } from '../../support/delivery-app.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
 
-// The in-memory store is bounded: by `retention` on a timer (not only every 1,000 messages), and
-// by `maxStoreBytes`, within which it forgets finished messages early and, once only pending
-// ones are left, refuses new messages rather than drop an accepted one.
+// The in-memory store is bounded: by `retention` on a timer, and by `maxStoreBytes`, within
+// which it forgets finished messages early and, once only pending ones are left, refuses new
+// messages rather than drop an accepted one.
 
 describe('the in-memory store under load', () => {
   let ctx: DeliveryApp;
@@ -98,8 +98,8 @@ describe('the in-memory store under load', () => {
     const { id } = await ctx.emitter.emit('ping', ping());
     await settledDeliveries(ctx.deliveries, id);
 
-    // The store prunes on a timer too (every second for this retention), not only every 1,000
-    // messages, so a process that goes quiet still forgets.
+    // The store prunes on a timer (every second for this retention), so a process that goes
+    // quiet still forgets.
     await waitUntil(
       async () => (await ctx.deliveries.getMessage(id)) === undefined,
       'the message to be pruned',

@@ -1,0 +1,342 @@
+import { createHash } from 'node:crypto';
+
+/** The columns of a delivery as its record needs them (the lease stays in the table). */
+export const DELIVERY_COLUMNS =
+  'id, message_id, endpoint_id, tenant, event, status, attempts, schedule_attempts, ' +
+  'next_attempt_at, last_error, created_at, updated_at';
+
+export const ENDPOINT_COLUMNS =
+  'id, url, events, secret, retired_secrets, tenant, description, disabled, disabled_reason, ' +
+  'failing_since, created_at, updated_at';
+
+export const MESSAGE_COLUMNS = 'id, event, method, tenant, body, idempotency_key, created_at';
+
+export const ATTEMPT_COLUMNS =
+  'a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error, ' +
+  'a.response_body, a.outcome, d.message_id, d.endpoint_id';
+
+/** `d.`-qualified delivery columns, for statements that join. */
+const qualified = (alias: string, columns: string) =>
+  columns
+    .split(', ')
+    .map((column) => `${alias}.${column}`)
+    .join(', ');
+
+/** An endpoint joined beside a delivery, its columns prefixed `e_`. */
+const ENDPOINT_JOINED = ENDPOINT_COLUMNS.split(', ')
+  .map((column) => `e.${column} AS e_${column}`)
+  .join(', ');
+
+/** A claim's message and endpoint beside its delivery, prefixed `m_` and `e_`. */
+const CLAIM_JOINED = `m.id AS m_id, m.method AS m_method, m.body AS m_body, ${ENDPOINT_JOINED}`;
+
+/** A short tag of the schema for names PostgreSQL caps at 63 bytes. */
+const schemaTag = (schema: string) =>
+  createHash('sha256').update(schema).digest('hex').slice(0, 10);
+
+/** The channel that `pg_notify` wakes the watchers of this schema's store on. */
+export function notifyChannel(schema: string): string {
+  const channel = `${schema}_webhooks`;
+  return channel.length <= 63 ? channel : `${schema.slice(0, 40)}_webhooks_${schemaTag(schema)}`;
+}
+
+/**
+ * The key of the advisory lock that migrations of `schema` hold, as int8 text: every process
+ * that migrates the same schema waits for the same lock, whatever else uses advisory locks.
+ */
+export function migrationLockKey(schema: string): string {
+  const digest = createHash('sha256').update(`nestjs-webhooks:migrate:${schema}`).digest();
+  return digest.readBigInt64BE(0).toString();
+}
+
+/** A statement prepared once per connection under `name`. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+/**
+ * The hot-path statements of one schema, each sent as a named prepared statement (parsed and
+ * planned once per connection; the first use is still a single round trip).
+ */
+export function storeStatements(schema: string) {
+  const s = schema;
+  const tag = schemaTag(schema);
+  const named = (name: string, text: string): Statement => ({ name: `nwh_${tag}_${name}`, text });
+  const channel = notifyChannel(schema);
+
+  // One statement: the message, one delivery per subscribed enabled endpoint of exactly its
+  // tenant, and the notification (sent at commit), all or nothing. A SELECT in a WITH runs only
+  // when the query reads it: the final SELECT reads `notified` once, before the deliveries.
+  // Delivery ids are the emit's own time-sortable id ($7, made by createId) and a fixed-width
+  // counter in endpoint order, so they sort as made without a round trip to count endpoints.
+  // Tenants: `IS NULL` and `=` are two statements, so that each uses the tenant index.
+  const emit = (tenantIsNull: boolean, keyed: boolean) => {
+    const tenantMatch = tenantIsNull ? 'tenant IS NULL' : 'tenant = $4::text';
+    const subscribed = `subscribed AS (
+        SELECT id, row_number() OVER (ORDER BY id) AS n FROM ${s}.endpoints
+        WHERE NOT disabled AND ${tenantMatch} AND events @> ARRAY[$2::text]
+      )`;
+    const deliveries = `dlv AS (
+        INSERT INTO ${s}.deliveries
+          (id, message_id, endpoint_id, tenant, event, status, next_attempt_at, created_at, updated_at)
+        SELECT $7::text || lpad(to_hex(sub.n), 6, '0'), msg.id, sub.id, $4::text, $2::text,
+               'pending', $6::timestamptz, $6::timestamptz, $6::timestamptz
+        FROM msg, subscribed sub
+        RETURNING id, endpoint_id
+      ),
+      notified AS (
+        SELECT pg_notify('${channel}', '') FROM msg WHERE $8::boolean
+      )`;
+    if (!keyed) {
+      return `WITH ${subscribed},
+      msg AS (
+        INSERT INTO ${s}.messages (id, event, method, tenant, body, idempotency_key, created_at)
+        VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, NULL, $6::timestamptz)
+        RETURNING id
+      ),
+      ${deliveries}
+      SELECT d.id, d.endpoint_id
+      FROM (SELECT count(*) FROM notified) n LEFT JOIN dlv d ON true ORDER BY d.id`;
+    }
+    // The key row decides: a new one, or one older than idempotentSince ($11), takes this
+    // message; a younger one stays as it is and names the message that won. It is always
+    // updated rather than left alone, so that RETURNING gives the winner in this same statement
+    // even when a concurrent emit of the same key committed it after this statement began.
+    const takes = `k.created_at < $11::timestamptz`;
+    return `WITH ${subscribed},
+      key AS (
+        INSERT INTO ${s}.idempotency_keys AS k
+          (tenant_key, key, message_id, event, deliveries, created_at)
+        SELECT $10::text, $9::text, $1::text, $2::text, count(*)::int, $6::timestamptz
+        FROM subscribed
+        ON CONFLICT (tenant_key, key) DO UPDATE SET
+          message_id = CASE WHEN ${takes} THEN excluded.message_id ELSE k.message_id END,
+          event = CASE WHEN ${takes} THEN excluded.event ELSE k.event END,
+          deliveries = CASE WHEN ${takes} THEN excluded.deliveries ELSE k.deliveries END,
+          created_at = CASE WHEN ${takes} THEN excluded.created_at ELSE k.created_at END
+        RETURNING message_id, event, deliveries
+      ),
+      msg AS (
+        INSERT INTO ${s}.messages (id, event, method, tenant, body, idempotency_key, created_at)
+        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $9::text, $6::timestamptz
+        FROM key WHERE key.message_id = $1::text
+        RETURNING id
+      ),
+      ${deliveries}
+      SELECT k.message_id, k.event, k.deliveries, d.id, d.endpoint_id
+      FROM key k CROSS JOIN (SELECT count(*) FROM notified) n LEFT JOIN dlv d ON true
+      ORDER BY d.id`;
+  };
+
+  const claimedSelect = (from: string) => `
+      SELECT ${qualified('d', DELIVERY_COLUMNS)}, ${CLAIM_JOINED}
+      FROM ${from} d
+      LEFT JOIN ${s}.messages m ON m.id = d.message_id
+      LEFT JOIN ${s}.endpoints e ON e.id = d.endpoint_id`;
+
+  return {
+    channel,
+    emitNull: named('emit_n', emit(true, false)),
+    emitTenant: named('emit_t', emit(false, false)),
+    emitNullKeyed: named('emit_nk', emit(true, true)),
+    emitTenantKeyed: named('emit_tk', emit(false, true)),
+
+    // $1 id, $2 owner, $3 now, $4 until.
+    claim: named(
+      'claim',
+      `WITH claimed AS (
+        UPDATE ${s}.deliveries SET lease_owner = $2::text, lease_until = $4::timestamptz
+        WHERE id = $1::text AND status = 'pending' AND next_attempt_at <= $3::timestamptz
+          AND (lease_owner IS NULL OR lease_until <= $3::timestamptz OR lease_owner = $2::text)
+        RETURNING ${DELIVERY_COLUMNS}
+      )
+      ${claimedSelect('claimed')}`,
+    ),
+
+    // $1 owner, $2 now, $3 until, $4 limit.
+    sweep: named(
+      'sweep',
+      `WITH due AS (
+        SELECT id FROM ${s}.deliveries
+        WHERE status = 'pending' AND next_attempt_at <= $2::timestamptz
+          AND (lease_owner IS NULL OR lease_until <= $2::timestamptz)
+        ORDER BY next_attempt_at, id
+        LIMIT $4::int
+        FOR UPDATE SKIP LOCKED
+      ),
+      claimed AS (
+        UPDATE ${s}.deliveries x SET lease_owner = $1::text, lease_until = $3::timestamptz
+        FROM due WHERE x.id = due.id
+        RETURNING ${qualified('x', DELIVERY_COLUMNS)}
+      )
+      ${claimedSelect('claimed')}
+      ORDER BY d.next_attempt_at, d.id`,
+    ),
+
+    // $1 id, $2 owner, $3 attempt number (null: none sent), $4 status, $5 schedule attempts,
+    // $6 next attempt, $7 last error, $8 updated at, $9..$14 the attempt.
+    // `cur` reads the delivery as it is before this statement changes it, locked, so that
+    // `applied` says what the update found; the attempt count follows the attempt either way.
+    // The endpoint comes back with it, as this statement reads it.
+    record: named(
+      'record',
+      `WITH cur AS (
+        SELECT id, COALESCE(status = 'pending' AND lease_owner = $2::text, false) AS applies
+        FROM ${s}.deliveries WHERE id = $1::text
+        FOR UPDATE
+      ),
+      upd AS (
+        UPDATE ${s}.deliveries d SET
+          attempts = GREATEST(d.attempts, COALESCE($3::int, 0)),
+          status = CASE WHEN cur.applies THEN $4::text ELSE d.status END,
+          schedule_attempts = CASE WHEN cur.applies THEN $5::int ELSE d.schedule_attempts END,
+          next_attempt_at =
+            CASE WHEN cur.applies THEN $6::timestamptz ELSE d.next_attempt_at END,
+          last_error = CASE WHEN cur.applies THEN $7::text ELSE d.last_error END,
+          updated_at = CASE WHEN cur.applies THEN $8::timestamptz ELSE d.updated_at END,
+          lease_owner = CASE WHEN cur.applies THEN NULL ELSE d.lease_owner END,
+          lease_until = CASE WHEN cur.applies THEN NULL ELSE d.lease_until END
+        FROM cur WHERE d.id = cur.id
+        RETURNING ${qualified('d', DELIVERY_COLUMNS)}, cur.applies
+      ),
+      logged AS (
+        INSERT INTO ${s}.attempts
+          (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body, outcome)
+        SELECT upd.id, $3::int, $9::timestamptz, $10::float8, $11::int, $12::text, $13::text,
+               $14::text
+        FROM upd WHERE $3::int IS NOT NULL
+        ON CONFLICT (delivery_id, attempt) DO NOTHING
+      )
+      SELECT upd.*, ${ENDPOINT_JOINED}
+      FROM upd LEFT JOIN ${s}.endpoints e ON e.id = upd.endpoint_id`,
+    ),
+
+    // $1 id, $2 last error, $3 now.
+    removeEndpoint: named(
+      'remove_endpoint',
+      `WITH gone AS (
+        DELETE FROM ${s}.endpoints WHERE id = $1::text RETURNING id
+      ),
+      failed AS (
+        UPDATE ${s}.deliveries d SET status = 'failed', next_attempt_at = NULL,
+          last_error = $2::text, updated_at = $3::timestamptz, lease_owner = NULL, lease_until = NULL
+        FROM gone WHERE d.endpoint_id = gone.id AND d.status = 'pending'
+        RETURNING ${qualified('d', DELIVERY_COLUMNS)}
+      )
+      SELECT (SELECT count(*) FROM gone)::int AS removed, f.*
+      FROM (SELECT 1) one LEFT JOIN failed f ON true ORDER BY f.id`,
+    ),
+
+    // $1 message id, $2 endpoint id or null, $3 now, $4 notify.
+    // The message is share-locked so that a prune running at the same moment skips it.
+    redeliver: named(
+      'redeliver',
+      `WITH msg AS (
+        SELECT id FROM ${s}.messages WHERE id = $1::text FOR SHARE
+      ),
+      matched AS (
+        SELECT d.id, d.status FROM ${s}.deliveries d JOIN msg ON d.message_id = msg.id
+        WHERE $2::text IS NULL OR d.endpoint_id = $2::text
+        FOR UPDATE OF d
+      ),
+      again AS (
+        UPDATE ${s}.deliveries d SET status = 'pending', schedule_attempts = 0,
+          next_attempt_at = $3::timestamptz, updated_at = $3::timestamptz,
+          lease_owner = NULL, lease_until = NULL
+        FROM matched WHERE d.id = matched.id AND matched.status <> 'pending'
+        RETURNING ${qualified('d', DELIVERY_COLUMNS)}
+      ),
+      notified AS (
+        SELECT pg_notify('${channel}', '') FROM (SELECT 1 FROM again LIMIT 1) one
+        WHERE $4::boolean
+      )
+      SELECT (SELECT count(*) FROM msg)::int AS found, (SELECT count(*) FROM matched)::int AS matched,
+             (SELECT count(*) FROM notified)::int AS notified, r.*
+      FROM (SELECT 1) one LEFT JOIN again r ON true ORDER BY r.id`,
+    ),
+
+    // Pruning, in one transaction: first lock a batch of finished messages (skipping those a
+    // redeliver or another prune holds) and their deliveries, which waits for a `record` in
+    // flight and keeps later ones out; then delete them with a snapshot taken after that, so
+    // that an attempt such a `record` logged goes with its delivery.
+    // $1 before, $2 limit.
+    pruneLock: named(
+      'prune_lock',
+      `WITH victims AS (
+        SELECT m.id FROM ${s}.messages m
+        WHERE m.created_at < $1::timestamptz
+          AND NOT EXISTS (
+            SELECT 1 FROM ${s}.deliveries d WHERE d.message_id = m.id AND d.status = 'pending'
+          )
+        ORDER BY m.created_at
+        LIMIT $2::int
+        FOR UPDATE SKIP LOCKED
+      ),
+      locked AS (
+        SELECT d.id FROM ${s}.deliveries d JOIN victims v ON d.message_id = v.id FOR UPDATE OF d
+      )
+      SELECT v.id FROM victims v WHERE (SELECT count(*) FROM locked) >= 0`,
+    ),
+    // $1 message ids, $2 keys created before, $3 limit of keys.
+    pruneDelete: named(
+      'prune_delete',
+      `WITH victims AS (
+        SELECT m.id FROM ${s}.messages m
+        WHERE m.id = ANY($1::text[])
+          AND NOT EXISTS (
+            SELECT 1 FROM ${s}.deliveries d WHERE d.message_id = m.id AND d.status = 'pending'
+          )
+      ),
+      gone_deliveries AS (
+        DELETE FROM ${s}.deliveries d USING victims v WHERE d.message_id = v.id RETURNING d.id
+      ),
+      gone_attempts AS (
+        DELETE FROM ${s}.attempts a USING gone_deliveries g WHERE a.delivery_id = g.id
+      ),
+      gone_messages AS (
+        DELETE FROM ${s}.messages m USING victims v WHERE m.id = v.id RETURNING 1
+      ),
+      expired_keys AS (
+        SELECT tenant_key, key FROM ${s}.idempotency_keys
+        WHERE created_at < $2::timestamptz
+        ORDER BY created_at
+        LIMIT $3::int
+        FOR UPDATE SKIP LOCKED
+      ),
+      gone_keys AS (
+        DELETE FROM ${s}.idempotency_keys k USING expired_keys x
+        WHERE k.tenant_key = x.tenant_key AND k.key = x.key
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM gone_messages)::int AS messages,
+             (SELECT count(*) FROM gone_keys)::int AS keys`,
+    ),
+
+    getEndpoint: named(
+      'get_endpoint',
+      `SELECT ${ENDPOINT_COLUMNS} FROM ${s}.endpoints WHERE id = $1::text`,
+    ),
+    getMessage: named(
+      'get_message',
+      `SELECT ${MESSAGE_COLUMNS} FROM ${s}.messages WHERE id = $1::text`,
+    ),
+    getDelivery: named(
+      'get_delivery',
+      `SELECT ${DELIVERY_COLUMNS} FROM ${s}.deliveries WHERE id = $1::text`,
+    ),
+    insertEndpoint: named(
+      'insert_endpoint',
+      `INSERT INTO ${s}.endpoints (${ENDPOINT_COLUMNS}) VALUES ($1::text, $2::text, $3::text[],
+        $4::text, $5::jsonb, $6::text, $7::text, $8::boolean, $9::text, $10::timestamptz,
+        $11::timestamptz, $12::timestamptz)`,
+    ),
+    listAttempts: named(
+      'list_attempts',
+      `SELECT ${ATTEMPT_COLUMNS} FROM ${s}.attempts a JOIN ${s}.deliveries d ON d.id = a.delivery_id
+       WHERE a.delivery_id = ANY($1::text[]) ORDER BY a.delivery_id, a.attempt`,
+    ),
+  };
+}
+
+export type StoreStatements = ReturnType<typeof storeStatements>;

@@ -1,0 +1,719 @@
+import { Logger } from '@nestjs/common';
+import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import type {
+  StoredWebhookEndpoint,
+  WebhookEndpointFilter,
+} from '../../interfaces/webhook-endpoint.interface.js';
+import type {
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookMessage,
+} from '../../interfaces/webhook-message.interface.js';
+import type {
+  ClaimedDelivery,
+  EmittedMessage,
+  RecordedOutcome,
+  Redelivered,
+  RemovedEndpoint,
+  WebhookDeliveryFilter,
+  WebhookDeliveryOutcome,
+  WebhookEmitRequest,
+  WebhookLease,
+  WebhookMessageFilter,
+  WebhookPage,
+  WebhookPageRequest,
+  WebhookRedeliverRequest,
+  WebhookStore,
+} from '../../interfaces/webhook-store.interface.js';
+import { WEBHOOKS_LOGGER_CONTEXT } from '../../webhooks.constants.js';
+import { WebhookStoreError } from '../../webhooks.errors.js';
+import { createId } from '../ids.js';
+import { checkSchemaName } from './migrations.js';
+import { PostgresListener } from './postgres-listener.js';
+import { checkMigrated, migrate, PostgresSchemaError } from './postgres-migrator.js';
+import {
+  DELIVERY_COLUMNS,
+  ENDPOINT_COLUMNS,
+  MESSAGE_COLUMNS,
+  storeStatements,
+  type Statement,
+  type StoreStatements,
+} from './postgres-statements.js';
+import {
+  retiredSecretsJson,
+  toAttempt,
+  toClaimed,
+  toDelivery,
+  toEndpoint,
+  toMessage,
+} from './postgres-rows.js';
+import {
+  invalidPostgresConnectionString,
+  invalidPostgresPool,
+  invalidPostgresStoreOption,
+  invalidPostgresStoreOptions,
+  listenLost,
+  postgresOpenFailed,
+  postgresPoolError,
+  postgresPoolOrConnectionString,
+  postgresQueryFailed,
+  postgresStoreClosed,
+  pruneFailed,
+} from '../../webhooks.messages.js';
+
+export { webhookMigrations, type WebhookMigration } from './migrations.js';
+
+/** How to reach PostgreSQL, where the tables are, and how long finished work stays. */
+export interface PostgresWebhookStoreOptions {
+  /** The app's own `pg` Pool; the store never ends it. */
+  pool?: Pool;
+  /** Or a connection string: the store makes a Pool of its own and ends it in `close()`. */
+  connectionString?: string;
+  /** The schema of the store's tables, a plain lower-case identifier. Default `webhooks`. */
+  schema?: string;
+  /**
+   * Create and upgrade the tables at `open()` (default `true`); `false`: only check that the
+   * SQL of `webhookMigrations(schema)` has been applied.
+   */
+  migrate?: boolean;
+  /** Milliseconds finished messages stay in the delivery log. Default 24 h. */
+  retention?: number;
+  /** Milliseconds an idempotency key keeps deduplicating, its message kept or not. Default 24 h. */
+  idempotencyTtl?: number;
+  /** Milliseconds between runs of the retention batches. Default 60 s. */
+  pruneInterval?: number;
+  /** `application_name` of the connections of a pool the store makes (not of `pool`). */
+  applicationName?: string;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+const DEFAULT_PRUNE_INTERVAL = 60_000;
+const DEFAULT_PAGE_LIMIT = 100;
+/** Messages (and expired keys) one retention batch deletes. */
+const PRUNE_BATCH = 1_000;
+/** How long a pool the store makes waits for a connection: a database that is down rejects. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** SQLSTATE classes and error codes that mean the connection, not the statement, failed. */
+const CONNECTION_FAILURE = /^(08|57P0|53300|ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE)/;
+/** What `pg` itself says, without a code, when a connection goes or cannot be had. */
+const CONNECTION_LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+type Row = Record<string, unknown>;
+
+/**
+ * The durable store: endpoints, messages, deliveries and attempts in PostgreSQL, shared by
+ * every process on the same schema. Each method is one statement (or, for pruning, one short
+ * transaction), so a call stores all of its writes or none, and a delivery's row decides who
+ * attempts it: `claim` leases it in the statement that checks it is due.
+ */
+export class PostgresWebhookStore implements WebhookStore {
+  readonly shared = true;
+
+  private readonly sql: StoreStatements;
+  private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
+  private readonly listener: PostgresListener;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly ownsPool: boolean,
+    /** The schema the store's tables are in. */
+    readonly schema: string,
+    private readonly retentionMs: number,
+    private readonly idempotencyTtlMs: number,
+    private readonly onPoolError: (error: Error) => void,
+  ) {
+    this.sql = storeStatements(schema);
+    this.listener = new PostgresListener(pool, this.sql.channel, (reason, delay) =>
+      this.logger.warn(listenLost(schema, reason, delay)),
+    );
+  }
+
+  /**
+   * Checks the options, takes the app's pool or makes one, creates or upgrades the tables (or,
+   * with `migrate: false`, checks they are up to date), and starts the retention timer.
+   */
+  static async open(options: PostgresWebhookStoreOptions): Promise<PostgresWebhookStore> {
+    const checked = checkOptions(options);
+    const { schema } = checked;
+    const ownsPool = checked.pool === undefined;
+    const pool =
+      checked.pool ??
+      new pg.Pool({
+        connectionString: checked.connectionString,
+        application_name: checked.applicationName,
+        connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      });
+    // A connection that dies while idle in the pool is an 'error' event of the pool: without a
+    // listener it would end the process. The pool drops that connection on its own.
+    const logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
+    const onPoolError = (error: Error) => logger.warn(postgresPoolError(schema, error.message));
+    pool.on('error', onPoolError);
+    try {
+      if (checked.migrate) await migrate(pool, schema);
+      else await checkMigrated(pool, schema);
+    } catch (error) {
+      pool.off('error', onPoolError);
+      if (ownsPool) await pool.end().catch(() => undefined);
+      // Errors about the tables already say what to do.
+      if (error instanceof PostgresSchemaError) throw error;
+      throw new Error(postgresOpenFailed(schema, describeError(error)), { cause: error });
+    }
+    const store = new PostgresWebhookStore(
+      pool,
+      ownsPool,
+      schema,
+      checked.retention,
+      checked.idempotencyTtl,
+      onPoolError,
+    );
+    store.startPruning(checked.pruneInterval);
+    return store;
+  }
+
+  /** Ends the timer, then the listener, then the pool if the store made it; once. */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutDown());
+  }
+
+  private async shutDown() {
+    this.closed = true;
+    clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
+    await this.pruning;
+    await this.listener.close();
+    if (this.ownsPool) await this.pool.end();
+    this.pool.off('error', this.onPoolError);
+  }
+
+  async watch(onWrite: () => void): Promise<void> {
+    this.checkOpen('listen for writes');
+    try {
+      await this.listener.add(onWrite);
+    } catch (error) {
+      throw this.failure('listen for writes', error);
+    }
+  }
+
+  // Endpoints.
+
+  async insertEndpoint(endpoint: StoredWebhookEndpoint): Promise<void> {
+    await this.run(`insert endpoint ${endpoint.id}`, this.sql.insertEndpoint, [
+      endpoint.id,
+      endpoint.url,
+      endpoint.events,
+      endpoint.secret,
+      retiredSecretsJson(endpoint.retiredSecrets),
+      endpoint.tenant,
+      endpoint.description,
+      endpoint.disabled,
+      endpoint.disabledReason,
+      endpoint.failingSince,
+      endpoint.createdAt,
+      endpoint.updatedAt,
+    ]);
+  }
+
+  async getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined> {
+    const rows = await this.run(`read endpoint ${id}`, this.sql.getEndpoint, [id]);
+    return rows.length === 0 ? undefined : toEndpoint(rows[0]);
+  }
+
+  async listEndpoints(
+    filter: WebhookEndpointFilter = {},
+    page: WebhookPageRequest = {},
+  ): Promise<WebhookPage<StoredWebhookEndpoint>> {
+    const where = new Conditions();
+    where.equalOrNull('tenant', filter.tenant);
+    if (filter.event !== undefined) where.add('events @> ARRAY[$?::text]', filter.event);
+    if (filter.disabled !== undefined) where.add('disabled = $?::boolean', filter.disabled);
+    return this.page(
+      'list endpoints',
+      'endpoints',
+      ENDPOINT_COLUMNS,
+      where,
+      page,
+      'asc',
+      toEndpoint,
+    );
+  }
+
+  async updateEndpoint(
+    id: string,
+    patch: Partial<StoredWebhookEndpoint>,
+    expected: { disabled?: boolean; failingSince?: null } = {},
+  ): Promise<StoredWebhookEndpoint | undefined> {
+    const where = new Conditions();
+    where.add('id = $?::text', id);
+    if (expected.disabled !== undefined) where.add('disabled = $?::boolean', expected.disabled);
+    if (expected.failingSince === null) where.add('failing_since IS NULL');
+    const sets: string[] = [];
+    for (const [field, [column, type, encode]] of Object.entries(ENDPOINT_FIELDS)) {
+      const value = patch[field as keyof StoredWebhookEndpoint];
+      // A field given as `undefined` is one the caller does not change.
+      if (value === undefined) continue;
+      sets.push(`${column} = ${where.param(encode ? encode(value as never) : value)}::${type}`);
+    }
+    const text =
+      sets.length === 0
+        ? `SELECT ${ENDPOINT_COLUMNS} FROM ${this.schema}.endpoints WHERE ${where.sql()}`
+        : `UPDATE ${this.schema}.endpoints SET ${sets.join(', ')} WHERE ${where.sql()} ` +
+          `RETURNING ${ENDPOINT_COLUMNS}`;
+    const rows = await this.query(`update endpoint ${id}`, text, where.values);
+    return rows.length === 0 ? undefined : toEndpoint(rows[0]);
+  }
+
+  async removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint> {
+    const rows = await this.run(`remove endpoint ${id}`, this.sql.removeEndpoint, [
+      id,
+      lastError,
+      now,
+    ]);
+    return {
+      removed: (rows[0].removed as number) > 0,
+      failed: rows.filter((row) => row.id !== null).map(toDelivery),
+    };
+  }
+
+  // Messages and their deliveries.
+
+  async emit({ message, idempotentSince, notify }: WebhookEmitRequest): Promise<EmittedMessage> {
+    const tenantIsNull = message.tenant === null;
+    const values: unknown[] = [
+      message.id,
+      message.event,
+      message.method,
+      message.tenant,
+      message.body,
+      message.createdAt,
+      createId('dlv'),
+      notify,
+    ];
+    const operation = `emit message ${message.id} ('${message.event}')`;
+    if (message.idempotencyKey === null) {
+      const statement = tenantIsNull ? this.sql.emitNull : this.sql.emitTenant;
+      const rows = await this.run(operation, statement, values);
+      return { inserted: true, deliveries: emittedDeliveries(rows) };
+    }
+    const statement = tenantIsNull ? this.sql.emitNullKeyed : this.sql.emitTenantKeyed;
+    const rows = await this.run(operation, statement, [
+      ...values,
+      message.idempotencyKey,
+      // No tenant and the tenant '' are two key spaces (see the idempotency_keys table).
+      tenantIsNull ? '' : `:${message.tenant}`,
+      idempotentSince,
+    ]);
+    const winner = rows[0];
+    if (winner.message_id === message.id) {
+      return { inserted: true, deliveries: emittedDeliveries(rows) };
+    }
+    return {
+      inserted: false,
+      existing: { id: winner.message_id as string, event: winner.event as string },
+      deliveries: winner.deliveries as number,
+    };
+  }
+
+  async getMessage(id: string): Promise<WebhookMessage | undefined> {
+    const rows = await this.run(`read message ${id}`, this.sql.getMessage, [id]);
+    return rows.length === 0 ? undefined : toMessage(rows[0]);
+  }
+
+  async listMessages(
+    filter: WebhookMessageFilter = {},
+    page: WebhookPageRequest = {},
+  ): Promise<WebhookPage<WebhookMessage>> {
+    const where = new Conditions();
+    where.equalOrNull('tenant', filter.tenant);
+    if (filter.event !== undefined) where.add('event = $?::text', filter.event);
+    return this.page('list messages', 'messages', MESSAGE_COLUMNS, where, page, 'desc', toMessage);
+  }
+
+  async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
+    const rows = await this.run(`read delivery ${id}`, this.sql.getDelivery, [id]);
+    return rows.length === 0 ? undefined : toDelivery(rows[0]);
+  }
+
+  async listDeliveries(
+    filter: WebhookDeliveryFilter = {},
+    page: WebhookPageRequest = {},
+  ): Promise<WebhookPage<WebhookDelivery>> {
+    const where = new Conditions();
+    if (filter.messageId !== undefined) where.add('message_id = $?::text', filter.messageId);
+    if (filter.endpointId !== undefined) where.add('endpoint_id = $?::text', filter.endpointId);
+    where.equalOrNull('tenant', filter.tenant);
+    if (filter.event !== undefined) where.add('event = $?::text', filter.event);
+    if (filter.status !== undefined) where.add('status = $?::text', filter.status);
+    return this.page(
+      'list deliveries',
+      'deliveries',
+      DELIVERY_COLUMNS,
+      where,
+      page,
+      'desc',
+      toDelivery,
+    );
+  }
+
+  async listAttempts(deliveryIds: readonly string[]): Promise<Map<string, WebhookAttempt[]>> {
+    const found = new Map<string, WebhookAttempt[]>();
+    if (deliveryIds.length === 0) return found;
+    const rows = await this.run('list attempts', this.sql.listAttempts, [[...deliveryIds]]);
+    const byDelivery = new Map<string, WebhookAttempt[]>();
+    for (const row of rows) {
+      const attempt = toAttempt(row);
+      const list = byDelivery.get(attempt.deliveryId);
+      if (list) list.push(attempt);
+      else byDelivery.set(attempt.deliveryId, [attempt]);
+    }
+    // In the order asked for, as the caller lists its deliveries.
+    for (const id of deliveryIds) {
+      const attempts = byDelivery.get(id);
+      if (attempts && !found.has(id)) found.set(id, attempts);
+    }
+    return found;
+  }
+
+  // Attempts: claim, then record.
+
+  async claim(deliveryId: string, lease: WebhookLease): Promise<ClaimedDelivery | undefined> {
+    const rows = await this.run(`claim delivery ${deliveryId}`, this.sql.claim, [
+      deliveryId,
+      lease.owner,
+      lease.now,
+      lease.until,
+    ]);
+    return rows.length === 0 ? undefined : toClaimed(rows[0]);
+  }
+
+  async record(
+    deliveryId: string,
+    owner: string,
+    attempt: WebhookAttempt | null,
+    outcome: WebhookDeliveryOutcome,
+  ): Promise<RecordedOutcome> {
+    const rows = await this.run(`record the attempt of delivery ${deliveryId}`, this.sql.record, [
+      deliveryId,
+      owner,
+      attempt?.attempt ?? null,
+      outcome.status,
+      outcome.scheduleAttempts,
+      outcome.nextAttemptAt,
+      outcome.lastError,
+      outcome.updatedAt,
+      attempt?.startedAt ?? null,
+      attempt?.durationMs ?? null,
+      attempt?.statusCode ?? null,
+      attempt?.error ?? null,
+      attempt?.responseBody ?? null,
+      attempt?.outcome ?? null,
+    ]);
+    if (rows.length === 0) return { delivery: undefined, endpoint: undefined, applied: false };
+    const [row] = rows;
+    return {
+      delivery: toDelivery(row),
+      endpoint: row.e_id === null ? undefined : toEndpoint(row, 'e_'),
+      applied: row.applies as boolean,
+    };
+  }
+
+  async sweep(lease: WebhookLease, limit: number): Promise<ClaimedDelivery[]> {
+    if (!(limit > 0)) return [];
+    const rows = await this.run('sweep for due deliveries', this.sql.sweep, [
+      lease.owner,
+      lease.now,
+      lease.until,
+      Math.floor(limit),
+    ]);
+    return rows.map(toClaimed);
+  }
+
+  async redeliver({
+    messageId,
+    endpointId,
+    now,
+    notify,
+  }: WebhookRedeliverRequest): Promise<Redelivered> {
+    const rows = await this.run(`redeliver message ${messageId}`, this.sql.redeliver, [
+      messageId,
+      endpointId ?? null,
+      now,
+      notify,
+    ]);
+    return {
+      found: (rows[0].found as number) > 0,
+      matched: rows[0].matched as number,
+      redelivered: rows.filter((row) => row.id !== null).map(toDelivery),
+    };
+  }
+
+  // Retention.
+
+  async prune(before: Date, limit: number): Promise<number> {
+    return (await this.pruneBatch(before, limit)).messages;
+  }
+
+  /** One batch: at most `limit` finished messages and `limit` expired keys. */
+  private async pruneBatch(before: Date, limit: number) {
+    this.checkOpen('delete finished messages');
+    const batch = Math.max(0, Math.floor(limit));
+    if (batch === 0) return { messages: 0, keys: 0 };
+    const keysBefore = new Date(Date.now() - this.idempotencyTtlMs);
+    let client: PoolClient | undefined;
+    let broken: unknown;
+    try {
+      client = await this.pool.connect();
+      await client.query('BEGIN');
+      const locked = await client.query(statementConfig(this.sql.pruneLock, [before, batch]));
+      const ids = locked.rows.map((row: Row) => row.id as string);
+      const deleted = await client.query(
+        statementConfig(this.sql.pruneDelete, [ids, keysBefore, batch]),
+      );
+      await client.query('COMMIT');
+      const { messages, keys } = deleted.rows[0] as { messages: number; keys: number };
+      return { messages, keys };
+    } catch (error) {
+      broken = error;
+      await client?.query('ROLLBACK').catch(() => undefined);
+      throw this.failure('delete finished messages', error);
+    } finally {
+      // After a failure the session's state is unknown: the connection is not reused.
+      client?.release(broken === undefined ? undefined : true);
+    }
+  }
+
+  private startPruning(interval: number) {
+    this.pruneTimer = setInterval(() => {
+      this.pruning ??= this.pruneExpired().finally(() => (this.pruning = undefined));
+    }, interval);
+    // Pruning never needs to keep a process alive.
+    this.pruneTimer.unref();
+  }
+
+  /** Batches until one comes back short, so that a backlog goes in bounded statements. */
+  private async pruneExpired() {
+    try {
+      const before = new Date(Date.now() - this.retentionMs);
+      while (!this.closed) {
+        const { messages, keys } = await this.pruneBatch(before, PRUNE_BATCH);
+        if (messages < PRUNE_BATCH && keys < PRUNE_BATCH) break;
+      }
+    } catch (error) {
+      if (!this.closed) this.logger.warn(pruneFailed(this.schema, (error as Error).message));
+    }
+  }
+
+  // Running statements.
+
+  private checkOpen(operation: string) {
+    if (this.closed) {
+      throw new WebhookStoreError(postgresStoreClosed(this.schema, operation), false);
+    }
+  }
+
+  /** Runs a prepared hot-path statement: one round trip. */
+  private async run(operation: string, statement: Statement, values: unknown[]): Promise<Row[]> {
+    this.checkOpen(operation);
+    try {
+      return (await this.pool.query(statementConfig(statement, values))).rows;
+    } catch (error) {
+      throw this.failure(operation, error);
+    }
+  }
+
+  /** Runs a statement made for this call (filters, patches), unprepared. */
+  private async query(operation: string, text: string, values: unknown[]): Promise<Row[]> {
+    this.checkOpen(operation);
+    try {
+      return (await this.pool.query(text, values)).rows;
+    } catch (error) {
+      throw this.failure(operation, error);
+    }
+  }
+
+  /** The pg error, named with what failed, as the cause of one that says it. */
+  private failure(operation: string, error: unknown): Error {
+    // A call still running as the store closed ends with the pool's own error.
+    if (this.closed) {
+      return new WebhookStoreError(postgresStoreClosed(this.schema, operation), false, {
+        cause: error,
+      });
+    }
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    const transient =
+      (typeof code === 'string' && CONNECTION_FAILURE.test(code)) ||
+      (typeof message === 'string' && CONNECTION_LOST.test(message));
+    return new WebhookStoreError(
+      postgresQueryFailed(this.schema, operation, describeError(error), transient),
+      transient,
+      { cause: error },
+    );
+  }
+
+  /** One page of a listing, by id ascending or descending; the cursor is the last id. */
+  private async page<T>(
+    operation: string,
+    table: string,
+    columns: string,
+    where: Conditions,
+    { limit = DEFAULT_PAGE_LIMIT, after = null }: WebhookPageRequest,
+    order: 'asc' | 'desc',
+    map: (row: Row) => T & { id: string },
+  ): Promise<WebhookPage<T>> {
+    const size = Math.max(0, Math.floor(limit));
+    if (size === 0) return { items: [], next: null };
+    if (after !== null) where.add(order === 'asc' ? 'id > $?::text' : 'id < $?::text', after);
+    // One more than a page, to tell whether there is a next one.
+    const text =
+      `SELECT ${columns} FROM ${this.schema}.${table} WHERE ${where.sql()} ` +
+      `ORDER BY id ${order.toUpperCase()} LIMIT ${size + 1}`;
+    const rows = await this.query(operation, text, where.values);
+    const items = rows.slice(0, size).map((row) => map(row));
+    const next = rows.length > size ? items[items.length - 1].id : null;
+    return { items, next };
+  }
+}
+
+/** The pg error's text with its SQLSTATE or system code, which the documentation indexes. */
+function describeError(error: unknown): string {
+  const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
+  const text = typeof message === 'string' && message ? message : String(error);
+  return typeof code === 'string' ? `${text} [${code}]` : text;
+}
+
+const statementConfig = (statement: Statement, values: unknown[]) => ({
+  name: statement.name,
+  text: statement.text,
+  values,
+});
+
+/** The deliveries of an emit's rows; a message without any comes back as one row of nulls. */
+const emittedDeliveries = (rows: Row[]) =>
+  rows
+    .filter((row) => row.id !== null)
+    .map((row) => ({ id: row.id as string, endpointId: row.endpoint_id as string }));
+
+/** Endpoint fields an update may set: column, SQL type, and how the value is written. */
+const ENDPOINT_FIELDS: Record<string, [string, string, ((value: never) => unknown)?]> = {
+  url: ['url', 'text'],
+  events: ['events', 'text[]'],
+  secret: ['secret', 'text'],
+  retiredSecrets: ['retired_secrets', 'jsonb', retiredSecretsJson],
+  tenant: ['tenant', 'text'],
+  description: ['description', 'text'],
+  disabled: ['disabled', 'boolean'],
+  disabledReason: ['disabled_reason', 'text'],
+  failingSince: ['failing_since', 'timestamptz'],
+  createdAt: ['created_at', 'timestamptz'],
+  updatedAt: ['updated_at', 'timestamptz'],
+};
+
+/** A WHERE clause and its parameters, numbered as they are added (`$?` in a condition). */
+class Conditions {
+  readonly values: unknown[] = [];
+  private readonly parts: string[] = [];
+
+  add(condition: string, value?: unknown) {
+    this.parts.push(
+      condition.includes('$?') ? condition.replace('$?', this.param(value)) : condition,
+    );
+  }
+
+  /** `column IS NULL` for `null`, `column = value` for a value, nothing for `undefined`. */
+  equalOrNull(column: string, value: string | null | undefined) {
+    if (value === null) this.add(`${column} IS NULL`);
+    else if (value !== undefined) this.add(`${column} = $?::text`, value);
+  }
+
+  param(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+
+  sql(): string {
+    return this.parts.length === 0 ? 'true' : this.parts.join(' AND ');
+  }
+}
+
+interface CheckedOptions {
+  pool: Pool | undefined;
+  connectionString: string | undefined;
+  schema: string;
+  migrate: boolean;
+  retention: number;
+  idempotencyTtl: number;
+  pruneInterval: number;
+  applicationName: string | undefined;
+}
+
+function checkOptions(options: PostgresWebhookStoreOptions): CheckedOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(invalidPostgresStoreOptions(options));
+  }
+  const {
+    pool,
+    connectionString,
+    schema = 'webhooks',
+    migrate = true,
+    retention = DAY,
+    idempotencyTtl = DAY,
+    pruneInterval = DEFAULT_PRUNE_INTERVAL,
+    applicationName,
+  } = options;
+  if ((pool === undefined) === (connectionString === undefined)) {
+    throw new TypeError(postgresPoolOrConnectionString(pool !== undefined));
+  }
+  if (pool !== undefined && !isPool(pool)) throw new TypeError(invalidPostgresPool(pool));
+  if (
+    connectionString !== undefined &&
+    (typeof connectionString !== 'string' || !connectionString)
+  ) {
+    throw new TypeError(invalidPostgresConnectionString(connectionString));
+  }
+  checkSchemaName(schema);
+  if (typeof migrate !== 'boolean') {
+    throw new TypeError(invalidPostgresStoreOption('migrate', migrate, 'true or false'));
+  }
+  for (const [name, value, least] of [
+    ['retention', retention, 0],
+    ['idempotencyTtl', idempotencyTtl, 0],
+    ['pruneInterval', pruneInterval, 1],
+  ] as const) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < least) {
+      throw new TypeError(
+        invalidPostgresStoreOption(name, value, `a number of milliseconds, at least ${least}`),
+      );
+    }
+  }
+  // setInterval takes at most 2^31 - 1 ms; longer would run at once, over and over.
+  if (pruneInterval > 2 ** 31 - 1) {
+    throw new TypeError(
+      invalidPostgresStoreOption('pruneInterval', pruneInterval, 'at most 2147483647 ms'),
+    );
+  }
+  if (applicationName !== undefined && typeof applicationName !== 'string') {
+    throw new TypeError(invalidPostgresStoreOption('applicationName', applicationName, 'a string'));
+  }
+  return {
+    pool,
+    connectionString,
+    schema,
+    migrate,
+    retention,
+    idempotencyTtl,
+    pruneInterval,
+    applicationName,
+  };
+}
+
+const isPool = (value: unknown): value is Pool =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { query?: unknown }).query === 'function' &&
+  typeof (value as { connect?: unknown }).connect === 'function' &&
+  typeof (value as { on?: unknown }).on === 'function';

@@ -1,0 +1,123 @@
+import 'reflect-metadata';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
+import { bootDeliveryApp, waitUntil, type DeliveryApp } from '../../support/delivery-app.js';
+import { postgresModuleOptions, startDatabase, type TestDatabase } from '../../support/postgres.js';
+import { startReceiver, type Receiver } from '../../support/receiver.js';
+import type { WebhooksModuleOptions } from '../../../lib/index.js';
+
+// The PostgreSQL store as an app uses it: real apps on one database (a schema of this file's
+// own), a real receiver on loopback.
+
+describe('durable delivery on PostgreSQL', () => {
+  let db: TestDatabase;
+  let receiver: Receiver;
+  const apps: DeliveryApp[] = [];
+  const boot = async (options?: WebhooksModuleOptions) => {
+    const app = await bootDeliveryApp({
+      options: postgresModuleOptions(db.schema, db.applicationName, {
+        retryDelays: [50, 100],
+        timeout: 2_000,
+        sweepInterval: 200,
+        ...options,
+      }),
+      providers: [PingWebhook],
+    });
+    apps.push(app);
+    return app;
+  };
+  const received = (webhookId?: string) =>
+    receiver.requests.filter(
+      (request) => webhookId === undefined || request.headers['webhook-id'] === webhookId,
+    );
+
+  beforeAll(async () => {
+    db = await startDatabase();
+    receiver = await startReceiver();
+  });
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    receiver.behave(() => undefined);
+    receiver.requests.length = 0;
+    await db.truncate();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    await db.drop();
+  });
+
+  it('shares endpoints between two app instances: one added on A receives what B emits', async () => {
+    const a = await boot();
+    const b = await boot();
+    await a.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+
+    const sent = await b.emitter.emit(PingWebhook, { seq: 1 });
+
+    expect(sent.endpoints).toBe(1);
+    await receiver.waitFor(1);
+    expect(received()[0].headers['webhook-id']).toBe(sent.id);
+    const [delivery] = await a.deliveries.list({ messageId: sent.id });
+    await waitUntil(
+      async () => (await a.deliveries.list({ messageId: sent.id }))[0]?.status === 'delivered',
+      'the delivery to be recorded',
+    );
+    expect(delivery.messageId).toBe(sent.id);
+  });
+
+  it('resumes after a restart: deliveries waiting for a retry go out on schedule, same webhook-id', async () => {
+    const first = await boot({ retryDelays: [1_500] });
+    let calls = 0;
+    receiver.behave((_request, res) => {
+      res.statusCode = calls++ === 0 ? 503 : 204;
+      res.end();
+    });
+    await first.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    const sent = await first.emitter.emit(PingWebhook, { seq: 1 });
+    await receiver.waitFor(1);
+    const failedAt = received()[0].receivedAt;
+    await waitUntil(
+      async () => (await first.deliveries.list())[0]?.scheduleAttempts === 1,
+      'the retry to be scheduled',
+    );
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+
+    const second = await boot({ retryDelays: [1_500] });
+    await receiver.waitFor(2, 10_000);
+    const [, retried] = received();
+    expect(retried.headers['webhook-id']).toBe(sent.id);
+    // On schedule: not before the retry delay (less its jitter), and not long after it.
+    expect(retried.receivedAt - failedAt).toBeGreaterThanOrEqual(0.8 * 1_500 - 20);
+    expect(retried.receivedAt - failedAt).toBeLessThan(1_500 * 1.2 + 2_000);
+    await waitUntil(
+      async () => (await second.deliveries.list())[0]?.status === 'delivered',
+      'the delivery to be recorded',
+    );
+    const [log] = await second.deliveries.list();
+    expect(log.attemptLog.map((attempt) => attempt.statusCode)).toEqual([503, 204]);
+  });
+
+  it('wakes a worker at once when a process without one emits (LISTEN), long before a sweep', async () => {
+    const api = await boot({ worker: false });
+    await boot({ sweepInterval: 60_000 });
+    await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+
+    const started = Date.now();
+    const sent = await api.emitter.emit(PingWebhook, { seq: 1 });
+    await receiver.waitFor(1, 5_000);
+
+    expect(received()[0].headers['webhook-id']).toBe(sent.id);
+    expect(received()[0].receivedAt - started).toBeLessThan(5_000);
+  });
+
+  it('claims nothing with worker: false', async () => {
+    const api = await boot({ worker: false, sweepInterval: 50 });
+    await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    await api.emitter.emit(PingWebhook, { seq: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    expect(received()).toHaveLength(0);
+    const [delivery] = await api.deliveries.list();
+    expect(delivery).toMatchObject({ status: 'pending', attempts: 0 });
+  });
+});

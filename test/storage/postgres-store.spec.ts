@@ -1,0 +1,842 @@
+import { Logger } from '@nestjs/common';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
+import type { WebhookMessage } from '../../lib/interfaces/webhook-message.interface.js';
+import type { WebhookStore } from '../../lib/interfaces/webhook-store.interface.js';
+import { attemptId, createId } from '../../lib/storage/ids.js';
+import { WebhookStoreError } from '../../lib/webhooks.errors.js';
+import { migrationLockKey } from '../../lib/storage/postgres/postgres-statements.js';
+import {
+  PostgresWebhookStore,
+  webhookMigrations,
+} from '../../lib/storage/postgres/postgres-webhook.store.js';
+import { rejection, waitUntil } from '../support/delivery-app.js';
+import {
+  startDatabase,
+  startPostgresProxy,
+  TEST_DATABASE_URL,
+  type TestDatabase,
+} from '../support/postgres.js';
+import { storedEndpoint } from '../support/stored-endpoint.js';
+import { compileFixtures, OPEN_STORE_SCRIPT, runNode } from '../support/worker-process.js';
+
+const HOUR = 3_600_000;
+
+let db: TestDatabase;
+/** Schemas made by tests beside the file's own, dropped with it. */
+const extraSchemas: string[] = [];
+let schemaCount = 0;
+/** A fresh schema name of this file's, never migrated yet. */
+const freshSchema = () => {
+  const schema = `${db.schema}_${++schemaCount}`;
+  extraSchemas.push(schema);
+  return schema;
+};
+
+beforeAll(async () => {
+  db = await startDatabase();
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+afterAll(async () => {
+  for (const schema of extraSchemas) await db?.admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await db?.drop();
+});
+
+const endpoint = (overrides: Partial<StoredWebhookEndpoint> = {}) =>
+  storedEndpoint({ id: createId('ep'), ...overrides });
+
+const message = (overrides: Partial<WebhookMessage> = {}): WebhookMessage => ({
+  id: createId('msg'),
+  event: 'ping',
+  method: 'post',
+  tenant: null,
+  body: '{"message":"ping"}',
+  idempotencyKey: null,
+  createdAt: new Date(),
+  ...overrides,
+});
+
+const emitRequest = (of: WebhookMessage, notify = false) => ({
+  message: of,
+  idempotentSince: new Date(Date.now() - HOUR),
+  notify,
+});
+
+const lease = (owner: string, now = new Date()) => ({
+  owner,
+  now,
+  until: new Date(now.getTime() + 30_000),
+});
+
+/** Emits one message to `to` and returns its delivery id. */
+async function emitTo(store: WebhookStore, to: StoredWebhookEndpoint, overrides = {}) {
+  const emitted = message({ event: to.events[0], tenant: to.tenant, ...overrides });
+  const result = await store.emit(emitRequest(emitted));
+  if (!result.inserted) throw new Error('expected the message to be stored');
+  return { message: emitted, deliveryId: result.deliveries[0].id };
+}
+
+/** Claims the delivery and records it delivered (attempt 1). */
+async function deliver(store: WebhookStore, deliveryId: string, owner = 'finisher') {
+  const claim = await store.claim(deliveryId, lease(owner));
+  if (!claim) throw new Error(`expected to claim ${deliveryId}`);
+  const now = new Date();
+  const recorded = await store.record(
+    deliveryId,
+    owner,
+    {
+      id: attemptId(deliveryId, claim.delivery.attempts + 1),
+      deliveryId,
+      messageId: claim.delivery.messageId,
+      endpointId: claim.delivery.endpointId,
+      attempt: claim.delivery.attempts + 1,
+      startedAt: now,
+      durationMs: 3.5,
+      statusCode: 200,
+      error: null,
+      responseBody: 'ok',
+      outcome: 'delivered',
+    },
+    {
+      status: 'delivered',
+      scheduleAttempts: 1,
+      nextAttemptAt: null,
+      lastError: null,
+      updatedAt: now,
+    },
+  );
+  expect(recorded.applied).toBe(true);
+}
+
+const count = async (sql: string, values: unknown[] = []) =>
+  Number((await db.admin<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, values))[0].n);
+
+/** Connections open with this application_name. */
+const connectionsNamed = (applicationName: string) =>
+  count(`pg_stat_activity WHERE application_name = $1`, [applicationName]);
+
+describe('webhookMigrations', () => {
+  it('is the SQL of every migration for the schema, numbered from 1, recording itself', () => {
+    const migrations = webhookMigrations('billing_hooks');
+
+    expect(migrations.map(({ version }) => version)).toEqual(
+      migrations.map((_, index) => index + 1),
+    );
+    expect(migrations[0].name).toBe('initial');
+    const sql = migrations.map((migration) => migration.sql).join('\n');
+    expect(sql).toContain('CREATE TABLE billing_hooks.deliveries');
+    expect(sql).toContain(
+      "INSERT INTO billing_hooks.schema_migrations (version, name) VALUES (1, 'initial')",
+    );
+    // Byte order for ids, which is the order the cursors page by.
+    expect(sql).toMatch(/id text COLLATE "C" PRIMARY KEY/);
+    expect(sql).toMatch(/deliveries_due_idx[^;]*WHERE status = 'pending'/);
+    expect(sql).not.toMatch(/\bwebhooks\./);
+  });
+
+  it("defaults to the schema 'webhooks'", () => {
+    expect(webhookMigrations()[0].sql).toContain('CREATE TABLE webhooks.endpoints');
+  });
+
+  it('refuses a schema that is not a plain identifier, naming it', () => {
+    for (const schema of [
+      'Webhooks',
+      'web-hooks',
+      '1hooks',
+      'a;DROP TABLE x',
+      '',
+      'x'.repeat(64),
+    ]) {
+      expect(() => webhookMigrations(schema)).toThrow(/option 'schema' must be a lower-case/);
+    }
+    expect(() => webhookMigrations('web-hooks')).toThrow('"web-hooks"');
+  });
+});
+
+describe('migrations at open()', () => {
+  it('creates the tables, the indexes and schema_migrations in a fresh schema', async () => {
+    const schema = freshSchema();
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
+    await store.close();
+
+    const tables = await db.admin<{ name: string }>(
+      `SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY 1`,
+      [schema],
+    );
+    expect(tables.map(({ name }) => name)).toEqual([
+      'attempts',
+      'deliveries',
+      'endpoints',
+      'idempotency_keys',
+      'messages',
+      'schema_migrations',
+    ]);
+    const applied = await db.admin(`SELECT version, name FROM ${schema}.schema_migrations`);
+    expect(applied).toEqual([{ version: 1, name: 'initial' }]);
+    const collations = await db.admin<{ table: string; collation: string }>(
+      `SELECT c.relname AS table, co.collname AS collation
+       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_collation co ON co.oid = a.attcollation
+       WHERE n.nspname = $1 AND a.attname = 'id' AND c.relkind = 'r' ORDER BY 1`,
+      [schema],
+    );
+    expect(collations.map(({ collation }) => collation)).toEqual(['C', 'C', 'C']);
+    const due = await db.admin<{ definition: string }>(
+      `SELECT indexdef AS definition FROM pg_indexes
+       WHERE schemaname = $1 AND indexname = 'deliveries_due_idx'`,
+      [schema],
+    );
+    expect(due[0].definition).toMatch(/\(next_attempt_at, id\) WHERE \(status = 'pending'::text\)/);
+  });
+
+  it('does nothing more when opened again', async () => {
+    const schema = freshSchema();
+    await (await PostgresWebhookStore.open({ pool: db.pool, schema })).close();
+    await (await PostgresWebhookStore.open({ pool: db.pool, schema })).close();
+
+    expect(await count(`${schema}.schema_migrations`)).toBe(webhookMigrations().length);
+  });
+
+  it('migrates under an advisory lock of the schema: it waits while another holds it', async () => {
+    const schema = freshSchema();
+    const holder = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [migrationLockKey(schema)]);
+      let opened = false;
+      const opening = PostgresWebhookStore.open({ pool: db.pool, schema }).then((store) => {
+        opened = true;
+        return store;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(opened).toBe(false);
+
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [migrationLockKey(schema)]);
+      await (await opening).close();
+      expect(opened).toBe(true);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('brings up 5 stores opened at once on an empty schema, migrating once', async () => {
+    const schema = freshSchema();
+    const pools = Array.from({ length: 5 }, () => db.newPool({ max: 2 }));
+
+    const stores = await Promise.all(
+      pools.map((pool) => PostgresWebhookStore.open({ pool, schema })),
+    );
+
+    expect(await count(`${schema}.schema_migrations`)).toBe(webhookMigrations().length);
+    const ep = endpoint();
+    await stores[0].insertEndpoint(ep);
+    expect(await stores[4].getEndpoint(ep.id)).toEqual(ep);
+    await Promise.all(stores.map((store) => store.close()));
+  });
+
+  it('brings up 3 processes started at once on an empty schema', async () => {
+    compileFixtures();
+    const script = OPEN_STORE_SCRIPT;
+    const schema = freshSchema();
+    const options = { connectionString: TEST_DATABASE_URL, schema };
+
+    const runs = await Promise.all([1, 2, 3].map(() => runNode(script, options)));
+
+    for (const run of runs) expect(run).toEqual({ code: 0, output: '' });
+    expect(await count(`${schema}.schema_migrations`)).toBe(webhookMigrations().length);
+  }, 60_000);
+
+  it('rolls a failing migration back and says which one failed', async () => {
+    const schema = freshSchema();
+    // A table of the same name, made by someone else: the migration cannot create its own.
+    await db.admin(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.endpoints (x int)`);
+
+    const error = await rejection(PostgresWebhookStore.open({ pool: db.pool, schema }));
+
+    expect(error.message).toContain(`schema '${schema}' failed at migration 1 (initial)`);
+    expect(error.message).toContain('relation "endpoints" already exists');
+    expect(error.message).toContain('rolled back');
+    expect(await count(`pg_tables WHERE schemaname = $1`, [schema])).toBe(1);
+  });
+
+  describe('with migrate: false', () => {
+    it('rejects on an empty schema, saying what is missing and where its SQL is', async () => {
+      const schema = freshSchema();
+
+      const error = await rejection(
+        PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false }),
+      );
+
+      expect(error.message).toContain(`schema '${schema}' are not there`);
+      expect(error.message).toContain('missing migration(s): 1 (initial)');
+      expect(error.message).toContain(`webhookMigrations('${schema}')`);
+      expect(error.message).toContain('migrate: true');
+      expect(await count(`pg_namespace WHERE nspname = $1`, [schema])).toBe(0);
+    });
+
+    it('rejects on an outdated schema, naming its version and the missing migrations', async () => {
+      const schema = freshSchema();
+      for (const { sql } of webhookMigrations(schema)) await db.admin(sql);
+      // As a schema made before migration 1 was recorded would be.
+      await db.admin(`DELETE FROM ${schema}.schema_migrations WHERE version = 1`);
+
+      const error = await rejection(
+        PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false }),
+      );
+
+      expect(error.message).toContain('at version 0, older than this version');
+      expect(error.message).toContain('missing migration(s): 1 (initial)');
+      expect(error.message).toContain(`webhookMigrations('${schema}')`);
+    });
+
+    it("opens on a schema made by running webhookMigrations' SQL with another tool", async () => {
+      const schema = freshSchema();
+      const tool = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await tool.connect();
+      try {
+        for (const { sql } of webhookMigrations(schema)) {
+          await tool.query('BEGIN');
+          await tool.query(sql);
+          await tool.query('COMMIT');
+        }
+      } finally {
+        await tool.end();
+      }
+
+      const store = await PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false });
+      const ep = endpoint();
+      await store.insertEndpoint(ep);
+      const { deliveryId } = await emitTo(store, ep);
+      await deliver(store, deliveryId);
+      expect((await store.getDelivery(deliveryId))?.status).toBe('delivered');
+      await store.close();
+    });
+  });
+});
+
+describe('options', () => {
+  it('refuses a schema that is not a plain identifier, naming it', async () => {
+    const error = await rejection(PostgresWebhookStore.open({ pool: db.pool, schema: 'My Hooks' }));
+
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toContain(`option 'schema' must be a lower-case PostgreSQL identifier`);
+    expect(error.message).toContain('"My Hooks"');
+  });
+
+  it('needs exactly one of pool and connectionString', async () => {
+    expect((await rejection(PostgresWebhookStore.open({}))).message).toContain(
+      "needs 'pool' (the app's own pg Pool) or 'connectionString'",
+    );
+    const both = await rejection(
+      PostgresWebhookStore.open({ pool: db.pool, connectionString: TEST_DATABASE_URL }),
+    );
+    expect(both.message).toContain("both 'pool' and 'connectionString'");
+    expect(both.message).not.toContain(TEST_DATABASE_URL);
+  });
+
+  it('refuses a pool that is not one, and durations that are not milliseconds', async () => {
+    const notPool = { query: 1 } as unknown as pg.Pool;
+    expect((await rejection(PostgresWebhookStore.open({ pool: notPool }))).message).toContain(
+      "option 'pool' must be a pg Pool",
+    );
+    for (const name of ['retention', 'idempotencyTtl', 'pruneInterval'] as const) {
+      const error = await rejection(PostgresWebhookStore.open({ pool: db.pool, [name]: -1 }));
+      expect(error.message).toContain(`option '${name}' must be a number of milliseconds`);
+      expect(error.message).toContain('(got -1)');
+    }
+  });
+
+  it('rejects open() with a clear message when PostgreSQL cannot be reached', async () => {
+    const proxy = await startPostgresProxy();
+    await proxy.cut();
+
+    const error = await rejection(
+      PostgresWebhookStore.open({ connectionString: proxy.url, schema: freshSchema() }),
+    );
+
+    expect(error.message).toContain('could not start');
+    expect(error.message).toContain('ECONNREFUSED');
+    expect(error.message).toContain('Check that PostgreSQL is reachable');
+    expect(error.cause).toBeInstanceOf(Error);
+    await proxy.close();
+  });
+});
+
+describe('round trips', () => {
+  let store: PostgresWebhookStore;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    pool = db.newPool();
+    store = await PostgresWebhookStore.open({ pool, schema: db.schema });
+  });
+
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('takes one query each for emit (keyed or not), claim, record and sweep', async () => {
+    const ep = endpoint({ tenant: 'acme' });
+    await store.insertEndpoint(ep);
+    await store.insertEndpoint(endpoint({ tenant: 'acme' }));
+    const queries = vi.spyOn(pool, 'query');
+    const connects = vi.spyOn(pool, 'connect');
+    const one = async <T>(call: () => Promise<T>): Promise<T> => {
+      queries.mockClear();
+      connects.mockClear();
+      const result = await call();
+      expect(queries).toHaveBeenCalledTimes(1);
+      // pool.query's own checkout of a client; a transaction would take one more.
+      expect(connects.mock.calls.length).toBeLessThanOrEqual(1);
+      return result;
+    };
+
+    const plain = await one(() => store.emit(emitRequest(message({ tenant: 'acme' }), true)));
+    const keyed = await one(() =>
+      store.emit(emitRequest(message({ tenant: 'acme', idempotencyKey: 'k1' }))),
+    );
+    const repeated = await one(() =>
+      store.emit(emitRequest(message({ tenant: 'acme', idempotencyKey: 'k1' }))),
+    );
+    expect(plain.inserted && plain.deliveries).toHaveLength(2);
+    expect(keyed.inserted && keyed.deliveries).toHaveLength(2);
+    expect(repeated).toMatchObject({ inserted: false, deliveries: 2 });
+    const deliveryId = plain.inserted ? plain.deliveries[0].id : '';
+    const claim = await one(() => store.claim(deliveryId, lease('w')));
+    await one(() =>
+      store.record(deliveryId, 'w', null, {
+        status: 'failed',
+        scheduleAttempts: 0,
+        nextAttemptAt: null,
+        lastError: 'given up',
+        updatedAt: new Date(),
+      }),
+    );
+    await one(() => store.sweep(lease('s'), 10));
+    await one(() =>
+      store.redeliver({ messageId: claim!.delivery.messageId, now: new Date(), notify: true }),
+    );
+    await one(() => store.removeEndpoint(ep.id, 'endpoint removed', new Date()));
+  });
+
+  it('makes delivery ids in SQL that sort by emit, then by endpoint, as text', async () => {
+    const eps = [
+      endpoint({ tenant: 'ids' }),
+      endpoint({ tenant: 'ids' }),
+      endpoint({ tenant: 'ids' }),
+    ];
+    for (const ep of eps) await store.insertEndpoint(ep);
+    const emitted: string[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const result = await store.emit(emitRequest(message({ tenant: 'ids' })));
+      emitted.push(result.inserted ? result.deliveries.map(({ id }) => id) : []);
+    }
+
+    const all = emitted.flat();
+    expect(all.every((id) => /^dlv_[0-9a-z]{13}[0-9a-f]{16}[0-9a-f]{6}$/.test(id))).toBe(true);
+    expect([...all].sort()).toEqual(all);
+    expect(emitted.map((ids) => ids.length)).toEqual([3, 3, 3]);
+    const listed = await store.listDeliveries({ tenant: 'ids' });
+    expect(listed.items.map(({ id }) => id)).toEqual([...all].reverse());
+  });
+});
+
+describe('concurrency between processes', () => {
+  let a: PostgresWebhookStore;
+  let b: PostgresWebhookStore;
+
+  beforeAll(async () => {
+    // Two pools: two processes as far as PostgreSQL can tell.
+    a = await PostgresWebhookStore.open({ pool: db.newPool(), schema: db.schema });
+    b = await PostgresWebhookStore.open({ pool: db.newPool(), schema: db.schema });
+  });
+
+  afterAll(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('lets exactly one of many concurrent claims from two processes win', async () => {
+    const ep = endpoint();
+    await a.insertEndpoint(ep);
+    for (let round = 0; round < 10; round++) {
+      const { deliveryId } = await emitTo(a, ep);
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).claim(deliveryId, lease(`w${i}`))),
+      );
+      expect(claims.filter(Boolean)).toHaveLength(1);
+    }
+  });
+
+  it('stores exactly one of concurrent emits with the same key from two processes', async () => {
+    const ep = endpoint({ tenant: 'race' });
+    await a.insertEndpoint(ep);
+    const messages = Array.from({ length: 10 }, () =>
+      message({ tenant: 'race', idempotencyKey: 'same' }),
+    );
+
+    const results = await Promise.all(messages.map((m, i) => (i % 2 ? a : b).emit(emitRequest(m))));
+
+    const inserted = messages.filter((_, i) => results[i].inserted);
+    expect(inserted).toHaveLength(1);
+    expect(await count(`${db.schema}.messages WHERE tenant = 'race'`)).toBe(1);
+    expect(await count(`${db.schema}.deliveries WHERE tenant = 'race'`)).toBe(1);
+  });
+
+  it('never prunes a message while it is redelivered: all of it stays, or all of it goes', async () => {
+    const ep = endpoint({ tenant: 'prune-race' });
+    await a.insertEndpoint(ep);
+    for (let round = 0; round < 15; round++) {
+      const { message: emitted, deliveryId } = await emitTo(a, ep, {
+        createdAt: new Date(Date.now() - HOUR),
+      });
+      await deliver(a, deliveryId);
+
+      const [pruned, redelivered] = await Promise.all([
+        a.prune(new Date(), 1000),
+        b.redeliver({ messageId: emitted.id, now: new Date(), notify: false }),
+      ]);
+
+      const kept = await a.getMessage(emitted.id);
+      const delivery = await a.getDelivery(deliveryId);
+      if (kept) {
+        expect(redelivered.redelivered.map(({ id }) => id)).toEqual([deliveryId]);
+        expect(delivery?.status).toBe('pending');
+        // Finished again, for the next rounds' prunes.
+        await deliver(a, deliveryId);
+      } else {
+        expect(pruned).toBeGreaterThanOrEqual(1);
+        expect(redelivered.found).toBe(false);
+        expect(delivery).toBeUndefined();
+      }
+    }
+  });
+
+  it('leaves no attempt behind its pruned delivery when a late record races the prune', async () => {
+    const ep = endpoint({ tenant: 'record-race' });
+    await a.insertEndpoint(ep);
+    for (let round = 0; round < 15; round++) {
+      const { deliveryId } = await emitTo(a, ep, { createdAt: new Date(Date.now() - HOUR) });
+      const claim = (await a.claim(deliveryId, lease('late')))!;
+      await deliver(a, deliveryId, 'late');
+      const now = new Date();
+
+      await Promise.all([
+        a.prune(new Date(), 1000),
+        // A second worker's answer arriving late: not applied, logged all the same.
+        b.record(
+          deliveryId,
+          'other',
+          {
+            id: attemptId(deliveryId, 2),
+            deliveryId,
+            messageId: claim.delivery.messageId,
+            endpointId: ep.id,
+            attempt: 2,
+            startedAt: now,
+            durationMs: 1,
+            statusCode: 200,
+            error: null,
+            responseBody: null,
+            outcome: 'delivered',
+          },
+          {
+            status: 'delivered',
+            scheduleAttempts: 1,
+            nextAttemptAt: null,
+            lastError: null,
+            updatedAt: now,
+          },
+        ),
+      ]);
+    }
+
+    expect(
+      await count(
+        `${db.schema}.attempts a WHERE NOT EXISTS
+         (SELECT 1 FROM ${db.schema}.deliveries d WHERE d.id = a.delivery_id)`,
+      ),
+    ).toBe(0);
+  });
+});
+
+describe('retention', () => {
+  it('prunes a backlog on its timer, batch after batch, keeping pending and young messages', async () => {
+    const schema = freshSchema();
+    // Made by hand: more finished messages than one batch takes, from two hours ago.
+    const setup = await PostgresWebhookStore.open({ pool: db.pool, schema });
+    await setup.close();
+    const backlog = 2_500;
+    await db.admin(
+      `INSERT INTO ${schema}.messages (id, event, method, tenant, body, idempotency_key, created_at)
+       SELECT 'msg_old_' || lpad(i::text, 6, '0'), 'ping', 'post', NULL, '{}', NULL,
+              now() - interval '2 hours'
+       FROM generate_series(1, ${backlog}) i`,
+    );
+    await db.admin(
+      `INSERT INTO ${schema}.deliveries
+         (id, message_id, endpoint_id, tenant, event, status, attempts, created_at, updated_at)
+       SELECT 'dlv_old_' || lpad(i::text, 6, '0'), 'msg_old_' || lpad(i::text, 6, '0'), 'ep_x',
+              NULL, 'ping', 'delivered', 1, now() - interval '2 hours', now()
+       FROM generate_series(1, ${backlog}) i`,
+    );
+    await db.admin(
+      `INSERT INTO ${schema}.attempts
+         (delivery_id, attempt, started_at, duration_ms, status_code, outcome)
+       SELECT 'dlv_old_' || lpad(i::text, 6, '0'), 1, now(), 5, 200, 'delivered'
+       FROM generate_series(1, ${backlog}) i`,
+    );
+    const store = await PostgresWebhookStore.open({
+      pool: db.pool,
+      schema,
+      retention: HOUR,
+      pruneInterval: 50,
+    });
+    const ep = endpoint();
+    await store.insertEndpoint(ep);
+    const old = new Date(Date.now() - 2 * HOUR);
+    const pending = await emitTo(store, ep, { createdAt: old });
+    const young = await emitTo(store, ep);
+    await deliver(store, young.deliveryId);
+
+    await waitUntil(async () => (await count(`${schema}.messages`)) === 2, 'the backlog pruned', {
+      timeoutMs: 20_000,
+      intervalMs: 50,
+    });
+
+    expect(await count(`${schema}.deliveries`)).toBe(2);
+    expect(await count(`${schema}.attempts`)).toBe(1);
+    expect(await store.getMessage(pending.message.id)).toBeDefined();
+    expect(await store.getMessage(young.message.id)).toBeDefined();
+    await store.close();
+  });
+
+  it('deletes expired idempotency keys in bounded batches, and keeps young ones', async () => {
+    const schema = freshSchema();
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema, idempotencyTtl: HOUR });
+    await db.admin(
+      `INSERT INTO ${schema}.idempotency_keys (tenant_key, key, message_id, event, deliveries, created_at)
+       SELECT '', 'k' || i, 'msg_gone_' || i, 'ping', 0, now() - interval '2 hours'
+       FROM generate_series(1, 5) i`,
+    );
+    await store.emit(emitRequest(message({ idempotencyKey: 'young' })));
+    const keys = () => count(`${schema}.idempotency_keys`);
+
+    expect(await store.prune(new Date(0), 2)).toBe(0);
+    expect(await keys()).toBe(4);
+    await store.prune(new Date(0), 2);
+    expect(await keys()).toBe(2);
+    await store.prune(new Date(0), 2);
+    await store.prune(new Date(0), 2);
+    expect(await keys()).toBe(1);
+    await store.close();
+  });
+
+  it('keeps the key space of no tenant apart from the tenant "" in the keys table', async () => {
+    const schema = freshSchema();
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
+    for (const tenant of [null, '', ':', 'a']) {
+      const result = await store.emit(emitRequest(message({ tenant, idempotencyKey: 'k' })));
+      expect(result.inserted).toBe(true);
+    }
+    expect(await count(`${schema}.idempotency_keys`)).toBe(4);
+    await store.close();
+  });
+});
+
+describe('a database that fails', () => {
+  it('survives its idle connections being terminated, and the next call works', async () => {
+    const warnings = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    // A pool the store makes, with no listener of anyone else's on it.
+    const store = await PostgresWebhookStore.open(db.storeOptions({ schema: db.schema }));
+    const ep = endpoint();
+    await store.insertEndpoint(ep);
+    await Promise.all([store.getEndpoint(ep.id), store.getEndpoint(ep.id)]);
+
+    expect(await db.terminate()).toBeGreaterThan(0);
+
+    await waitUntil(
+      () => warnings.mock.calls.some(([text]) => /failed while idle/.test(String(text))),
+      "the pool's error event, handled",
+    );
+    expect(await store.getEndpoint(ep.id)).toEqual(ep);
+    await store.close();
+  });
+
+  it('rejects calls with a clear message while PostgreSQL is away, storing nothing, then works again', async () => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const proxy = await startPostgresProxy();
+    const store = await PostgresWebhookStore.open({
+      connectionString: proxy.url,
+      schema: db.schema,
+    });
+    const ep = endpoint({ tenant: 'away' });
+    await store.insertEndpoint(ep);
+
+    await proxy.cut();
+    const lost = message({ tenant: 'away' });
+    const error = await rejection(store.emit(emitRequest(lost)));
+
+    expect(error.message).toContain(`schema '${db.schema}'`);
+    expect(error.message).toContain(`could not emit message ${lost.id}`);
+    expect(error.message).toContain('The connection to PostgreSQL failed');
+    expect(error).toBeInstanceOf(WebhookStoreError);
+    expect(error).toMatchObject({ code: 'ERR_WEBHOOK_STORE', transient: true });
+    expect(error.cause).toBeInstanceOf(Error);
+    expect((await rejection(store.claim(createId('dlv'), lease('w')))).message).toContain(
+      'could not claim delivery',
+    );
+
+    await proxy.restore();
+    await waitUntil(
+      () => store.getEndpoint(ep.id).then(Boolean, () => false),
+      'the store working again',
+    );
+    expect(await store.getMessage(lost.id)).toBeUndefined();
+    expect((await store.listDeliveries({ tenant: 'away' })).items).toEqual([]);
+    await store.close();
+    await proxy.close();
+  });
+
+  it('rejects a statement that the database cancels (statement_timeout), storing nothing', async () => {
+    const pool = db.newPool({ options: '-c statement_timeout=300' });
+    const store = await PostgresWebhookStore.open({ pool, schema: db.schema });
+    const locker = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await locker.connect();
+    const slow = message();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${db.schema}.messages IN ACCESS EXCLUSIVE MODE`);
+
+      const error = await rejection(store.emit(emitRequest(slow)));
+
+      expect(error.message).toContain(`could not emit message ${slow.id}`);
+      expect(error.message).toContain('canceling statement due to statement timeout [57014]');
+      expect(error.message).toContain('Nothing of this call was stored');
+      expect(error).toMatchObject({ name: 'WebhookStoreError', transient: false });
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    expect(await store.getMessage(slow.id)).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('watch', () => {
+  it('hears emits and redelivers with notify made by another process, and nothing else', async () => {
+    const watcher = await PostgresWebhookStore.open({ pool: db.newPool(), schema: db.schema });
+    const writer = await PostgresWebhookStore.open({ pool: db.newPool(), schema: db.schema });
+    const ep = endpoint({ tenant: 'watched' });
+    await writer.insertEndpoint(ep);
+    let writes = 0;
+    await watcher.watch(() => writes++);
+
+    const { message: emitted, deliveryId } = await emitTo(writer, ep);
+    await writer.claim(deliveryId, lease('w'));
+    await writer.record(deliveryId, 'w', null, {
+      status: 'failed',
+      scheduleAttempts: 0,
+      nextAttemptAt: null,
+      lastError: 'given up',
+      updatedAt: new Date(),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(writes).toBe(0);
+
+    await writer.emit(emitRequest(message({ tenant: 'watched' }), true));
+    await waitUntil(() => writes === 1, 'the notification of an emit');
+    await writer.redeliver({ messageId: emitted.id, now: new Date(), notify: true });
+    await waitUntil(() => writes === 2, 'the notification of a redeliver');
+
+    await Promise.all([watcher.close(), writer.close()]);
+  });
+
+  it('listens again after its connection is terminated, and says so', async () => {
+    const warnings = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const watcher = await PostgresWebhookStore.open(db.storeOptions({ schema: db.schema }));
+    const writer = await PostgresWebhookStore.open({ pool: db.newPool(), schema: db.schema });
+    let writes = 0;
+    await watcher.watch(() => writes++);
+
+    await db.terminate();
+    await waitUntil(
+      () => warnings.mock.calls.some(([text]) => /lost its LISTEN connection/.test(String(text))),
+      'the lost connection, told',
+    );
+    // Once listening again, the watcher is called: writes made meanwhile went unheard.
+    await waitUntil(() => writes >= 1, 'the watcher called on listening again');
+    const before = writes;
+    await writer.emit(emitRequest(message(), true));
+    await waitUntil(() => writes > before, 'a notification on the new connection');
+
+    await Promise.all([watcher.close(), writer.close()]);
+  });
+
+  it('keeps trying through an outage, and hears writes once PostgreSQL is back', async () => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const proxy = await startPostgresProxy();
+    const watcher = await PostgresWebhookStore.open({
+      connectionString: proxy.url,
+      schema: db.schema,
+    });
+    let writes = 0;
+    await watcher.watch(() => writes++);
+
+    await proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await proxy.restore();
+    await waitUntil(() => writes >= 1, 'listening again after the outage');
+    const before = writes;
+    await db.store().then(async (writer) => {
+      await writer.emit(emitRequest(message(), true));
+      await writer.close();
+    });
+    await waitUntil(() => writes > before, 'a notification after the outage');
+
+    await watcher.close();
+    await proxy.close();
+  });
+});
+
+describe('close', () => {
+  it('ends its own pool, its listener and its timer; later calls reject saying it is closed', async () => {
+    // A name of its own: the file's pool, named as the file, stays open meanwhile.
+    const applicationName = `${db.applicationName}-closing`;
+    const store = await PostgresWebhookStore.open(
+      db.storeOptions({ schema: db.schema, pruneInterval: 10, applicationName }),
+    );
+    await store.watch(() => undefined);
+    await Promise.all([store.getEndpoint(createId('ep')), store.getEndpoint(createId('ep'))]);
+    expect(await connectionsNamed(applicationName)).toBeGreaterThanOrEqual(2);
+
+    await store.close();
+
+    await waitUntil(
+      async () => (await connectionsNamed(applicationName)) === 0,
+      'every connection of its pool ended',
+      { timeoutMs: 2_000 },
+    );
+    const error = await rejection(store.getEndpoint(createId('ep')));
+    expect(error.message).toContain(`store (schema '${db.schema}') is closed`);
+    expect((await rejection(store.watch(() => undefined))).message).toContain('is closed');
+    await store.close();
+  });
+
+  it("leaves the app's pool open, with the listener's connection gone", async () => {
+    const pool = db.newPool();
+    const store = await PostgresWebhookStore.open({ pool, schema: db.schema });
+    await store.watch(() => undefined);
+    expect(pool.totalCount - pool.idleCount).toBe(1);
+
+    await store.close();
+
+    expect(pool.totalCount - pool.idleCount).toBe(0);
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    expect(pool.listenerCount('error')).toBe(1);
+  });
+});
