@@ -2,6 +2,7 @@ import type {
   BeforeApplicationShutdown,
   OnApplicationBootstrap,
   OnApplicationShutdown,
+  OnModuleInit,
 } from '@nestjs/common';
 import { DiscoveryService, type ModulesContainer, type Reflector } from '@nestjs/core';
 import { WebhookCatalog } from './catalog/webhook-catalog.js';
@@ -35,7 +36,7 @@ import type { ResolvedWebhooksOptions } from './webhooks.options.js';
  * `DiscoveryModule` (a module and two providers more).
  */
 export class WebhooksRuntime
-  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
   readonly catalog: WebhookCatalog;
   readonly store: WebhookStore;
@@ -86,6 +87,13 @@ export class WebhooksRuntime
     );
     this.deliveries = new WebhookDeliveries(this.store, this.queue, this.lifecycle, options.worker);
     this.worker = options.worker;
+  }
+
+  // Every provider is instantiated by now (as `@nestjs/schedule` relies on too): a mistake in a
+  // declaration stops `app.init()`, even in an app that never documents its webhooks. Read
+  // before, by `withWebhooks`, the declarations are not read again.
+  onModuleInit() {
+    this.catalog.names();
   }
 
   // A process with `worker: false` claims nothing: it emits and manages only.

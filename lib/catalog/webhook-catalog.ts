@@ -10,11 +10,9 @@ import type {
 import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
 
 /**
- * What webhooks the application declares: filled from the explorer once, on first use —
- * `withWebhooks()` (which most `main.ts` files call before `listen()`), the first `emit()`, or
- * the first endpoint registration — and declaration errors are thrown there. Not at
- * `onModuleInit`: exploring reads the metadata of every declaring class, which would add a
- * quarter to the bootstrap of an app with hundreds of webhooks (see `npm run bench:docs`).
+ * What webhooks the application declares: filled from the explorer once, at `onModuleInit`
+ * (the runtime's), or earlier on first use (`withWebhooks()` before `app.init()`); declaration
+ * errors are thrown there, and at every later use.
  */
 export class WebhookCatalog {
   private byName?: Map<string, WebhookDefinition>;

@@ -18,7 +18,7 @@ import {
   TEST_DATABASE_URL,
   type TestDatabase,
 } from '../support/postgres.js';
-import { storedEndpoint } from '../support/stored-endpoint.js';
+import { storedEndpoint, storedMessage } from '../support/stored-records.js';
 import { compileFixtures, OPEN_STORE_SCRIPT, runNode } from '../support/worker-process.js';
 
 const HOUR = 3_600_000;
@@ -50,16 +50,8 @@ afterAll(async () => {
 const endpoint = (overrides: Partial<StoredWebhookEndpoint> = {}) =>
   storedEndpoint({ id: createId('ep'), ...overrides });
 
-const message = (overrides: Partial<WebhookMessage> = {}): WebhookMessage => ({
-  id: createId('msg'),
-  event: 'ping',
-  method: 'post',
-  tenant: null,
-  body: '{"message":"ping"}',
-  idempotencyKey: null,
-  createdAt: new Date(),
-  ...overrides,
-});
+const message = (overrides: Partial<WebhookMessage> = {}) =>
+  storedMessage({ id: createId('msg'), ...overrides });
 
 const emitRequest = (of: WebhookMessage, notify = false) => ({
   message: of,

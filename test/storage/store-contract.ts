@@ -45,7 +45,7 @@ import type {
   WebhookStore,
 } from '../../lib/interfaces/webhook-store.interface.js';
 import { attemptId, createId } from '../../lib/storage/ids.js';
-import { storedEndpoint } from '../support/stored-endpoint.js';
+import { storedEndpoint, storedMessage } from '../support/stored-records.js';
 
 /** What a store under contract is made with: milliseconds, as the store's options take them. */
 export interface ContractStoreOptions {
@@ -128,18 +128,8 @@ export function describeStoreContract(
       return record;
     }
 
-    function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
-      return {
-        id: createId('msg'),
-        event: 'ping',
-        method: 'post',
-        tenant: null,
-        body: JSON.stringify({ message: 'ping' }),
-        idempotencyKey: null,
-        createdAt: at(0),
-        ...overrides,
-      };
-    }
+    const message = (overrides: Partial<WebhookMessage> = {}) =>
+      storedMessage({ id: createId('msg'), createdAt: at(0), ...overrides });
 
     function emitRequest(
       of: WebhookMessage,

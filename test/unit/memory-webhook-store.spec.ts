@@ -13,7 +13,7 @@ import type {
   WebhookDeliveryOutcome,
   WebhookLease,
 } from '../../lib/interfaces/webhook-store.interface.js';
-import { storedEndpoint } from '../support/stored-endpoint.js';
+import { storedEndpoint, storedMessage } from '../support/stored-records.js';
 
 // What is particular to the memory store: its size bound, its pruning timer, its copies and its
 // single-process claims. What every store does is the contract suite's (test/storage).
@@ -25,18 +25,8 @@ const EPOCH = new Date(0);
 const OWNER = 'worker-1';
 const MINUTE = 60_000;
 
-function message(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
-  return {
-    id: nextId('msg'),
-    event: 'ping',
-    method: 'post',
-    tenant: null,
-    body: '{"message":"ping"}',
-    idempotencyKey: null,
-    createdAt: new Date(),
-    ...overrides,
-  };
-}
+const message = (overrides: Partial<WebhookMessage> = {}) =>
+  storedMessage({ id: nextId('msg'), ...overrides });
 
 async function addEndpoint(
   store: MemoryWebhookStore,

@@ -21,7 +21,7 @@ import {
   ping,
   rejection,
 } from '../../support/delivery-app.js';
-import { storedEndpoint } from '../../support/stored-endpoint.js';
+import { storedEndpoint } from '../../support/stored-records.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
 
 const newSecret = (bytes = 32) => `whsec_${randomBytes(bytes).toString('base64')}`;

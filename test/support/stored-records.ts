@@ -1,4 +1,5 @@
 import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
+import type { WebhookMessage } from '../../lib/interfaces/webhook-message.interface.js';
 
 /** An enabled endpoint as a store keeps it, subscribed to `ping`; `overrides` change any field. */
 export function storedEndpoint(
@@ -18,6 +19,20 @@ export function storedEndpoint(
     updatedAt: now,
     retiredSecrets: [],
     failingSince: null,
+    ...overrides,
+  };
+}
+
+/** A message of the `ping` webhook as emitted now, without a tenant or key; `overrides` change any field. */
+export function storedMessage(overrides: Partial<WebhookMessage> = {}): WebhookMessage {
+  return {
+    id: 'msg_test',
+    event: 'ping',
+    method: 'post',
+    tenant: null,
+    body: '{"message":"ping"}',
+    idempotencyKey: null,
+    createdAt: new Date(),
     ...overrides,
   };
 }
