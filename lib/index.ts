@@ -28,6 +28,7 @@ export {
 export type {
   WebhooksMemoryStoreOptions,
   WebhooksModuleOptions,
+  WebhooksPgPool,
   WebhooksPostgresStoreOptions,
 } from './interfaces/webhooks-module-options.interface.js';
 export { webhookMigrations } from './storage/postgres/migrations.js';

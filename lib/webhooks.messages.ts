@@ -313,8 +313,12 @@ export const queueUnavailable = (value: unknown) =>
 
 function describeType(value: unknown): string {
   const type = (value as { type?: unknown } | null)?.type;
-  return typeof type === 'string' ? `of type '${type}'` : `set to ${showValue(value)}`;
+  return typeof type === 'string' ? `of type '${type}'` : `set to ${showSecretValue(value)}`;
 }
+
+/** A value that may be a connection string (with a password): a string is not shown. */
+export const showSecretValue = (value: unknown) =>
+  typeof value === 'string' ? (value ? 'a string' : 'an empty string') : showValue(value);
 
 export const storeTypeInvalid = (value: unknown) =>
   `WebhooksModule option 'store' ${describeType(value)} is not a store: use { type: 'memory' } ` +
@@ -324,8 +328,14 @@ export const unknownStoreOption = (type: string, name: string, known: readonly s
   `WebhooksModule option 'store' (type '${type}') has no field '${name}'` +
   `${didYouMean(name, known)} Known fields: ${list(known)}.`;
 
-export const invalidStoreOption = (name: string, value: unknown, expected: string) =>
-  `WebhooksModule option 'store.${name}' must be ${expected} (got ${showValue(value)}).`;
+/** `shown`: the value as the message may show it (`showValue`, or `showSecretValue`). */
+export const invalidStoreOption = (name: string, shown: string, expected: string) =>
+  `WebhooksModule option 'store.${name}' must be ${expected} (got ${shown}).`;
+
+export const poolTooSmallForWorker = (max: number) =>
+  `WebhooksModule option 'store.pool' is a pg Pool of at most ${max} connection(s), and a ` +
+  `worker's store keeps one of them for LISTEN: every other call would wait for it forever. ` +
+  `Give the pool max: 2 or more (pg's default is 10), or set worker: false.`;
 
 // Neither value is shown: a connection string may hold a password.
 export const postgresConnectionNeeded = (both: boolean) =>
@@ -372,7 +382,7 @@ export const catchAllAllowedNetwork = (entry: string, family: 'IPv4' | 'IPv6') =
  * A value as a message shows it: short, never a whole object (it may hold secrets), and never
  * throwing (`JSON.stringify` does on a BigInt or a cycle).
  */
-function showValue(value: unknown): string {
+export function showValue(value: unknown): string {
   if (typeof value === 'string') {
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   }
@@ -491,7 +501,7 @@ export const postgresPoolOrConnectionString = (both: boolean) =>
 
 export const invalidPostgresPool = (value: unknown) =>
   `PostgresWebhookStore option 'pool' must be a pg Pool (new Pool() from 'pg') (got ` +
-  `${showValue(value)}).`;
+  `${showSecretValue(value)}).`;
 
 export const invalidPostgresConnectionString = (value: unknown) =>
   `PostgresWebhookStore option 'connectionString' must be a non-empty string, e.g. ` +
@@ -628,6 +638,14 @@ export const attemptCrashed = (
   (delayMs === undefined
     ? `no retry is left, so it is marked failed.`
     : `retrying in ${Math.round(delayMs)} ms.`);
+
+export const claimTooSlow = (deliveryId: string, leaseMs: number) =>
+  `claiming delivery ${deliveryId} took so long, twice, that its lease (${leaseMs} ms) would ` +
+  `not cover an attempt; the store is too slow to answer`;
+
+export const deliveredRecordFailed = (deliveryId: string, endpointId: string, reason: string) =>
+  `Delivery ${deliveryId} to endpoint ${endpointId} was delivered, but recording it failed ` +
+  `(${reason}); recording it again, so that it is not sent twice.`;
 
 export const attemptRecoveryFailed = (deliveryId: string, endpointId: string, reason: string) =>
   `Could not record the unexpected error of delivery ${deliveryId} to endpoint ` +

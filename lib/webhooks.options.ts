@@ -9,6 +9,9 @@ import {
   optionsNotAnObject,
   postgresConnectionNeeded,
   queueUnavailable,
+  poolTooSmallForWorker,
+  showSecretValue,
+  showValue,
   storeTypeInvalid,
   unknownOption,
   unknownStoreOption,
@@ -152,28 +155,36 @@ function resolveStore(value: unknown): ResolvedWebhooksOptions['store'] {
   if ((pool === undefined) === (connectionString === undefined)) {
     throw new Error(postgresConnectionNeeded(pool !== undefined));
   }
+  // A pool or a connection string given as a string is never shown: it may hold a password.
   if (pool !== undefined && !isPool(pool)) {
-    throw new Error(invalidStoreOption('pool', pool, "a pg Pool (new Pool() from 'pg')"));
+    throw new Error(
+      invalidStoreOption('pool', showSecretValue(pool), "a pg Pool (new Pool() from 'pg')"),
+    );
   }
   if (
     connectionString !== undefined &&
     (typeof connectionString !== 'string' || !connectionString)
   ) {
-    // Not shown: it may hold a password.
-    throw new Error(invalidStoreOption('connectionString', typeof connectionString, 'a string'));
+    throw new Error(
+      invalidStoreOption(
+        'connectionString',
+        showSecretValue(connectionString),
+        "a non-empty string, e.g. 'postgres://user@host:5432/db'",
+      ),
+    );
   }
   if (!isSchemaName(schema)) {
     throw new Error(
       invalidStoreOption(
         'schema',
-        schema,
+        showValue(schema),
         'a lower-case PostgreSQL identifier (letters, digits and _, not starting with a digit, ' +
           'at most 63 characters)',
       ),
     );
   }
   if (typeof migrate !== 'boolean') {
-    throw new Error(invalidStoreOption('migrate', migrate, 'true or false'));
+    throw new Error(invalidStoreOption('migrate', showValue(migrate), 'true or false'));
   }
   return {
     type,
@@ -184,11 +195,25 @@ function resolveStore(value: unknown): ResolvedWebhooksOptions['store'] {
   };
 }
 
+/** `{ type: 'memory' }`, fields left `undefined` aside. */
+const isMemoryQueue = (queue: unknown) =>
+  typeof queue === 'object' &&
+  queue !== null &&
+  (queue as { type?: unknown }).type === 'memory' &&
+  Object.entries(queue).every(([name, value]) => name === 'type' || value === undefined);
+
 const isPool = (value: unknown) =>
   typeof value === 'object' &&
   value !== null &&
-  typeof (value as { query?: unknown }).query === 'function' &&
-  typeof (value as { connect?: unknown }).connect === 'function';
+  ['query', 'connect', 'on'].every(
+    (method) => typeof (value as Record<string, unknown>)[method] === 'function',
+  );
+
+/** The most connections a pg Pool opens, when it says (`new Pool({ max })`). */
+const poolMax = (pool: unknown): number | undefined => {
+  const max = (pool as { options?: { max?: unknown } } | undefined)?.options?.max;
+  return typeof max === 'number' ? max : undefined;
+};
 
 /** Every option name `forRoot` knows. */
 export const MODULE_OPTION_NAMES: readonly string[] = [
@@ -215,23 +240,17 @@ export function resolveOptions(options: unknown): ResolvedWebhooksOptions {
   }
   const resolved = { ...DEFAULTS, store: resolveStore(given.store) };
   const { queue, worker } = given;
-  if (
-    queue !== undefined &&
-    !(
-      typeof queue === 'object' &&
-      queue !== null &&
-      Object.keys(queue).length === 1 &&
-      (queue as { type?: unknown }).type === 'memory'
-    )
-  ) {
-    throw new Error(queueUnavailable(queue));
-  }
+  if (queue !== undefined && !isMemoryQueue(queue)) throw new Error(queueUnavailable(queue));
   if (worker !== undefined) {
-    if (typeof worker !== 'boolean')
+    if (typeof worker !== 'boolean') {
       throw new Error(invalidOption('worker', worker, 'true or false'));
+    }
     if (!worker && resolved.store.type === 'memory') throw new Error(workerNeedsSharedStore());
     resolved.worker = worker;
   }
+  // A worker's store keeps one connection of the pool for LISTEN.
+  const max = resolved.store.type === 'postgres' ? poolMax(resolved.store.pool) : undefined;
+  if (resolved.worker && max !== undefined && max < 2) throw new Error(poolTooSmallForWorker(max));
   for (const name of Object.keys(RULES) as OptionName[]) {
     const value = given[name];
     if (value === undefined) continue;

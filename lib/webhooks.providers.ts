@@ -15,6 +15,7 @@ import {
 } from './webhooks.constants.js';
 import { catchAllAllowedNetwork } from './webhooks.messages.js';
 import { resolveOptions, type ResolvedWebhooksOptions } from './webhooks.options.js';
+import type { Pool } from 'pg';
 import type { WebhookQueue } from './interfaces/webhook-queue.interface.js';
 import type { WebhookStore } from './interfaces/webhook-store.interface.js';
 import type { WebhookTransport } from './interfaces/webhook-transport.interface.js';
@@ -50,7 +51,8 @@ const store: FactoryProvider<WebhookStore | Promise<WebhookStore>> = {
     const { PostgresWebhookStore } = await import('./storage/postgres/postgres-webhook.store.js');
     const { pool, connectionString, schema, migrate } = resolved.store;
     return PostgresWebhookStore.open({
-      pool,
+      // Checked to be one by its shape (`resolveOptions`).
+      pool: pool as Pool | undefined,
       connectionString,
       schema,
       migrate,

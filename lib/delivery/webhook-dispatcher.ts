@@ -5,6 +5,8 @@ import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
 import {
   attemptCrashed,
   attemptFailed,
+  claimTooSlow,
+  deliveredRecordFailed,
   attemptRecoveryFailed,
   deliveryExhausted,
   endpointDisabled,
@@ -49,6 +51,8 @@ const HTTP_METHODS = { post: 'POST', put: 'PUT', patch: 'PATCH', delete: 'DELETE
  * (a duplicate, never a loss).
  */
 const LEASE_MARGIN_MS = 5_000;
+/** What must be left of a lease, past the attempt's timeout, for the attempt to start on it. */
+const LEASE_RECORD_MS = 1_000;
 /** Most deliveries one sweep claims, whatever the queue's capacity. */
 const SWEEP_BATCH = 500;
 
@@ -79,9 +83,20 @@ export class WebhookDispatcher {
   /**
    * Deliveries this process is attempting now. A delivery may be queued twice here (queued,
    * then swept as well), and a second claim by the same owner succeeds: the set keeps the
-   * second job from sending it a second time at once.
+   * second job from sending it a second time at once (it runs once the first attempt ends).
    */
   private readonly inFlight = new Set<string>();
+  /**
+   * Deliveries whose job came while their attempt was in flight (a retry due at once, a
+   * redelivery): queued again when that attempt ends, for their own claim to decide.
+   */
+  private readonly again = new Set<string>();
+  /**
+   * Deliveries a sweep claimed and queued, with what it read, until their attempt starts: an
+   * attempt that starts while the sweep's lease has at least `timeout` left runs on that claim
+   * instead of claiming again (one statement per swept delivery saved). At most one sweep batch.
+   */
+  private readonly swept = new Map<string, { claimed: ClaimedDelivery; until: number }>();
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   /** A sweep was asked for while one ran, or the last one filled its batch: sweep again. */
@@ -120,7 +135,17 @@ export class WebhookDispatcher {
     this.started = false;
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
-    await this.sweeping;
+    // Bounded like the attempts: a sweep stuck on a database that stopped answering must not
+    // hold up the shutdown. What it claimed stays leased until its lease ends.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.sweeping,
+      new Promise<void>(
+        (resolve) => (timer = backgroundTimer(resolve, this.options.shutdownTimeout)),
+      ),
+    ]);
+    clearTimeout(timer);
+    this.swept.clear();
     const { running, pending } = await this.queue.stop(this.options.shutdownTimeout);
     if (running > 0 || pending > 0) {
       this.logger.warn(queueStopped(running, pending, this.store.shared));
@@ -137,18 +162,16 @@ export class WebhookDispatcher {
    * not on that way (a failure, an endpoint gone) is in functions of its own.
    */
   async attempt(job: WebhookJob): Promise<void> {
-    if (this.inFlight.has(job.deliveryId)) return;
+    if (this.inFlight.has(job.deliveryId)) {
+      this.again.add(job.deliveryId);
+      return;
+    }
     this.inFlight.add(job.deliveryId);
     // How far the attempt got, for `recover`: the claim, and the attempt once it was sent.
     let claimed: ClaimedDelivery | undefined;
     let sent: WebhookAttempt | undefined;
     try {
-      const claimedAt = new Date();
-      claimed = await this.store.claim(job.deliveryId, {
-        owner: this.owner,
-        now: claimedAt,
-        until: new Date(claimedAt.getTime() + this.leaseMs),
-      });
+      claimed = this.takeSwept(job.deliveryId) ?? (await this.claim(job.deliveryId));
       if (!claimed) return;
       const { delivery, message, endpoint } = claimed;
       if (!message) return await this.giveUp(delivery, messageUnavailable(delivery.messageId));
@@ -212,8 +235,47 @@ export class WebhookDispatcher {
       await this.recover(job, claimed?.delivery, sent, error);
     } finally {
       this.inFlight.delete(job.deliveryId);
+      if (this.again.delete(job.deliveryId)) this.requeue(job);
       if (this.sweepAgain && !this.sweeping) this.sweepSoon();
     }
+  }
+
+  private requeue(job: WebhookJob) {
+    this.queue.enqueue(job, 0).catch((error: unknown) => {
+      this.logger.error(
+        attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(error)),
+      );
+    });
+  }
+
+  /**
+   * Claims the delivery for an attempt. A claim that waited so long (for a pool connection, say)
+   * that its lease no longer covers an attempt is taken again, with a whole lease; if the second
+   * is as slow, the attempt is put off (its lease is the owner's meanwhile) rather than sent on a
+   * lease that could run out mid-send and let another worker send it too.
+   */
+  private async claim(deliveryId: string): Promise<ClaimedDelivery | undefined> {
+    for (let tries = 0; tries < 2; tries++) {
+      const now = new Date();
+      const until = now.getTime() + this.leaseMs;
+      const claimed = await this.store.claim(deliveryId, {
+        owner: this.owner,
+        now,
+        until: new Date(until),
+      });
+      if (!claimed || until - Date.now() >= this.options.timeout + LEASE_RECORD_MS) return claimed;
+    }
+    throw new Error(claimTooSlow(deliveryId, this.leaseMs));
+  }
+
+  /** The sweep's claim of the delivery, if it still covers a whole attempt. */
+  private takeSwept(deliveryId: string): ClaimedDelivery | undefined {
+    const swept = this.swept.get(deliveryId);
+    if (!swept) return undefined;
+    this.swept.delete(deliveryId);
+    return swept.until - Date.now() >= this.options.timeout + LEASE_RECORD_MS
+      ? swept.claimed
+      : undefined;
   }
 
   /** The signed request of one attempt, sent at `startedAt`. */
@@ -255,20 +317,24 @@ export class WebhookDispatcher {
       await this.disableEndpoint(endpoint, endpointGone());
       return this.fail(delivery, attempt, lastError, now);
     }
-    // Judged against the endpoint as stored now, not as claimed: a success that came while this
-    // attempt was in flight stopped the failing clock, and a change may have disabled it. Read
-    // on failures only; a delivered attempt gets it with its record.
-    const current = await this.store.getEndpoint(endpoint.id);
-    if (!current || current.disabled) {
-      return this.fail(
-        delivery,
-        attempt,
-        endpointUnavailable(endpoint.id, current?.disabledReason),
-        now,
-      );
+    // Judged against the endpoint as claimed, except before disabling it: a success that came
+    // while this attempt was in flight may have stopped the failing clock since, and a change
+    // may have disabled it, so it is read again then (a read on that rare path only).
+    let current: StoredWebhookEndpoint | undefined = endpoint;
+    let failingSince = current.failingSince ?? now;
+    if (current.failingSince && this.failingTooLong(failingSince, now)) {
+      current = await this.store.getEndpoint(endpoint.id);
+      if (!current || current.disabled) {
+        return this.fail(
+          delivery,
+          attempt,
+          endpointUnavailable(endpoint.id, current?.disabledReason),
+          now,
+        );
+      }
+      failingSince = current.failingSince ?? now;
     }
-    const failingSince = current.failingSince ?? now;
-    if (now.getTime() - failingSince.getTime() >= this.options.disableEndpointAfter) {
+    if (this.failingTooLong(failingSince, now)) {
       await this.disableEndpoint(current, endpointFailingTooLong(failingSince));
       return this.fail(delivery, attempt, lastError, now);
     }
@@ -304,6 +370,10 @@ export class WebhookDispatcher {
     );
     this.lifecycle.publish({ type: 'attempt-failed', delivery: updated, attempt, nextAttemptAt });
     await this.queue.enqueue({ deliveryId: delivery.id, endpointId: endpoint.id }, delay);
+  }
+
+  private failingTooLong(failingSince: Date, now: Date): boolean {
+    return now.getTime() - failingSince.getTime() >= this.options.disableEndpointAfter;
   }
 
   /** Current secret first, then retired ones still inside their grace period. */
@@ -386,6 +456,9 @@ export class WebhookDispatcher {
     sent: WebhookAttempt | undefined,
     error: unknown,
   ) {
+    if (delivery && sent?.outcome === 'delivered') {
+      return this.recordDelivered(job, delivery, sent, error);
+    }
     // Without the delivery (claiming it is what failed) its schedule is unknown: the first retry
     // delay keeps it alive through a store outage without hammering the store.
     const scheduleAttempts = (delivery?.scheduleAttempts ?? 0) + 1;
@@ -427,6 +500,42 @@ export class WebhookDispatcher {
     }
   }
 
+  /**
+   * After a delivered attempt whose record failed: the receiver has the message, so the record
+   * is tried again, rather than the attempt. Only if that fails too is the delivery left pending
+   * for its next retry (a duplicate: the store could not be told).
+   */
+  private async recordDelivered(
+    job: WebhookJob,
+    delivery: WebhookDelivery,
+    sent: WebhookAttempt,
+    error: unknown,
+  ) {
+    this.logger.error(deliveredRecordFailed(job.deliveryId, job.endpointId, describeError(error)));
+    try {
+      const now = new Date();
+      const { delivery: done, applied } = await this.store.record(delivery.id, this.owner, sent, {
+        status: 'delivered',
+        scheduleAttempts: delivery.scheduleAttempts,
+        nextAttemptAt: null,
+        lastError: null,
+        updatedAt: now,
+      });
+      if (done && applied)
+        this.lifecycle.publish({ type: 'delivered', delivery: done, attempt: sent });
+    } catch (recordError) {
+      this.logger.error(
+        attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(recordError)),
+      );
+      const delay = this.retries.nextDelay(delivery.scheduleAttempts + 1) ?? 0;
+      await this.queue.enqueue(job, delay).catch((queueError: unknown) => {
+        this.logger.error(
+          attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(queueError)),
+        );
+      });
+    }
+  }
+
   /** Sweeps at the next turn, unless a sweep is running (it sweeps again when done). */
   private sweepSoon() {
     if (!this.started) return;
@@ -458,12 +567,15 @@ export class WebhookDispatcher {
     }
     try {
       const now = new Date();
-      const claimed = await this.store.sweep(
-        { owner: this.owner, now, until: new Date(now.getTime() + this.leaseMs) },
-        limit,
-      );
+      const until = new Date(now.getTime() + this.leaseMs);
+      const claimed = await this.store.sweep({ owner: this.owner, now, until }, limit);
       if (claimed.length === limit) this.sweepAgain = true;
       if (claimed.length === 0) return;
+      // Those of the last batch not started yet are dropped: their attempts claim again.
+      this.swept.clear();
+      for (const one of claimed) {
+        this.swept.set(one.delivery.id, { claimed: one, until: until.getTime() });
+      }
       await this.queue.enqueueAll(
         claimed.map(({ delivery }) => ({
           deliveryId: delivery.id,

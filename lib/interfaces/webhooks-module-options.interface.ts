@@ -1,5 +1,3 @@
-import type { Pool } from 'pg';
-
 /** Options of `WebhooksModule.forRoot()` / `forRootAsync()`; every one is optional. */
 export interface WebhooksModuleOptions {
   /**
@@ -73,8 +71,8 @@ export interface WebhooksMemoryStoreOptions {
 /** The PostgreSQL store: give `pool` or `connectionString`. */
 export interface WebhooksPostgresStoreOptions {
   type: 'postgres';
-  /** The app's own `pg` Pool; the module never ends it. */
-  pool?: Pool;
+  /** The app's own `pg` Pool (of 2 connections or more); the module never ends it. */
+  pool?: WebhooksPgPool;
   /** A connection string; the module makes a Pool of its own and ends it at shutdown. */
   connectionString?: string;
   /** The schema of the library's tables. Default `webhooks`. */
@@ -85,4 +83,14 @@ export interface WebhooksPostgresStoreOptions {
    * `webhookMigrations()` with its own migration tool, and bootstrap checks it has.
    */
   migrate?: boolean;
+}
+
+/**
+ * What the PostgreSQL store takes as `pool`: a `pg` Pool (`new Pool()` from 'pg'), described by
+ * its shape so that the options' types need no `@types/pg` (`pg` is an optional peer).
+ */
+export interface WebhooksPgPool {
+  query(...args: never[]): Promise<unknown>;
+  connect(...args: never[]): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
 }

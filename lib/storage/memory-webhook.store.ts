@@ -53,13 +53,13 @@ const DAY = 24 * 60 * 60 * 1000;
  */
 export const MEMORY_COSTS = {
   /** A message: its record and Date, its id and its map entries. */
-  message: 550,
+  message: 450,
   /** Each delivery of a message: its record and Dates, its id and its map entry. */
-  delivery: 700,
+  delivery: 600,
   /** Each attempt in the log: its record and Date, its id, and its place in the list. */
-  attempt: 400,
+  attempt: 450,
   /** The idempotency key of a message forgotten early, kept for its `idempotencyTtl`. */
-  key: 320,
+  key: 250,
 } as const;
 
 /** The default of `maxStoreBytes`. */

@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { WorkerConfig, WorkerReport } from '../fixtures/durable/worker.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const OUT = `${ROOT}.test-out/test/fixtures/durable/`;
+// One output per test process: spec files run in parallel processes, and two compiles writing
+// one folder would let a child start from a half-written file.
+const OUT_DIR = `${ROOT}.test-out/fixtures-${process.pid}`;
+const OUT = `${OUT_DIR}/test/fixtures/durable/`;
 const WORKER = `${OUT}worker.js`;
 /** Opens a PostgreSQL store with the JSON options of its argument, and closes it. */
 export const OPEN_STORE_SCRIPT = `${OUT}open-store.js`;
@@ -13,13 +16,19 @@ let compiled = false;
 /**
  * Compiles the child-process fixtures of `test/fixtures/durable` (and the library they import)
  * with tsc, once per test process: the children run plain JavaScript, as an app's processes
- * would. Resolves to the worker's path.
+ * would. Returns the worker's path.
  */
 export function compileFixtures(): string {
   if (compiled && existsSync(WORKER) && existsSync(OPEN_STORE_SCRIPT)) return WORKER;
   const result = spawnSync(
     process.execPath,
-    [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}test/fixtures/durable/tsconfig.json`],
+    [
+      `${ROOT}node_modules/typescript/bin/tsc`,
+      '-p',
+      `${ROOT}test/fixtures/durable/tsconfig.json`,
+      '--outDir',
+      OUT_DIR,
+    ],
     { encoding: 'utf8' },
   );
   if (result.status !== 0) {

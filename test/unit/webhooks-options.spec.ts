@@ -94,7 +94,7 @@ describe('resolveOptions', () => {
       schema: 'webhooks',
       migrate: true,
     });
-    const pool = { query: () => undefined, connect: () => undefined };
+    const pool = { query: () => undefined, connect: () => undefined, on: () => undefined };
     expect(
       resolveOptions({
         store: { type: 'postgres', pool, schema: 'hooks_2', migrate: false },
@@ -105,7 +105,7 @@ describe('resolveOptions', () => {
 
   it.each([
     [{ store: { type: 'redis' } }, "option 'store' of type 'redis' is not a store"],
-    [{ store: 'postgres' }, `option 'store' set to "postgres" is not a store`],
+    [{ store: 'postgres' }, "option 'store' set to a string is not a store"],
     [{ store: { type: 'postgres' } }, "needs 'pool' (the app's own pg Pool) or 'connectionString'"],
     [
       { store: { type: 'postgres', pool: {}, connectionString: 'postgres://db' } },
@@ -113,6 +113,19 @@ describe('resolveOptions', () => {
     ],
     [{ store: { type: 'postgres', pool: {} } }, "'store.pool' must be a pg Pool"],
     [{ store: { type: 'postgres', connectionString: 5 } }, "'store.connectionString' must be"],
+    [
+      { store: { type: 'postgres', connectionString: '' } },
+      "'store.connectionString' must be a non-empty string, e.g. 'postgres://user@host:5432/db' (got an empty string)",
+    ],
+    [
+      {
+        store: {
+          type: 'postgres',
+          pool: { query: () => 1, connect: () => 1, on: () => 1, options: { max: 1 } },
+        },
+      },
+      "a pg Pool of at most 1 connection(s), and a worker's store keeps one of them for LISTEN",
+    ],
     [
       { store: { type: 'postgres', connectionString: 'x', schema: 'Web-Hooks' } },
       "'store.schema' must be a lower-case PostgreSQL identifier",
@@ -135,16 +148,25 @@ describe('resolveOptions', () => {
     expect(refusal(options)).toContain(text);
   });
 
+  it('takes a pool of one connection for a process without a worker, and queue fields left undefined', () => {
+    const pool = { query: () => 1, connect: () => 1, on: () => 1, options: { max: 1 } };
+    expect(resolveOptions({ store: { type: 'postgres', pool }, worker: false }).worker).toBe(false);
+    expect(() => resolveOptions({ queue: { type: 'memory', prefix: undefined } })).not.toThrow();
+  });
+
   it('never shows a connection string, which may hold a password', () => {
     const secret = 'postgres://app:hunter2@db/app';
     for (const store of [
       { type: 'postgres', connectionString: secret, pool: {} },
       { type: 'postgres', connectionString: secret, schema: '1' },
       { type: 'postgres', connectionString: secret, sceme: 'a' },
+      { type: 'postgres', pool: secret },
       { type: 'redis', connectionString: secret },
+      secret,
     ]) {
       expect(refusal({ store })).not.toContain('hunter2');
     }
+    expect(refusal({ store: secret })).toContain("option 'store' set to a string is not a store");
     expect(refusal({ queue: { type: 'bullmq', connection: secret } })).not.toContain('hunter2');
   });
 

@@ -7,6 +7,7 @@ import type {
   WebhookLifecycleEvent,
   WebhooksModuleOptions,
 } from '../../../lib/index.js';
+import { deliveredRecordFailed } from '../../../lib/webhooks.messages.js';
 import { WebhooksRuntime } from '../../../lib/webhooks.runtime.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import {
@@ -539,6 +540,39 @@ describe.each(['http', 'undici'] as const)(
       expect([...started].sort((x, y) => x - y)).toEqual(started);
     });
 
+    it('runs a retry due at once that was queued while its own attempt was in flight', async () => {
+      await boot({ retryDelays: [0, 0] });
+      let calls = 0;
+      receiver.behave((_request, res) => answer(res, calls++ < 2 ? 500 : 204));
+      await addEndpoint('/hook');
+      const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+
+      const delivery = await settled(id);
+      expect(delivery).toMatchObject({ status: 'delivered', attempts: 3 });
+      expect(received('/hook')).toHaveLength(3);
+    });
+
+    it('ends a delivery redelivered while an attempt to its removed endpoint was in flight', async () => {
+      await boot({ retryDelays: [50] });
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      receiver.behave(async (_request, res) => {
+        await held;
+        answer(res, 204);
+      });
+      const endpoint = await addEndpoint('/hook');
+      const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+      await receiver.waitFor(1);
+      await ctx!.endpoints.remove(endpoint.id);
+      await ctx!.deliveries.redeliver(id);
+      release();
+
+      // Not left pending with nothing to run it: claimed again, without its endpoint, it fails.
+      const delivery = await settled(id);
+      expect(delivery).toMatchObject({ status: 'failed' });
+      expect(delivery.lastError).toContain('was removed');
+    });
+
     describe('an unexpected error in an attempt', () => {
       let logger: CaptureLogger;
 
@@ -570,14 +604,15 @@ describe.each(['http', 'undici'] as const)(
 
       it('is logged, and the attempt retried after the next retry delay', async () => {
         await bootWithFlakyStore('record', { retryDelays: [200] });
+        let calls = 0;
+        receiver.behave((_request, res) => answer(res, calls++ === 0 ? 500 : 204));
         const endpoint = await addEndpoint('/hook');
         const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
 
         const delivery = await settled(id);
         expect(delivery).toMatchObject({ status: 'delivered', lastError: null });
-        // The first attempt was sent but its record failed; recovery logged it with the retry.
-        expect(delivery.attemptLog.map((attempt) => attempt.statusCode)).toEqual([204, 204]);
-        expect(delivery.attemptLog.map((attempt) => attempt.attempt)).toEqual([1, 2]);
+        // The failed attempt's record failed; recovery logged it with the retry.
+        expect(delivery.attemptLog.map((attempt) => attempt.statusCode)).toEqual([500, 204]);
         const requests = received('/hook');
         expect(requests).toHaveLength(2);
         expect(gaps(requests)[0]).toBeGreaterThanOrEqual(0.8 * 200 - 5);
@@ -591,6 +626,25 @@ describe.each(['http', 'undici'] as const)(
         ]);
         const logged = JSON.stringify(logger.lines);
         expect(logged).not.toContain(endpoint.secret.slice('whsec_'.length));
+      });
+
+      it('records a delivered attempt again when its record failed, rather than send it twice', async () => {
+        await bootWithFlakyStore('record', { retryDelays: [200] });
+        const endpoint = await addEndpoint('/hook');
+        const { id } = await ctx!.emitter.emit('ping', { seq: 1 });
+
+        const delivery = await settled(id);
+        expect(delivery).toMatchObject({ status: 'delivered', attempts: 1, lastError: null });
+        expect(delivery.attemptLog.map((attempt) => attempt.statusCode)).toEqual([204]);
+        await sleep(300);
+        expect(received('/hook')).toHaveLength(1);
+        expect(errors()).toEqual([
+          deliveredRecordFailed(
+            delivery.id,
+            endpoint.id,
+            'Error: record failed: store unavailable',
+          ),
+        ]);
       });
 
       it('before the delivery is claimed still retries it', async () => {
@@ -626,6 +680,7 @@ describe.each(['http', 'undici'] as const)(
 
       it('fails the delivery when no retry is left, and reports it', async () => {
         await bootWithFlakyStore('record', { retryDelays: [] });
+        receiver.behave((_request, res) => answer(res, 500));
         const events: WebhookLifecycleEvent[] = [];
         const subscription = ctx!.deliveries.events.subscribe((event) => events.push(event));
         await addEndpoint('/hook');

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PostgresWebhookStore } from '../../../lib/storage/postgres/postgres-webhook.store.js';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
 import { bootDeliveryApp, waitUntil, type DeliveryApp } from '../../support/delivery-app.js';
 import { postgresModuleOptions, startDatabase, type TestDatabase } from '../../support/postgres.js';
@@ -36,6 +37,7 @@ describe('durable delivery on PostgreSQL', () => {
     receiver = await startReceiver();
   });
   afterEach(async () => {
+    vi.restoreAllMocks();
     await Promise.all(apps.splice(0).map((app) => app.close()));
     receiver.behave(() => undefined);
     receiver.requests.length = 0;
@@ -108,6 +110,25 @@ describe('durable delivery on PostgreSQL', () => {
 
     expect(received()[0].headers['webhook-id']).toBe(sent.id);
     expect(received()[0].receivedAt - started).toBeLessThan(5_000);
+  });
+
+  it('runs what a sweep claimed on that claim, without claiming it again', async () => {
+    const api = await boot({ worker: false });
+    await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    for (let seq = 0; seq < 5; seq++) await api.emitter.emit(PingWebhook, { seq });
+    const claim = vi.spyOn(PostgresWebhookStore.prototype, 'claim');
+    const sweep = vi.spyOn(PostgresWebhookStore.prototype, 'sweep');
+
+    const worker = await boot();
+    await receiver.waitFor(5);
+    await waitUntil(
+      async () =>
+        (await worker.deliveries.list()).every((delivery) => delivery.status === 'delivered'),
+      'the deliveries to be recorded',
+    );
+
+    expect(sweep).toHaveBeenCalled();
+    expect(claim).not.toHaveBeenCalled();
   });
 
   it('claims nothing with worker: false', async () => {
