@@ -65,6 +65,12 @@ export class MemoryWebhookQueue implements WebhookQueue {
     return Math.max(0, this.concurrency - this.running - this.dueCount);
   }
 
+  get busyEndpoints(): string[] {
+    return this.rotation
+      .filter((lane) => lane.active + lane.due.size >= this.endpointConcurrency)
+      .map((lane) => lane.endpointId);
+  }
+
   async enqueue(job: WebhookJob, delayMs: number): Promise<void> {
     if (this.stopped) {
       this.droppedWhileStopped++;

@@ -568,7 +568,12 @@ export class WebhookDispatcher {
     try {
       const now = new Date();
       const until = new Date(now.getTime() + this.leaseMs);
-      const claimed = await this.store.sweep({ owner: this.owner, now, until }, limit);
+      // Fair between endpoints: one slow endpoint's oldest due deliveries must not fill every
+      // batch while the others wait.
+      const claimed = await this.store.sweep({ owner: this.owner, now, until }, limit, {
+        perEndpoint: this.options.endpointConcurrency,
+        skipEndpoints: this.queue.busyEndpoints,
+      });
       if (claimed.length === limit) this.sweepAgain = true;
       if (claimed.length === 0) return;
       // Those of the last batch not started yet are dropped: their attempts claim again.

@@ -29,6 +29,11 @@ export interface WebhookQueue {
    * and waiting): what a sweep may claim.
    */
   readonly capacity: number;
+  /**
+   * The endpoints with as many jobs running or due here as their own limit allows: a sweep
+   * takes none of theirs (they could not start).
+   */
+  readonly busyEndpoints: readonly string[];
   /** Starts calling `handler` for due jobs, within the concurrency limits. */
   start(handler: WebhookJobHandler): void;
   /**

@@ -102,6 +102,14 @@ export interface WebhookLease {
   until: Date;
 }
 
+/** How a sweep shares its batch between endpoints. */
+export interface WebhookSweepFairness {
+  /** At most this many deliveries of one endpoint. */
+  perEndpoint?: number;
+  /** Endpoints to take nothing of. */
+  skipEndpoints?: readonly string[];
+}
+
 /** A delivery's state after an attempt (or after it is given up without one). */
 export interface WebhookDeliveryOutcome {
   status: WebhookDeliveryStatus;
@@ -248,9 +256,15 @@ export interface WebhookStore {
   /**
    * Claims up to `limit` due deliveries not leased to anyone (oldest due first), as `claim`
    * would, skipping those another sweep is taking at the same moment. Workers run it for what no
-   * queue handed them: deliveries left by a crash, or written by another process.
+   * queue handed them: deliveries left by a crash, or written by another process. At most
+   * `perEndpoint` of one endpoint, and none of `skipEndpoints`: the endpoints the sweeper has no
+   * room for, whose oldest due deliveries would otherwise fill every sweep.
    */
-  sweep(lease: WebhookLease, limit: number): Promise<ClaimedDelivery[]>;
+  sweep(
+    lease: WebhookLease,
+    limit: number,
+    fairness?: WebhookSweepFairness,
+  ): Promise<ClaimedDelivery[]>;
 
   /**
    * Turns the message's finished deliveries (to `endpointId` only, when given) back to pending,

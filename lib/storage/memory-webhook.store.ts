@@ -24,6 +24,7 @@ import type {
   WebhookPageRequest,
   WebhookRedeliverRequest,
   WebhookStore,
+  WebhookSweepFairness,
 } from '../interfaces/webhook-store.interface.js';
 import { WebhookStoreFullError } from '../webhooks.errors.js';
 import { messageTooLarge, storeFull } from '../webhooks.messages.js';
@@ -418,14 +419,33 @@ export class MemoryWebhookStore implements WebhookStore {
     return { delivery: stored, applied, endpoint: endpoint && copyEndpoint(endpoint) };
   }
 
-  async sweep(lease: WebhookLease, limit: number): Promise<ClaimedDelivery[]> {
+  async sweep(
+    lease: WebhookLease,
+    limit: number,
+    { perEndpoint = Infinity, skipEndpoints = [] }: WebhookSweepFairness = {},
+  ): Promise<ClaimedDelivery[]> {
     const now = lease.now.getTime();
+    const skipped = new Set(skipEndpoints);
     const due = [...this.deliveries.values()]
-      .filter((delivery) => isDue(delivery, lease.now) && !this.isLeased(delivery.id, now))
+      .filter(
+        (delivery) =>
+          isDue(delivery, lease.now) &&
+          !this.isLeased(delivery.id, now) &&
+          !skipped.has(delivery.endpointId),
+      )
       .sort(
         (a, b) => a.nextAttemptAt!.getTime() - b.nextAttemptAt!.getTime() || compareIds(a.id, b.id),
       );
-    return due.slice(0, Math.max(0, limit)).map((delivery) => this.lease(delivery, lease));
+    const taken = new Map<string, number>();
+    const chosen: WebhookDelivery[] = [];
+    for (const delivery of due) {
+      if (chosen.length >= limit) break;
+      const count = taken.get(delivery.endpointId) ?? 0;
+      if (count >= perEndpoint) continue;
+      taken.set(delivery.endpointId, count + 1);
+      chosen.push(delivery);
+    }
+    return chosen.map((delivery) => this.lease(delivery, lease));
   }
 
   async redeliver({ messageId, endpointId, now }: WebhookRedeliverRequest): Promise<Redelivered> {

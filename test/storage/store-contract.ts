@@ -1427,6 +1427,28 @@ export function describeStoreContract(
         expect(rest.map((c) => c.delivery.id)).toEqual([third.deliveryId]);
       });
 
+      it('shares a batch between endpoints: at most perEndpoint each, none of skipEndpoints', async () => {
+        const store = await open();
+        const slow = await addEndpoint(store, { events: ['slow'] });
+        const fast = await addEndpoint(store, { events: ['fast'] });
+        const other = await addEndpoint(store, { events: ['other'] });
+        // The slow endpoint's deliveries are the oldest due.
+        for (let n = 0; n < 5; n++) await emitOne(store, slow, { event: 'slow', createdAt: at(n) });
+        const toFast = await emitOne(store, fast, { event: 'fast', createdAt: at(SECOND) });
+        const toOther = await emitOne(store, other, { event: 'other', createdAt: at(SECOND) });
+
+        const swept = await store.sweep(lease('s', 10 * SECOND), 10, {
+          perEndpoint: 2,
+          skipEndpoints: [other.id],
+        });
+
+        const byEndpoint = swept.map((c) => c.delivery.endpointId);
+        expect(byEndpoint.filter((id) => id === slow.id)).toHaveLength(2);
+        expect(swept.map((c) => c.delivery.id)).toContain(toFast.deliveryId);
+        expect(swept.map((c) => c.delivery.id)).not.toContain(toOther.deliveryId);
+        expect(swept).toHaveLength(3);
+      });
+
       it('skips deliveries not yet due and finished ones', async () => {
         const store = await open();
         const ep = await addEndpoint(store);

@@ -213,6 +213,23 @@ describe('MemoryWebhookQueue', () => {
       await q.stop(1000);
     });
 
+    it('names the endpoints with as many jobs running or due as their limit', async () => {
+      const q = queue(10, 2);
+      const gate = deferred();
+      q.start(() => gate.promise);
+      await q.enqueue(job('a', 1), 0);
+      expect(q.busyEndpoints).toEqual([]);
+      // One running and one due: at its limit of 2.
+      await q.enqueue(job('a', 2), 0);
+      await q.enqueue(job('b', 1), 0);
+      // Scheduled for later: not counted.
+      await q.enqueue(job('c', 1), 60_000);
+      await q.enqueue(job('c', 2), 60_000);
+      expect(q.busyEndpoints).toEqual(['a']);
+      gate.resolve();
+      await q.stop(1000);
+    });
+
     it('does not let a busy endpoint starve one that arrives later', async () => {
       const q = queue(2, 2);
       const probe = instrumentedHandler(() => sleep(1));

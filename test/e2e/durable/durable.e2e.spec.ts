@@ -131,6 +131,34 @@ describe('durable delivery on PostgreSQL', () => {
     expect(claim).not.toHaveBeenCalled();
   });
 
+  it('does not let one slow endpoint fill every sweep while another waits', async () => {
+    const api = await boot({ worker: false });
+    receiver.behave(async (request, res) => {
+      if (request.url === '/slow') await new Promise((resolve) => setTimeout(resolve, 1_000));
+      res.statusCode = 204;
+      res.end();
+    });
+    await api.endpoints.add({ url: `${receiver.url}/slow`, events: ['ping'], tenant: 'slow' });
+    await api.endpoints.add({ url: `${receiver.url}/fast`, events: ['ping'], tenant: 'fast' });
+    for (let seq = 0; seq < 40; seq++)
+      await api.emitter.emit(PingWebhook, { seq }, { tenant: 'slow' });
+    // The slow endpoint's deliveries are the oldest due when the worker starts sweeping.
+    await boot({ concurrency: 10, endpointConcurrency: 2, sweepInterval: 100 });
+    await receiver.waitFor(2);
+    const started = Date.now();
+    for (let seq = 0; seq < 3; seq++)
+      await api.emitter.emit(PingWebhook, { seq }, { tenant: 'fast' });
+
+    await waitUntil(
+      () => receiver.requests.filter((request) => request.url === '/fast').length === 3,
+      'the fast endpoint to get its 3 deliveries',
+    );
+    // Swept within a few sweeps, while the slow endpoint (2 at a time, 1 s each) has most of its
+    // 40 still to go.
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(receiver.requests.filter((request) => request.url === '/slow').length).toBeLessThan(20);
+  });
+
   it('claims nothing with worker: false', async () => {
     const api = await boot({ worker: false, sweepInterval: 50 });
     await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
