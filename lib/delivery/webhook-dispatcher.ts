@@ -554,9 +554,9 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Claims as many due deliveries as the queue can start now, and queues them; their attempts'
-   * own claims succeed, the lease being this dispatcher's already. A full batch may have left
-   * more behind: the next sweep comes as soon as the queue has room again.
+   * Claims as many due deliveries as the queue can start now, and queues them; their attempts
+   * run on the sweep's claim. A batch that found anything may have left more behind: the next
+   * sweep comes as soon as the queue has room again.
    */
   private async sweep() {
     this.sweepAgain = false;
@@ -574,7 +574,8 @@ export class WebhookDispatcher {
         perEndpoint: this.options.endpointConcurrency,
         skipEndpoints: this.queue.busyEndpoints,
       });
-      if (claimed.length === limit) this.sweepAgain = true;
+      // A fair batch may be short with more due behind it: again until one finds nothing.
+      if (claimed.length > 0) this.sweepAgain = true;
       if (claimed.length === 0) return;
       // Those of the last batch not started yet are dropped: their attempts claim again.
       this.swept.clear();

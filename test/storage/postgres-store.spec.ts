@@ -6,6 +6,7 @@ import type { WebhookMessage } from '../../lib/interfaces/webhook-message.interf
 import type { WebhookStore } from '../../lib/interfaces/webhook-store.interface.js';
 import { attemptId, createId } from '../../lib/storage/ids.js';
 import { WebhookStoreError } from '../../lib/webhooks.errors.js';
+import { PostgresNotifier } from '../../lib/storage/postgres/postgres-notifier.js';
 import { migrationLockKey } from '../../lib/storage/postgres/postgres-statements.js';
 import {
   PostgresWebhookStore,
@@ -168,8 +169,13 @@ describe('migrations at open()', () => {
       'messages',
       'schema_migrations',
     ]);
-    const applied = await db.admin(`SELECT version, name FROM ${schema}.schema_migrations`);
-    expect(applied).toEqual([{ version: 1, name: 'initial' }]);
+    const applied = await db.admin(
+      `SELECT version, name FROM ${schema}.schema_migrations ORDER BY version`,
+    );
+    expect(applied).toEqual([
+      { version: 1, name: 'initial' },
+      { version: 2, name: 'lighter_delivery_updates' },
+    ]);
     const collations = await db.admin<{ table: string; collation: string }>(
       `SELECT c.relname AS table, co.collname AS collation
        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
@@ -184,6 +190,48 @@ describe('migrations at open()', () => {
       [schema],
     );
     expect(due[0].definition).toMatch(/\(next_attempt_at, id\) WHERE \(status = 'pending'::text\)/);
+    const indexes = await db.admin<{ name: string }>(
+      `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = 'deliveries'
+       ORDER BY 1`,
+      [schema],
+    );
+    // A delivered delivery is in all but the due and the unfinished ones.
+    expect(indexes.map(({ name }) => name)).toEqual([
+      'deliveries_due_idx',
+      'deliveries_endpoint_idx',
+      'deliveries_event_idx',
+      'deliveries_message_idx',
+      'deliveries_pkey',
+      'deliveries_tenant_idx',
+      'deliveries_unfinished_idx',
+    ]);
+  });
+
+  it('upgrades a schema at version 1, keeping its rows and listing them by status', async () => {
+    const schema = freshSchema();
+    await db.admin(webhookMigrations(schema)[0].sql);
+    const ep = endpoint();
+    await db.admin(
+      `INSERT INTO ${schema}.endpoints (id, url, events, secret, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, now(), now())`,
+      [ep.id, ep.url, ep.events, ep.secret],
+    );
+    await expect(
+      PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false }),
+    ).rejects.toThrow('missing migration(s): 2 (lighter_delivery_updates)');
+
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
+    const pending = await emitTo(store, ep);
+    const { deliveryId } = await emitTo(store, ep);
+    await deliver(store, deliveryId);
+
+    expect(await count(`${schema}.schema_migrations`)).toBe(2);
+    const ids = async (status: 'pending' | 'delivered' | 'failed') =>
+      (await store.listDeliveries({ status })).items.map(({ id }) => id);
+    expect(await ids('pending')).toEqual([pending.deliveryId]);
+    expect(await ids('delivered')).toEqual([deliveryId]);
+    expect(await ids('failed')).toEqual([]);
+    await store.close();
   });
 
   it('does nothing more when opened again', async () => {
@@ -273,16 +321,15 @@ describe('migrations at open()', () => {
 
     it('rejects on an outdated schema, naming its version and the missing migrations', async () => {
       const schema = freshSchema();
-      for (const { sql } of webhookMigrations(schema)) await db.admin(sql);
-      // As a schema made before migration 1 was recorded would be.
-      await db.admin(`DELETE FROM ${schema}.schema_migrations WHERE version = 1`);
+      // As a schema migrated by an earlier version of the library would be.
+      await db.admin(webhookMigrations(schema)[0].sql);
 
       const error = await rejection(
         PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false }),
       );
 
-      expect(error.message).toContain('at version 0, older than this version');
-      expect(error.message).toContain('missing migration(s): 1 (initial)');
+      expect(error.message).toContain('at version 1, older than this version');
+      expect(error.message).toContain('missing migration(s): 2 (lighter_delivery_updates)');
       expect(error.message).toContain(`webhookMigrations('${schema}')`);
     });
 
@@ -372,23 +419,29 @@ describe('round trips', () => {
     await store.close();
   });
 
-  it('takes one query each for emit (keyed or not), claim, record and sweep', async () => {
+  it('takes one query each for emit (keyed or not), claim, record and sweep; a notify follows', async () => {
     const ep = endpoint({ tenant: 'acme' });
     await store.insertEndpoint(ep);
     await store.insertEndpoint(endpoint({ tenant: 'acme' }));
     const queries = vi.spyOn(pool, 'query');
     const connects = vi.spyOn(pool, 'connect');
-    const one = async <T>(call: () => Promise<T>): Promise<T> => {
+    const notifies = () =>
+      queries.mock.calls.filter(([config]) => /pg_notify/.test(JSON.stringify(config))).length;
+    const one = async <T>(call: () => Promise<T>, notified = 0): Promise<T> => {
       queries.mockClear();
       connects.mockClear();
       const result = await call();
       expect(queries).toHaveBeenCalledTimes(1);
+      expect(notifies()).toBe(0);
       // pool.query's own checkout of a client; a transaction would take one more.
       expect(connects.mock.calls.length).toBeLessThanOrEqual(1);
+      // A notifying write wakes the watchers after it has committed, in a statement of its own.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(notifies()).toBe(notified);
       return result;
     };
 
-    const plain = await one(() => store.emit(emitRequest(message({ tenant: 'acme' }), true)));
+    const plain = await one(() => store.emit(emitRequest(message({ tenant: 'acme' }), true)), 1);
     const keyed = await one(() =>
       store.emit(emitRequest(message({ tenant: 'acme', idempotencyKey: 'k1' }))),
     );
@@ -410,8 +463,10 @@ describe('round trips', () => {
       }),
     );
     await one(() => store.sweep(lease('s'), 10));
-    await one(() =>
-      store.redeliver({ messageId: claim!.delivery.messageId, now: new Date(), notify: true }),
+    await one(
+      () =>
+        store.redeliver({ messageId: claim!.delivery.messageId, now: new Date(), notify: true }),
+      1,
     );
     await one(() => store.removeEndpoint(ep.id, 'endpoint removed', new Date()));
   });
@@ -435,6 +490,36 @@ describe('round trips', () => {
     expect(emitted.map((ids) => ids.length)).toEqual([3, 3, 3]);
     const listed = await store.listDeliveries({ tenant: 'ids' });
     expect(listed.items.map(({ id }) => id)).toEqual([...all].reverse());
+  });
+});
+
+describe('sweep', () => {
+  it('gives every delivery of a batch its own copy of its endpoint, or none once removed', async () => {
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema: freshSchema() });
+    const [a, b, gone] = [endpoint(), endpoint(), endpoint()];
+    await store.insertEndpoint(gone);
+    const orphan = await emitTo(store, gone);
+    await deliver(store, orphan.deliveryId);
+    await store.removeEndpoint(gone.id, 'endpoint removed', new Date());
+    await store.redeliver({ messageId: orphan.message.id, now: new Date(), notify: false });
+    for (const ep of [a, b]) await store.insertEndpoint(ep);
+    for (let i = 0; i < 3; i++) await store.emit(emitRequest(message({ event: a.events[0] })));
+
+    const swept = await store.sweep(lease('s', new Date(Date.now() + 1000)), 10);
+
+    expect(swept).toHaveLength(7);
+    const to = (ep: StoredWebhookEndpoint) => swept.filter((c) => c.delivery.endpointId === ep.id);
+    expect(to(gone).map(({ endpoint }) => endpoint)).toEqual([undefined]);
+    for (const ep of [a, b]) {
+      const claims = to(ep);
+      expect(claims).toHaveLength(3);
+      for (const claim of claims) expect(claim.endpoint).toEqual(ep);
+      expect(new Set(claims.map((claim) => claim.endpoint)).size).toBe(3);
+      claims[0].endpoint!.events.push('changed');
+      claims[0].endpoint!.createdAt.setTime(0);
+      expect(claims[1].endpoint).toEqual(ep);
+    }
+    await store.close();
   });
 });
 
@@ -716,6 +801,83 @@ describe('a database that fails', () => {
     }
     expect(await store.getMessage(slow.id)).toBeUndefined();
     await store.close();
+  });
+});
+
+describe('notify after writes', () => {
+  /** A pool whose queries stay on their way until the test answers them, one by one. */
+  function heldPool() {
+    const answers: { resolve: () => void; reject: (error: Error) => void }[] = [];
+    const query = vi.fn(
+      () => new Promise<void>((resolve, reject) => answers.push({ resolve, reject })),
+    );
+    return { pool: { query } as unknown as pg.Pool, query, answers };
+  }
+  const statement = { name: 'nwh_test_notify', text: "SELECT pg_notify('test_webhooks', '')" };
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('sends one pg_notify for the notifying writes of one turn, in the next', async () => {
+    const { pool, query } = heldPool();
+    const notifier = new PostgresNotifier(pool, statement);
+
+    notifier.notify();
+    notifier.notify();
+    notifier.notify();
+    expect(query).not.toHaveBeenCalled();
+    await nextTurn();
+
+    expect(query).toHaveBeenCalledTimes(1);
+    expect(query).toHaveBeenCalledWith(statement);
+  });
+
+  it('sends the writes stored while a notify is on its way in one more, once it is back', async () => {
+    const { pool, query, answers } = heldPool();
+    const notifier = new PostgresNotifier(pool, statement);
+    notifier.notify();
+    await nextTurn();
+
+    notifier.notify();
+    notifier.notify();
+    await nextTurn();
+    expect(query).toHaveBeenCalledTimes(1);
+    answers[0].resolve();
+    await nextTurn();
+    expect(query).toHaveBeenCalledTimes(2);
+    answers[1].resolve();
+    await nextTurn();
+    expect(query).toHaveBeenCalledTimes(2);
+  });
+
+  it('shrugs off a notify that fails: the next write notifies again', async () => {
+    const { pool, query, answers } = heldPool();
+    const notifier = new PostgresNotifier(pool, statement);
+    notifier.notify();
+    await nextTurn();
+
+    answers[0].reject(new Error('connection lost'));
+    await nextTurn();
+    notifier.notify();
+    await nextTurn();
+
+    expect(query).toHaveBeenCalledTimes(2);
+  });
+
+  it('on close, sends the notify still due and waits for it; nothing after', async () => {
+    const { pool, query, answers } = heldPool();
+    const notifier = new PostgresNotifier(pool, statement);
+    notifier.notify();
+
+    let closed = false;
+    const closing = notifier.close().then(() => (closed = true));
+    expect(query).toHaveBeenCalledTimes(1);
+    await nextTurn();
+    expect(closed).toBe(false);
+    answers[0].resolve();
+    await closing;
+    notifier.notify();
+    await nextTurn();
+
+    expect(query).toHaveBeenCalledTimes(1);
   });
 });
 

@@ -9,8 +9,13 @@ import type {
   WebhookMessage,
 } from '../../interfaces/webhook-message.interface.js';
 import type { WebhookMethod } from '../../interfaces/webhook-options.interface.js';
-import type { ClaimedDelivery } from '../../interfaces/webhook-store.interface.js';
+import type {
+  ClaimedDelivery,
+  WebhookDeliveryOutcome,
+  WebhookMessageContent,
+} from '../../interfaces/webhook-store.interface.js';
 import { attemptId } from '../ids.js';
+import { copyEndpoint } from '../record-copies.js';
 
 // Rows as `pg` returns them (timestamptz as Date, text[] as arrays, jsonb parsed, int4 and
 // float8 as numbers), mapped to the record types. `pg` makes new objects for every row, so the
@@ -77,6 +82,25 @@ export const toDelivery = (row: Row): WebhookDelivery => ({
   updatedAt: row.updated_at as Date,
 });
 
+/**
+ * A delivery `record` applied `outcome` to: the row gives what the outcome does not (the
+ * outcome's dates are copied, the record being the caller's own).
+ */
+export const toRecordedDelivery = (row: Row, outcome: WebhookDeliveryOutcome): WebhookDelivery => ({
+  id: row.id as string,
+  messageId: row.message_id as string,
+  endpointId: row.endpoint_id as string,
+  tenant: row.tenant as string | null,
+  event: row.event as string,
+  status: outcome.status,
+  attempts: row.attempts as number,
+  scheduleAttempts: outcome.scheduleAttempts,
+  nextAttemptAt: outcome.nextAttemptAt === null ? null : new Date(outcome.nextAttemptAt.getTime()),
+  lastError: outcome.lastError,
+  createdAt: row.created_at as Date,
+  updatedAt: new Date(outcome.updatedAt.getTime()),
+});
+
 export const toAttempt = (row: Row): WebhookAttempt => ({
   id: attemptId(row.delivery_id as string, row.attempt as number),
   deliveryId: row.delivery_id as string,
@@ -91,16 +115,37 @@ export const toAttempt = (row: Row): WebhookAttempt => ({
   outcome: row.outcome as WebhookAttempt['outcome'],
 });
 
-/** A row of a claim or sweep: the delivery, its message (`m_`) and endpoint (`e_`) if any. */
+/** A row of a claim: the delivery, its message (`m_`) and endpoint (`e_`) if any. */
 export const toClaimed = (row: Row): ClaimedDelivery => ({
   delivery: toDelivery(row),
-  message:
-    row.m_id === null
-      ? undefined
-      : {
-          id: row.m_id as string,
-          method: row.m_method as WebhookMethod,
-          body: row.m_body as string,
-        },
+  message: toMessageContent(row),
   endpoint: row.e_id === null ? undefined : toEndpoint(row, 'e_'),
 });
+
+/**
+ * The rows of a sweep, where an endpoint comes with one of its deliveries only: the others get
+ * copies of it, so that every record is still the caller's own.
+ */
+export function toClaimedBatch(rows: Row[]): ClaimedDelivery[] {
+  const endpoints = new Map<string, StoredWebhookEndpoint>();
+  for (const row of rows) {
+    if (row.e_id !== null) endpoints.set(row.e_id as string, toEndpoint(row, 'e_'));
+  }
+  return rows.map((row) => {
+    const endpoint = endpoints.get(row.endpoint_id as string);
+    return {
+      delivery: toDelivery(row),
+      message: toMessageContent(row),
+      endpoint: endpoint && (row.e_id === null ? copyEndpoint(endpoint) : endpoint),
+    };
+  });
+}
+
+const toMessageContent = (row: Row): WebhookMessageContent | undefined =>
+  row.m_method === null
+    ? undefined
+    : {
+        id: row.message_id as string,
+        method: row.m_method as WebhookMethod,
+        body: row.m_body as string,
+      };

@@ -5,6 +5,9 @@ export const DELIVERY_COLUMNS =
   'id, message_id, endpoint_id, tenant, event, status, attempts, schedule_attempts, ' +
   'next_attempt_at, last_error, created_at, updated_at';
 
+/** What `record` reads of a delivery it applied the outcome to: what the outcome does not give. */
+const RECORDED_COLUMNS = 'id, message_id, endpoint_id, tenant, event, attempts, created_at';
+
 export const ENDPOINT_COLUMNS =
   'id, url, events, secret, retired_secrets, tenant, description, disabled, disabled_reason, ' +
   'failing_since, created_at, updated_at';
@@ -27,8 +30,12 @@ const ENDPOINT_JOINED = ENDPOINT_COLUMNS.split(', ')
   .map((column) => `e.${column} AS e_${column}`)
   .join(', ');
 
-/** A claim's message and endpoint beside its delivery, prefixed `m_` and `e_`. */
-const CLAIM_JOINED = `m.id AS m_id, m.method AS m_method, m.body AS m_body, ${ENDPOINT_JOINED}`;
+/**
+ * A claim's message content and endpoint beside its delivery, prefixed `m_` and `e_`; the
+ * message's id is the delivery's `message_id`, and `m_method` (never null in the table) is null
+ * when the message is gone.
+ */
+const CLAIM_JOINED = `m.method AS m_method, m.body AS m_body, ${ENDPOINT_JOINED}`;
 
 /** A short tag of the schema for names PostgreSQL caps at 63 bytes. */
 const schemaTag = (schema: string) =>
@@ -65,9 +72,9 @@ export function storeStatements(schema: string) {
   const named = (name: string, text: string): Statement => ({ name: `nwh_${tag}_${name}`, text });
   const channel = notifyChannel(schema);
 
-  // One statement: the message, one delivery per subscribed enabled endpoint of exactly its
-  // tenant, and the notification (sent at commit), all or nothing. A SELECT in a WITH runs only
-  // when the query reads it: the final SELECT reads `notified` once, before the deliveries.
+  // One statement: the message and one delivery per subscribed enabled endpoint of exactly its
+  // tenant, all or nothing. The watchers are woken after it commits, by `notify` (see
+  // PostgresNotifier), not from inside it.
   // Delivery ids are the emit's own time-sortable id ($7, made by createId) and a fixed-width
   // counter in endpoint order, so they sort as made without a round trip to count endpoints.
   // Tenants: `IS NULL` and `=` are two statements, so that each uses the tenant index.
@@ -84,9 +91,6 @@ export function storeStatements(schema: string) {
                'pending', $6::timestamptz, $6::timestamptz, $6::timestamptz
         FROM msg, subscribed sub
         RETURNING id, endpoint_id
-      ),
-      notified AS (
-        SELECT pg_notify('${channel}', '') FROM msg WHERE $8::boolean
       )`;
     if (!keyed) {
       return `WITH ${subscribed},
@@ -96,19 +100,18 @@ export function storeStatements(schema: string) {
         RETURNING id
       ),
       ${deliveries}
-      SELECT d.id, d.endpoint_id
-      FROM (SELECT count(*) FROM notified) n LEFT JOIN dlv d ON true ORDER BY d.id`;
+      SELECT id, endpoint_id FROM dlv ORDER BY id`;
     }
-    // The key row decides: a new one, or one older than idempotentSince ($11), takes this
+    // The key row decides: a new one, or one older than idempotentSince ($10), takes this
     // message; a younger one stays as it is and names the message that won. It is always
     // updated rather than left alone, so that RETURNING gives the winner in this same statement
     // even when a concurrent emit of the same key committed it after this statement began.
-    const takes = `k.created_at < $11::timestamptz`;
+    const takes = `k.created_at < $10::timestamptz`;
     return `WITH ${subscribed},
       key AS (
         INSERT INTO ${s}.idempotency_keys AS k
           (tenant_key, key, message_id, event, deliveries, created_at)
-        SELECT $10::text, $9::text, $1::text, $2::text, count(*)::int, $6::timestamptz
+        SELECT $9::text, $8::text, $1::text, $2::text, count(*)::int, $6::timestamptz
         FROM subscribed
         ON CONFLICT (tenant_key, key) DO UPDATE SET
           message_id = CASE WHEN ${takes} THEN excluded.message_id ELSE k.message_id END,
@@ -119,21 +122,21 @@ export function storeStatements(schema: string) {
       ),
       msg AS (
         INSERT INTO ${s}.messages (id, event, method, tenant, body, idempotency_key, created_at)
-        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $9::text, $6::timestamptz
+        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $8::text, $6::timestamptz
         FROM key WHERE key.message_id = $1::text
         RETURNING id
       ),
       ${deliveries}
       SELECT k.message_id, k.event, k.deliveries, d.id, d.endpoint_id
-      FROM key k CROSS JOIN (SELECT count(*) FROM notified) n LEFT JOIN dlv d ON true
-      ORDER BY d.id`;
+      FROM key k LEFT JOIN dlv d ON true ORDER BY d.id`;
   };
 
-  const claimedSelect = (from: string) => `
+  /** The claimed rows of `from` with their message and endpoint (when `endpointIf` holds). */
+  const claimedSelect = (from: string, endpointIf = 'true') => `
       SELECT ${qualified('d', DELIVERY_COLUMNS)}, ${CLAIM_JOINED}
       FROM ${from} d
       LEFT JOIN ${s}.messages m ON m.id = d.message_id
-      LEFT JOIN ${s}.endpoints e ON e.id = d.endpoint_id`;
+      LEFT JOIN ${s}.endpoints e ON e.id = d.endpoint_id AND ${endpointIf}`;
 
   return {
     channel,
@@ -154,62 +157,91 @@ export function storeStatements(schema: string) {
       ${claimedSelect('claimed')}`,
     ),
 
-    // $1 owner, $2 now, $3 until, $4 limit.
+    // $1 owner, $2 now, $3 until, $4 limit, $5 endpoints to skip, $6 most per endpoint.
+    // Fair between endpoints: of the oldest due (a few batches' worth, unlocked), at most $6
+    // per endpoint, then those locked (SKIP LOCKED: another sweep may be taking them) and
+    // leased; a window function cannot sit beside FOR UPDATE, hence the two steps.
+    // Each endpoint comes once, with the first of its deliveries (`nth`), however many of them
+    // the batch has: toClaimedBatch gives the others copies of it.
     sweep: named(
       'sweep',
-      `WITH due AS (
-        SELECT id FROM ${s}.deliveries
+      `WITH candidates AS (
+        SELECT id, endpoint_id, next_attempt_at FROM ${s}.deliveries
         WHERE status = 'pending' AND next_attempt_at <= $2::timestamptz
           AND (lease_owner IS NULL OR lease_until <= $2::timestamptz)
+          AND endpoint_id <> ALL($5::text[])
         ORDER BY next_attempt_at, id
+        LIMIT $4::int * 4
+      ),
+      ranked AS (
+        SELECT id, next_attempt_at,
+          row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS n
+        FROM candidates
+      ),
+      due AS (
+        SELECT x.id FROM ${s}.deliveries x JOIN ranked r ON r.id = x.id
+        WHERE r.n <= $6::int AND x.status = 'pending'
+          AND (x.lease_owner IS NULL OR x.lease_until <= $2::timestamptz)
+        ORDER BY r.next_attempt_at, r.id
         LIMIT $4::int
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF x SKIP LOCKED
       ),
       claimed AS (
         UPDATE ${s}.deliveries x SET lease_owner = $1::text, lease_until = $3::timestamptz
         FROM due WHERE x.id = due.id
         RETURNING ${qualified('x', DELIVERY_COLUMNS)}
       )
-      ${claimedSelect('claimed')}
+      ${claimedSelect(
+        '(SELECT c.*, row_number() OVER (PARTITION BY c.endpoint_id) AS nth FROM claimed c)',
+        'd.nth = 1',
+      )}
       ORDER BY d.next_attempt_at, d.id`,
     ),
 
     // $1 id, $2 owner, $3 attempt number (null: none sent), $4 status, $5 schedule attempts,
     // $6 next attempt, $7 last error, $8 updated at, $9..$14 the attempt.
-    // `cur` reads the delivery as it is before this statement changes it, locked, so that
-    // `applied` says what the update found; the attempt count follows the attempt either way.
-    // The endpoint comes back with it, as this statement reads it.
+    // `applied` applies the outcome if the delivery is still pending and leased to $2, as the
+    // row is once locked (an UPDATE rechecks its WHERE on the latest version), so that tells
+    // `applied` without a read before it; it returns only what the outcome does not give.
+    // Otherwise `kept` keeps the attempt count in step and returns the delivery as it is: it
+    // runs only when `applied` found nothing (a one-time filter), so no row is updated twice.
+    // Either locks the row, so the attempt is logged only while its delivery exists (a prune
+    // waits, or has deleted it). The endpoint comes back with it, as this statement reads it.
     record: named(
       'record',
-      `WITH cur AS (
-        SELECT id, COALESCE(status = 'pending' AND lease_owner = $2::text, false) AS applies
-        FROM ${s}.deliveries WHERE id = $1::text
-        FOR UPDATE
-      ),
-      upd AS (
+      `WITH applied AS (
         UPDATE ${s}.deliveries d SET
-          attempts = GREATEST(d.attempts, COALESCE($3::int, 0)),
-          status = CASE WHEN cur.applies THEN $4::text ELSE d.status END,
-          schedule_attempts = CASE WHEN cur.applies THEN $5::int ELSE d.schedule_attempts END,
-          next_attempt_at =
-            CASE WHEN cur.applies THEN $6::timestamptz ELSE d.next_attempt_at END,
-          last_error = CASE WHEN cur.applies THEN $7::text ELSE d.last_error END,
-          updated_at = CASE WHEN cur.applies THEN $8::timestamptz ELSE d.updated_at END,
-          lease_owner = CASE WHEN cur.applies THEN NULL ELSE d.lease_owner END,
-          lease_until = CASE WHEN cur.applies THEN NULL ELSE d.lease_until END
-        FROM cur WHERE d.id = cur.id
-        RETURNING ${qualified('d', DELIVERY_COLUMNS)}, cur.applies
+          status = $4::text, schedule_attempts = $5::int, next_attempt_at = $6::timestamptz,
+          last_error = $7::text, updated_at = $8::timestamptz, lease_owner = NULL,
+          lease_until = NULL, attempts = GREATEST(d.attempts, COALESCE($3::int, 0))
+        WHERE d.id = $1::text AND d.status = 'pending' AND d.lease_owner = $2::text
+        RETURNING ${qualified('d', RECORDED_COLUMNS)}
+      ),
+      kept AS (
+        UPDATE ${s}.deliveries d SET attempts = GREATEST(d.attempts, COALESCE($3::int, 0))
+        WHERE d.id = $1::text AND NOT EXISTS (SELECT 1 FROM applied)
+        RETURNING ${qualified('d', DELIVERY_COLUMNS)}
+      ),
+      done AS (
+        SELECT true AS applied, ${RECORDED_COLUMNS}, NULL::text AS status,
+               NULL::int AS schedule_attempts, NULL::timestamptz AS next_attempt_at,
+               NULL::text AS last_error, NULL::timestamptz AS updated_at
+        FROM applied
+        UNION ALL
+        SELECT false, ${RECORDED_COLUMNS}, status, schedule_attempts, next_attempt_at,
+               last_error, updated_at
+        FROM kept
       ),
       logged AS (
         INSERT INTO ${s}.attempts
           (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body, outcome)
-        SELECT upd.id, $3::int, $9::timestamptz, $10::float8, $11::int, $12::text, $13::text,
+        SELECT done.id, $3::int, $9::timestamptz, $10::float8, $11::int, $12::text, $13::text,
                $14::text
-        FROM upd WHERE $3::int IS NOT NULL
+        FROM done WHERE $3::int IS NOT NULL
         ON CONFLICT (delivery_id, attempt) DO NOTHING
       )
-      SELECT upd.*, ${ENDPOINT_JOINED}
-      FROM upd LEFT JOIN ${s}.endpoints e ON e.id = upd.endpoint_id`,
+      SELECT done.*, ${ENDPOINT_JOINED}
+      FROM done LEFT JOIN ${s}.endpoints e ON e.id = done.endpoint_id`,
     ),
 
     // $1 id, $2 last error, $3 now.
@@ -228,7 +260,7 @@ export function storeStatements(schema: string) {
       FROM (SELECT 1) one LEFT JOIN failed f ON true ORDER BY f.id`,
     ),
 
-    // $1 message id, $2 endpoint id or null, $3 now, $4 notify.
+    // $1 message id, $2 endpoint id or null, $3 now.
     // The message is share-locked so that a prune running at the same moment skips it.
     redeliver: named(
       'redeliver',
@@ -246,15 +278,17 @@ export function storeStatements(schema: string) {
           lease_owner = NULL, lease_until = NULL
         FROM matched WHERE d.id = matched.id AND matched.status <> 'pending'
         RETURNING ${qualified('d', DELIVERY_COLUMNS)}
-      ),
-      notified AS (
-        SELECT pg_notify('${channel}', '') FROM (SELECT 1 FROM again LIMIT 1) one
-        WHERE $4::boolean
       )
       SELECT (SELECT count(*) FROM msg)::int AS found, (SELECT count(*) FROM matched)::int AS matched,
-             (SELECT count(*) FROM notified)::int AS notified, r.*
+             r.*
       FROM (SELECT 1) one LEFT JOIN again r ON true ORDER BY r.id`,
     ),
+
+    // Wakes the watchers (LISTEN on `channel`), in a transaction of its own after notifying
+    // writes (PostgresNotifier). A write made in the caller's own transaction instead runs it in
+    // that transaction, after the write: PostgreSQL sends it at that commit, and not at all on a
+    // rollback.
+    notify: named('notify', `SELECT pg_notify('${channel}', '')`),
 
     // Pruning, in one transaction: first lock a batch of finished messages (skipping those a
     // redeliver or another prune holds) and their deliveries, which waits for a `record` in

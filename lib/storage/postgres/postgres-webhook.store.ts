@@ -25,12 +25,14 @@ import type {
   WebhookPageRequest,
   WebhookRedeliverRequest,
   WebhookStore,
+  WebhookSweepFairness,
 } from '../../interfaces/webhook-store.interface.js';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../../webhooks.constants.js';
 import { WebhookStoreError } from '../../webhooks.errors.js';
 import { createId } from '../ids.js';
 import { checkSchemaName } from './migrations.js';
 import { PostgresListener } from './postgres-listener.js';
+import { PostgresNotifier } from './postgres-notifier.js';
 import { checkMigrated, migrate, PostgresSchemaError } from './postgres-migrator.js';
 import {
   DELIVERY_COLUMNS,
@@ -43,7 +45,9 @@ import {
 import {
   retiredSecretsJson,
   toAttempt,
+  toRecordedDelivery,
   toClaimed,
+  toClaimedBatch,
   toDelivery,
   toEndpoint,
   toMessage,
@@ -114,6 +118,7 @@ export class PostgresWebhookStore implements WebhookStore {
   private readonly sql: StoreStatements;
   private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
   private readonly listener: PostgresListener;
+  private readonly notifier: PostgresNotifier;
   private pruneTimer: NodeJS.Timeout | undefined;
   private pruning: Promise<void> | undefined;
   private closed = false;
@@ -132,6 +137,7 @@ export class PostgresWebhookStore implements WebhookStore {
     this.listener = new PostgresListener(pool, this.sql.channel, (reason, delay) =>
       this.logger.warn(listenLost(schema, reason, delay)),
     );
+    this.notifier = new PostgresNotifier(pool, this.sql.notify);
   }
 
   /**
@@ -176,7 +182,10 @@ export class PostgresWebhookStore implements WebhookStore {
     return store;
   }
 
-  /** Ends the timer, then the listener, then the pool if the store made it; once. */
+  /**
+   * Ends the timer, sends the notify still due, ends the listener, then the pool if the store
+   * made it; once.
+   */
   close(): Promise<void> {
     return (this.closing ??= this.shutDown());
   }
@@ -186,6 +195,7 @@ export class PostgresWebhookStore implements WebhookStore {
     clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
     await this.pruning;
+    await this.notifier.close();
     await this.listener.close();
     if (this.ownsPool) await this.pool.end();
     this.pool.off('error', this.onPoolError);
@@ -292,12 +302,12 @@ export class PostgresWebhookStore implements WebhookStore {
       message.body,
       message.createdAt,
       createId('dlv'),
-      notify,
     ];
     const operation = `emit message ${message.id} ('${message.event}')`;
     if (message.idempotencyKey === null) {
       const statement = tenantIsNull ? this.sql.emitNull : this.sql.emitTenant;
       const rows = await this.run(operation, statement, values);
+      if (notify) this.notifier.notify();
       return { inserted: true, deliveries: emittedDeliveries(rows) };
     }
     const statement = tenantIsNull ? this.sql.emitNullKeyed : this.sql.emitTenantKeyed;
@@ -310,6 +320,7 @@ export class PostgresWebhookStore implements WebhookStore {
     ]);
     const winner = rows[0];
     if (winner.message_id === message.id) {
+      if (notify) this.notifier.notify();
       return { inserted: true, deliveries: emittedDeliveries(rows) };
     }
     return {
@@ -415,22 +426,32 @@ export class PostgresWebhookStore implements WebhookStore {
     ]);
     if (rows.length === 0) return { delivery: undefined, endpoint: undefined, applied: false };
     const [row] = rows;
+    const applied = row.applied as boolean;
     return {
-      delivery: toDelivery(row),
+      delivery: applied ? toRecordedDelivery(row, outcome) : toDelivery(row),
       endpoint: row.e_id === null ? undefined : toEndpoint(row, 'e_'),
-      applied: row.applies as boolean,
+      applied,
     };
   }
 
-  async sweep(lease: WebhookLease, limit: number): Promise<ClaimedDelivery[]> {
+  async sweep(
+    lease: WebhookLease,
+    limit: number,
+    { perEndpoint, skipEndpoints = [] }: WebhookSweepFairness = {},
+  ): Promise<ClaimedDelivery[]> {
     if (!(limit > 0)) return [];
+    // No cap: as many as an int holds.
+    const most =
+      perEndpoint === undefined || !Number.isFinite(perEndpoint) ? 2 ** 31 - 1 : perEndpoint;
     const rows = await this.run('sweep for due deliveries', this.sql.sweep, [
       lease.owner,
       lease.now,
       lease.until,
       Math.floor(limit),
+      skipEndpoints,
+      Math.floor(most),
     ]);
-    return rows.map(toClaimed);
+    return toClaimedBatch(rows);
   }
 
   async redeliver({
@@ -443,12 +464,13 @@ export class PostgresWebhookStore implements WebhookStore {
       messageId,
       endpointId ?? null,
       now,
-      notify,
     ]);
+    const redelivered = rows.filter((row) => row.id !== null).map(toDelivery);
+    if (notify && redelivered.length > 0) this.notifier.notify();
     return {
       found: (rows[0].found as number) > 0,
       matched: rows[0].matched as number,
-      redelivered: rows.filter((row) => row.id !== null).map(toDelivery),
+      redelivered,
     };
   }
 
