@@ -97,6 +97,11 @@ export class WebhookDispatcher {
    * instead of claiming again (one statement per swept delivery saved). At most one sweep batch.
    */
   private readonly swept = new Map<string, { claimed: ClaimedDelivery; until: number }>();
+  /**
+   * Deliveries whose attempt ended while a sweep ran: what that sweep read of them may predate
+   * the attempt, so their swept jobs claim again.
+   */
+  private readonly endedDuringSweep = new Set<string>();
   private sweepTimer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   /** A sweep was asked for while one ran, or the last one filled its batch: sweep again. */
@@ -235,6 +240,10 @@ export class WebhookDispatcher {
       await this.recover(job, claimed?.delivery, sent, error);
     } finally {
       this.inFlight.delete(job.deliveryId);
+      // A sweep may have claimed it meanwhile (taking its own lease) and queued a job: that
+      // job claims again, since what the sweep read is out of date once this attempt ended.
+      this.swept.delete(job.deliveryId);
+      if (this.sweeping) this.endedDuringSweep.add(job.deliveryId);
       if (this.again.delete(job.deliveryId)) this.requeue(job);
       if (this.sweepAgain && !this.sweeping) this.sweepSoon();
     }
@@ -547,6 +556,7 @@ export class WebhookDispatcher {
     this.sweepTimer = undefined;
     this.sweeping = this.sweep().finally(() => {
       this.sweeping = undefined;
+      this.endedDuringSweep.clear();
       if (!this.started) return;
       if (this.sweepAgain && this.queue.capacity > 0) return this.sweepSoon();
       this.sweepTimer = backgroundTimer(() => this.sweepSoon(), this.options.sweepInterval);
@@ -580,7 +590,9 @@ export class WebhookDispatcher {
       // Those of the last batch not started yet are dropped: their attempts claim again.
       this.swept.clear();
       for (const one of claimed) {
-        this.swept.set(one.delivery.id, { claimed: one, until: until.getTime() });
+        const { id } = one.delivery;
+        if (this.inFlight.has(id) || this.endedDuringSweep.has(id)) continue;
+        this.swept.set(id, { claimed: one, until: until.getTime() });
       }
       await this.queue.enqueueAll(
         claimed.map(({ delivery }) => ({
