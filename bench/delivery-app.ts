@@ -101,6 +101,33 @@ export async function addEndpoints(endpoints: WebhookEndpoints, baseUrl: string,
 }
 
 /** Rejects with a message from `what()` when `promise` takes longer than `ms`. */
+/**
+ * Counts the `delivered` events of a run until `expected` have come, and the failed attempts
+ * meanwhile; `done` resolves when all are delivered, `describe` says how far it got.
+ */
+export function countDeliveries(deliveries: WebhookDeliveries, expected: number) {
+  let delivered = 0;
+  let failed = 0;
+  let lastError: string | null = null;
+  let resolveAll!: () => void;
+  const done = new Promise<void>((resolve) => (resolveAll = resolve));
+  const subscription = deliveries.events.subscribe((event) => {
+    if (event.type === 'delivered') {
+      if (++delivered === expected) resolveAll();
+    } else if (event.type === 'attempt-failed' || event.type === 'delivery-exhausted') {
+      failed++;
+      lastError = event.delivery.lastError;
+    }
+  });
+  return {
+    done,
+    describe: () => `${delivered}/${expected} delivered, ${failed} failed attempts (${lastError})`,
+    /** The failed attempts, and the last one's error, or `undefined` when none failed. */
+    failures: () => (failed > 0 ? `${failed} failed attempts: ${lastError}` : undefined),
+    unsubscribe: () => subscription.unsubscribe(),
+  };
+}
+
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

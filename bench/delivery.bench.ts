@@ -12,6 +12,7 @@ import { firstValueFrom } from 'rxjs';
 import { Pool } from 'undici';
 import {
   addEndpoints,
+  countDeliveries,
   createBenchApp,
   EVENT,
   OrderPlaced,
@@ -147,30 +148,15 @@ async function ours(transport: Transport, baseUrl: string, emits: number): Promi
   const { app, emitter, endpoints, deliveries } = await createBenchApp({ ...ALLOWED, transport });
   await addEndpoints(endpoints, baseUrl, ENDPOINTS);
   const expected = emits * ENDPOINTS;
-  let delivered = 0;
-  let failed = 0;
-  let lastError: string | null = null;
-  let resolveAll!: () => void;
-  const allDelivered = new Promise<void>((resolve) => (resolveAll = resolve));
-  const subscription = deliveries.events.subscribe((event) => {
-    if (event.type === 'delivered') {
-      if (++delivered === expected) resolveAll();
-    } else if (event.type === 'attempt-failed' || event.type === 'delivery-exhausted') {
-      failed++;
-      lastError = event.delivery.lastError;
-    }
-  });
+  const counted = countDeliveries(deliveries, expected);
   try {
     // No forced collection first, here or in `rawLoop`: see `startSideWorker`.
     const stop = stopwatch(expected);
     for (let i = 0; i < emits; i++) await emitter.emit(EVENT, PAYLOAD);
-    await withTimeout(
-      allDelivered,
-      RUN_TIMEOUT_MS,
-      () => `${delivered}/${expected} delivered, ${failed} failed attempts (${lastError})`,
-    );
+    await withTimeout(counted.done, RUN_TIMEOUT_MS, counted.describe);
     const sample = stop();
-    if (failed > 0) console.log(`    (ours ${transport}: ${failed} failed attempts: ${lastError})`);
+    const failures = counted.failures();
+    if (failures) console.log(`    (ours ${transport}: ${failures})`);
     // The raw loops send JSON.stringify(PAYLOAD): make sure that is the body ours sent.
     const [last] = await deliveries.list({ limit: 1 });
     const message = last && (await deliveries.getMessage(last.messageId));
@@ -179,7 +165,7 @@ async function ours(transport: Transport, baseUrl: string, emits: number): Promi
     }
     return sample;
   } finally {
-    subscription.unsubscribe();
+    counted.unsubscribe();
     await app.close();
   }
 }

@@ -8,6 +8,7 @@ import { countingPool } from './durable-db.js';
 import { serve, stopwatch, type Sample } from './durable-process.js';
 import {
   addEndpoints,
+  countDeliveries,
   createBenchApp,
   EVENT,
   PAYLOAD,
@@ -138,35 +139,20 @@ async function oursDeliver(expected: number): Promise<Sample & { initMs: number 
     }),
     { init: false },
   );
-  let delivered = 0;
-  let failed = 0;
-  let lastError: string | null = null;
-  let resolveAll!: () => void;
-  const allDelivered = new Promise<void>((resolve) => (resolveAll = resolve));
-  const subscription = deliveries.events.subscribe((event) => {
-    if (event.type === 'delivered') {
-      if (++delivered === expected) resolveAll();
-    } else if (event.type === 'attempt-failed' || event.type === 'delivery-exhausted') {
-      failed++;
-      lastError = event.delivery.lastError;
-    }
-  });
+  const counted = countDeliveries(deliveries, expected);
   try {
     take();
     const stop = stopwatch(expected);
     const initStart = performance.now();
     await app.init();
     const initMs = performance.now() - initStart;
-    await withTimeout(
-      allDelivered,
-      RUN_TIMEOUT_MS,
-      () => `${delivered}/${expected} delivered, ${failed} failed attempts (${lastError})`,
-    );
+    await withTimeout(counted.done, RUN_TIMEOUT_MS, counted.describe);
     const sample = finish(stop);
-    if (failed > 0) console.log(`    (ours deliver: ${failed} failed attempts: ${lastError})`);
+    const failures = counted.failures();
+    if (failures) console.log(`    (ours deliver: ${failures})`);
     return { ...sample, initMs };
   } finally {
-    subscription.unsubscribe();
+    counted.unsubscribe();
     await app.close();
   }
 }
