@@ -3,7 +3,10 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
 import type { WebhookMessage } from '../../lib/interfaces/webhook-message.interface.js';
-import type { WebhookStore } from '../../lib/interfaces/webhook-store.interface.js';
+import type {
+  WebhookDeliveryOutcome,
+  WebhookStore,
+} from '../../lib/interfaces/webhook-store.interface.js';
 import { attemptId, createId } from '../../lib/storage/ids.js';
 import { WebhookStoreError } from '../../lib/webhooks.errors.js';
 import { PostgresNotifier } from '../../lib/storage/postgres/postgres-notifier.js';
@@ -74,6 +77,15 @@ async function emitTo(store: WebhookStore, to: StoredWebhookEndpoint, overrides 
   return { message: emitted, deliveryId: result.deliveries[0].id };
 }
 
+/** A delivery's state once delivered at `now`, its first schedule used. */
+const deliveredOutcome = (now: Date): WebhookDeliveryOutcome => ({
+  status: 'delivered',
+  scheduleAttempts: 1,
+  nextAttemptAt: null,
+  lastError: null,
+  updatedAt: now,
+});
+
 /** Claims the delivery and records it delivered (attempt 1). */
 async function deliver(store: WebhookStore, deliveryId: string, owner = 'finisher') {
   const claim = await store.claim(deliveryId, lease(owner));
@@ -95,13 +107,7 @@ async function deliver(store: WebhookStore, deliveryId: string, owner = 'finishe
       responseBody: 'ok',
       outcome: 'delivered',
     },
-    {
-      status: 'delivered',
-      scheduleAttempts: 1,
-      nextAttemptAt: null,
-      lastError: null,
-      updatedAt: now,
-    },
+    deliveredOutcome(now),
   );
   expect(recorded.applied).toBe(true);
 }
@@ -621,13 +627,7 @@ describe('concurrency between processes', () => {
             responseBody: null,
             outcome: 'delivered',
           },
-          {
-            status: 'delivered',
-            scheduleAttempts: 1,
-            nextAttemptAt: null,
-            lastError: null,
-            updatedAt: now,
-          },
+          deliveredOutcome(now),
         ),
       ]);
     }
