@@ -11,8 +11,11 @@ let offset = POOL_SIZE;
 let lastMs = -1;
 let lastTime = '';
 let sequence = 0;
+/** Digits of the sequence within a millisecond. */
+const SEQUENCE_DIGITS = 4;
 /** 36^4: ids one process can make in one millisecond and still sort in the order made. */
-const SEQUENCE_LIMIT = 1_679_616;
+const SEQUENCE_LIMIT = 36 ** SEQUENCE_DIGITS;
+const DIGITS = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz', 'latin1');
 /** Where an id is put together: its longest part is the caller's prefix. */
 let scratch = Buffer.alloc(64);
 
@@ -23,9 +26,11 @@ let scratch = Buffer.alloc(64);
  * what the stores' cursors page by; the random bits keep them unguessable and unique across
  * processes.
  *
- * Put together in a buffer and read out as one flat string: joined with `+` or a template, the
- * parts would make a tree of strings, which V8 flattens into another the first time the id is a
- * map key, about 100 bytes more for every id the memory store keeps (`npm run bench:store`).
+ * Written byte by byte into a buffer and read out as one flat string, in one call into the
+ * runtime: joined with `+` or a template, the parts would make a tree of strings, which V8
+ * flattens into another the first time the id is a map key (about 100 bytes more for every id
+ * the memory store keeps), and a call per part costs more than an emit's other bookkeeping
+ * (`npm run bench:delivery`).
  */
 export function createId(prefix: string): string {
   if (offset + ID_RANDOM_BYTES > POOL_SIZE) {
@@ -42,15 +47,41 @@ export function createId(prefix: string): string {
   } else {
     sequence++;
   }
-  const length = prefix.length + 1 + lastTime.length + 4 + 2 * ID_RANDOM_BYTES;
+  const length = prefix.length + 1 + lastTime.length + SEQUENCE_DIGITS + 2 * ID_RANDOM_BYTES;
   if (scratch.length < length) scratch = Buffer.alloc(2 * length);
-  let at = scratch.write(prefix, 0, 'latin1');
-  at += scratch.write('_', at, 'latin1');
-  at += scratch.write(lastTime, at, 'latin1');
-  at += scratch.write(sequence.toString(36).padStart(4, '0'), at, 'latin1');
-  at += scratch.write(pool.toString('hex', offset, offset + ID_RANDOM_BYTES), at, 'latin1');
+  let at = writeText(prefix, 0);
+  scratch[at++] = 0x5f; // '_'
+  at = writeText(lastTime, at);
+  for (
+    let digit = SEQUENCE_DIGITS - 1, rest = sequence;
+    digit >= 0;
+    digit--, rest = (rest / 36) | 0
+  ) {
+    scratch[at + digit] = DIGITS[rest % 36];
+  }
+  at += SEQUENCE_DIGITS;
+  for (let i = offset; i < offset + ID_RANDOM_BYTES; i++) {
+    scratch[at++] = DIGITS[pool[i] >> 4];
+    scratch[at++] = DIGITS[pool[i] & 0xf];
+  }
   offset += ID_RANDOM_BYTES;
   return scratch.toString('latin1', 0, at);
+}
+
+/**
+ * `text` as one flat string: what a template or `+` makes is a tree of strings, which costs the
+ * heap more for every id kept and is flattened into another copy when used as a map key.
+ * Characters past U+00FF are not for ids.
+ */
+export function flatId(text: string): string {
+  if (scratch.length < text.length) scratch = Buffer.alloc(2 * text.length);
+  return scratch.toString('latin1', 0, writeText(text, 0));
+}
+
+/** Copies `text` (one byte per character) into the scratch buffer at `at`; returns its end. */
+function writeText(text: string, at: number): number {
+  for (let i = 0; i < text.length; i++) scratch[at++] = text.charCodeAt(i);
+  return at;
 }
 
 /**

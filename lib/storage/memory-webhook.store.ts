@@ -28,8 +28,8 @@ import type {
 } from '../interfaces/webhook-store.interface.js';
 import { WebhookStoreFullError } from '../webhooks.errors.js';
 import { messageTooLarge, storeFull } from '../webhooks.messages.js';
-import { createId } from './ids.js';
-import { copyAttempt, copyDelivery, copyEndpoint, copyMessage } from './record-copies.js';
+import { flatId } from './ids.js';
+import { copyAttempt, copyEndpoint, copyMessage } from './record-copies.js';
 
 /** How long the memory store keeps what it no longer needs for delivery, and how much. */
 export interface MemoryWebhookStoreOptions {
@@ -55,10 +55,10 @@ const DAY = 24 * 60 * 60 * 1000;
 export const MEMORY_COSTS = {
   /** A message: its record and Date, its id and its map entries. */
   message: 450,
-  /** Each delivery of a message: its record and Dates, its id and its map entry. */
-  delivery: 600,
-  /** Each attempt in the log: its record and Date, its id, and its place in the list. */
-  attempt: 450,
+  /** Each delivery of a message: its record, its id and its place in its message's list. */
+  delivery: 200,
+  /** Each attempt in the log: its record and Date, its id, and its list. */
+  attempt: 500,
   /** The idempotency key of a message forgotten early, kept for its `idempotencyTtl`. */
   key: 250,
 } as const;
@@ -75,21 +75,38 @@ const PRUNE_PERIOD_MAX_MS = 60_000;
 /** Messages the timer prunes per batch, letting I/O run between batches. */
 const PRUNE_BATCH = 1_000;
 
-/** A stored message, with the ids of its deliveries and what the size bound needs to know. */
+/** A stored message, with its deliveries and what the size bound needs to know. */
 interface MessageEntry {
   message: WebhookMessage;
-  /** In the order they were made, which is id order. */
-  deliveryIds: string[];
+  /** In the order they were made: each one's place is in its id (see `deliveryId`). */
+  deliveries: DeliveryEntry[];
   /** How many of its deliveries are pending: none, and it may be forgotten. */
   pending: number;
   /** Its estimated size with its deliveries and attempts (see `MEMORY_COSTS`). */
   bytes: number;
 }
 
-/** Who holds a delivery for an attempt, and until when (epoch milliseconds). */
-interface Lease {
-  owner: string;
-  until: number;
+/**
+ * A stored delivery, kept by its message: what `WebhookDelivery` says, with times as epoch
+ * milliseconds and what its message says (id, tenant, event, creation) read from the message,
+ * with its attempts and its lease. A pending backlog is mostly deliveries: three Dates each, or
+ * an entry each in maps of every delivery, would cost an emit more than all its other work
+ * (`npm run bench:delivery`) and make up most of the backlog's heap (`npm run bench:store`).
+ */
+interface DeliveryEntry {
+  readonly id: string;
+  readonly message: MessageEntry;
+  readonly endpointId: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  scheduleAttempts: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  updatedAt: number;
+  /** Oldest first; `null` until the first. */
+  log: WebhookAttempt[] | null;
+  /** Who holds it for an attempt, and until when (epoch milliseconds). */
+  lease: { owner: string; until: number } | null;
 }
 
 /** What is left of a message forgotten before its idempotency key expired. */
@@ -108,8 +125,9 @@ interface KeyMarker {
  * writes to it (`shared` is `false`), so the process that emits runs the deliveries itself and
  * `watch` has nothing to listen for.
  *
- * Records are kept as the contract's own types, copied on the way in and on the way out. Every
- * method does its work without an `await` between reading and writing, which is what makes each
+ * Records are kept as the contract's own types, copied on the way in and on the way out, but for
+ * deliveries: each is a `DeliveryEntry` in its message's, found by its id, which names the
+ * message and the delivery's place among its deliveries (`deliveryId`). Every method does its work without an `await` between reading and writing, which is what makes each
  * one a single step (claims and compare-and-set included) in one event loop.
  *
  * Finished messages (every delivery delivered or failed) are pruned after `retention` on a
@@ -124,11 +142,8 @@ export class MemoryWebhookStore implements WebhookStore {
   readonly shared = false;
 
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
+  /** About in id order: ids are made before the emit that stores them, and emits overlap. */
   private readonly messages = new Map<string, MessageEntry>();
-  private readonly deliveries = new Map<string, WebhookDelivery>();
-  /** Oldest first; a delivery without attempts has no entry. */
-  private readonly attempts = new Map<string, WebhookAttempt[]>();
-  private readonly leases = new Map<string, Lease>();
   /** Ids of stored messages by idempotency key (see `idempotencyKey`). */
   private readonly idempotency = new Map<string, string>();
   /** Keys of messages forgotten before their `idempotencyTtl`, in the order forgotten. */
@@ -219,13 +234,13 @@ export class MemoryWebhookStore implements WebhookStore {
   async removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint> {
     if (!this.endpoints.delete(id)) return { removed: false, failed: [] };
     const failed: WebhookDelivery[] = [];
-    for (const delivery of this.deliveries.values()) {
-      if (delivery.endpointId !== id || delivery.status !== 'pending') continue;
+    for (const delivery of this.pendingDeliveries()) {
+      if (delivery.endpointId !== id) continue;
       delivery.nextAttemptAt = null;
       delivery.lastError = lastError;
-      delivery.updatedAt = new Date(now.getTime());
+      delivery.updatedAt = now.getTime();
       this.setStatus(delivery, 'failed');
-      failed.push(copyDelivery(delivery));
+      failed.push(toDelivery(delivery));
     }
     return { removed: true, failed };
   }
@@ -242,7 +257,7 @@ export class MemoryWebhookStore implements WebhookStore {
         return {
           inserted: false,
           existing: { id, event },
-          deliveries: existing.deliveryIds.length,
+          deliveries: existing.deliveries.length,
         };
       }
       const forgotten = this.forgottenKeys.get(key);
@@ -252,12 +267,16 @@ export class MemoryWebhookStore implements WebhookStore {
       }
     }
 
-    const subscribed = [...this.endpoints.values()].filter(
-      (endpoint) =>
+    const subscribed: StoredWebhookEndpoint[] = [];
+    for (const endpoint of this.endpoints.values()) {
+      if (
         !endpoint.disabled &&
         endpoint.tenant === message.tenant &&
-        endpoint.events.includes(message.event),
-    );
+        endpoint.events.includes(message.event)
+      ) {
+        subscribed.push(endpoint);
+      }
+    }
     const bytes =
       MEMORY_COSTS.message +
       message.body.length +
@@ -277,28 +296,26 @@ export class MemoryWebhookStore implements WebhookStore {
     }
     const entry: MessageEntry = {
       message: copyMessage(message),
-      deliveryIds: [],
+      deliveries: [],
       pending: subscribed.length,
       bytes,
     };
     const createdAt = message.createdAt.getTime();
-    const emitted = subscribed.map((endpoint) => {
-      const delivery: WebhookDelivery = {
-        id: createId('dlv'),
-        messageId: message.id,
+    const emitted = subscribed.map((endpoint, index) => {
+      const delivery: DeliveryEntry = {
+        id: deliveryId(message.id, index),
+        message: entry,
         endpointId: endpoint.id,
-        tenant: message.tenant,
-        event: message.event,
         status: 'pending',
         attempts: 0,
         scheduleAttempts: 0,
-        nextAttemptAt: new Date(createdAt),
+        nextAttemptAt: createdAt,
         lastError: null,
-        createdAt: new Date(createdAt),
-        updatedAt: new Date(createdAt),
+        updatedAt: createdAt,
+        log: null,
+        lease: null,
       };
-      this.deliveries.set(delivery.id, delivery);
-      entry.deliveryIds.push(delivery.id);
+      entry.deliveries.push(delivery);
       return { id: delivery.id, endpointId: endpoint.id };
     });
     this.messages.set(message.id, entry);
@@ -318,22 +335,15 @@ export class MemoryWebhookStore implements WebhookStore {
     page: WebhookPageRequest = {},
   ): Promise<WebhookPage<WebhookMessage>> {
     const after = page.after ?? null;
-    const matching: WebhookMessage[] = [];
-    for (const { message } of this.messages.values()) {
-      if (after !== null && message.id >= after) continue;
-      if (filter.tenant !== undefined && message.tenant !== filter.tenant) continue;
-      if (filter.event !== undefined && message.event !== filter.event) continue;
-      matching.push(message);
-    }
-    // Messages arrive about in id order, not exactly: their ids are made before the emit that
-    // stores them, and emits overlap.
-    matching.sort((a, b) => compareIds(b.id, a.id));
+    const matching = this.newestMessages(filter)
+      .map((entry) => entry.message)
+      .filter((message) => after === null || message.id < after);
     return pageOf(matching, page.limit, copyMessage);
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
-    const delivery = this.deliveries.get(id);
-    return delivery && copyDelivery(delivery);
+    const delivery = this.delivery(id);
+    return delivery && toDelivery(delivery);
   }
 
   async listDeliveries(
@@ -341,31 +351,33 @@ export class MemoryWebhookStore implements WebhookStore {
     page: WebhookPageRequest = {},
   ): Promise<WebhookPage<WebhookDelivery>> {
     const after = page.after ?? null;
-    // Delivery ids are made here, at emit, in the order they are stored: the maps keep id order.
-    const ids =
-      filter.messageId !== undefined
-        ? (this.messages.get(filter.messageId)?.deliveryIds ?? [])
-        : [...this.deliveries.keys()];
-    const matching: WebhookDelivery[] = [];
     const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
-    // Newest first; one more than a page, to tell whether there is a next one.
-    for (let i = ids.length - 1; i >= 0 && matching.length <= limit; i--) {
-      const delivery = this.deliveries.get(ids[i])!;
-      if (after !== null && delivery.id >= after) continue;
-      if (filter.endpointId !== undefined && delivery.endpointId !== filter.endpointId) continue;
-      if (filter.tenant !== undefined && delivery.tenant !== filter.tenant) continue;
-      if (filter.event !== undefined && delivery.event !== filter.event) continue;
-      if (filter.status !== undefined && delivery.status !== filter.status) continue;
-      matching.push(delivery);
+    const one = filter.messageId === undefined ? undefined : this.messages.get(filter.messageId);
+    const entries = filter.messageId === undefined ? this.newestMessages(filter) : one ? [one] : [];
+    const matching: DeliveryEntry[] = [];
+    // Newest first, message by message (see `deliveryId`); one more than a page, to tell whether
+    // there is a next one.
+    for (const entry of entries) {
+      const { tenant, event } = entry.message;
+      if (filter.tenant !== undefined && tenant !== filter.tenant) continue;
+      if (filter.event !== undefined && event !== filter.event) continue;
+      for (let i = entry.deliveries.length - 1; i >= 0 && matching.length <= limit; i--) {
+        const delivery = entry.deliveries[i];
+        if (after !== null && delivery.id >= after) continue;
+        if (filter.endpointId !== undefined && delivery.endpointId !== filter.endpointId) continue;
+        if (filter.status !== undefined && delivery.status !== filter.status) continue;
+        matching.push(delivery);
+      }
+      if (matching.length > limit) break;
     }
-    return pageOf(matching, limit, copyDelivery);
+    return pageOf(matching, limit, toDelivery);
   }
 
   async listAttempts(deliveryIds: readonly string[]): Promise<Map<string, WebhookAttempt[]>> {
     const found = new Map<string, WebhookAttempt[]>();
     for (const id of deliveryIds) {
-      const attempts = this.attempts.get(id);
-      if (attempts) found.set(id, attempts.map(copyAttempt));
+      const log = this.delivery(id)?.log;
+      if (log) found.set(id, log.map(copyAttempt));
     }
     return found;
   }
@@ -373,10 +385,11 @@ export class MemoryWebhookStore implements WebhookStore {
   // Attempts: claim, then record.
 
   async claim(deliveryId: string, lease: WebhookLease): Promise<ClaimedDelivery | undefined> {
-    const delivery = this.deliveries.get(deliveryId);
-    if (!delivery || !isDue(delivery, lease.now)) return undefined;
-    const held = this.leases.get(deliveryId);
-    if (held && held.owner !== lease.owner && held.until > lease.now.getTime()) return undefined;
+    const delivery = this.delivery(deliveryId);
+    const now = lease.now.getTime();
+    if (!delivery || !isDue(delivery, now)) return undefined;
+    const held = delivery.lease;
+    if (held && held.owner !== lease.owner && held.until > now) return undefined;
     return this.lease(delivery, lease);
   }
 
@@ -386,13 +399,13 @@ export class MemoryWebhookStore implements WebhookStore {
     attempt: WebhookAttempt | null,
     outcome: WebhookDeliveryOutcome,
   ): Promise<RecordedOutcome> {
-    const delivery = this.deliveries.get(deliveryId);
+    const delivery = this.delivery(deliveryId);
     if (!delivery) return { delivery: undefined, applied: false, endpoint: undefined };
-    const entry = this.messages.get(delivery.messageId)!;
-    const logged = this.attempts.get(deliveryId);
-    if (attempt && !logged?.some((entry) => entry.attempt === attempt.attempt)) {
-      if (logged) logged.push(copyAttempt(attempt));
-      else this.attempts.set(deliveryId, [copyAttempt(attempt)]);
+    const entry = delivery.message;
+    if (attempt && !delivery.log?.some((logged) => logged.attempt === attempt.attempt)) {
+      // A first attempt makes a list of one: most deliveries never need a second.
+      if (delivery.log) delivery.log.push(copyAttempt(attempt));
+      else delivery.log = [copyAttempt(attempt)];
       delivery.attempts = Math.max(delivery.attempts, attempt.attempt);
       const bytes =
         MEMORY_COSTS.attempt + (attempt.responseBody?.length ?? 0) + (attempt.error?.length ?? 0);
@@ -401,17 +414,16 @@ export class MemoryWebhookStore implements WebhookStore {
       // The attempt of a delivery that ended while it ran (its endpoint removed, say).
       if (entry.pending === 0) this.evictableBytes += bytes;
     }
-    const lease = this.leases.get(deliveryId);
-    const applied = delivery.status === 'pending' && lease?.owner === owner;
+    const applied = delivery.status === 'pending' && delivery.lease?.owner === owner;
     if (applied) {
-      this.leases.delete(deliveryId);
+      delivery.lease = null;
       delivery.scheduleAttempts = outcome.scheduleAttempts;
-      delivery.nextAttemptAt = copyDate(outcome.nextAttemptAt);
+      delivery.nextAttemptAt = outcome.nextAttemptAt?.getTime() ?? null;
       delivery.lastError = outcome.lastError;
-      delivery.updatedAt = new Date(outcome.updatedAt.getTime());
+      delivery.updatedAt = outcome.updatedAt.getTime();
       this.setStatus(delivery, outcome.status);
     }
-    const stored = copyDelivery(delivery);
+    const stored = toDelivery(delivery);
     // Never refused: the attempt was made, for a delivery the store accepted. Room is made for it
     // from what has finished; a store of only pending messages goes over until they finish.
     if (this.bytes > this.maxBytes) this.makeRoom(0);
@@ -426,18 +438,16 @@ export class MemoryWebhookStore implements WebhookStore {
   ): Promise<ClaimedDelivery[]> {
     const now = lease.now.getTime();
     const skipped = new Set(skipEndpoints);
-    const due = [...this.deliveries.values()]
+    const due = [...this.pendingDeliveries()]
       .filter(
         (delivery) =>
-          isDue(delivery, lease.now) &&
-          !this.isLeased(delivery.id, now) &&
+          isDue(delivery, now) &&
+          !(delivery.lease !== null && delivery.lease.until > now) &&
           !skipped.has(delivery.endpointId),
       )
-      .sort(
-        (a, b) => a.nextAttemptAt!.getTime() - b.nextAttemptAt!.getTime() || compareIds(a.id, b.id),
-      );
+      .sort((a, b) => a.nextAttemptAt! - b.nextAttemptAt! || compareIds(a.id, b.id));
     const taken = new Map<string, number>();
-    const chosen: WebhookDelivery[] = [];
+    const chosen: DeliveryEntry[] = [];
     for (const delivery of due) {
       if (chosen.length >= limit) break;
       const count = taken.get(delivery.endpointId) ?? 0;
@@ -451,19 +461,19 @@ export class MemoryWebhookStore implements WebhookStore {
   async redeliver({ messageId, endpointId, now }: WebhookRedeliverRequest): Promise<Redelivered> {
     const entry = this.messages.get(messageId);
     if (!entry) return { found: false, matched: 0, redelivered: [] };
-    const matched = entry.deliveryIds
-      .map((id) => this.deliveries.get(id)!)
-      .filter((delivery) => endpointId === undefined || delivery.endpointId === endpointId);
+    const matched = entry.deliveries.filter(
+      (delivery) => endpointId === undefined || delivery.endpointId === endpointId,
+    );
     const redelivered: WebhookDelivery[] = [];
     for (const delivery of matched) {
       if (delivery.status === 'pending') continue;
       // A lease left from before it finished must not let that claimer change the new schedule.
-      this.leases.delete(delivery.id);
+      delivery.lease = null;
       delivery.scheduleAttempts = 0;
-      delivery.nextAttemptAt = new Date(now.getTime());
-      delivery.updatedAt = new Date(now.getTime());
+      delivery.nextAttemptAt = now.getTime();
+      delivery.updatedAt = now.getTime();
       this.setStatus(delivery, 'pending');
-      redelivered.push(copyDelivery(delivery));
+      redelivered.push(toDelivery(delivery));
     }
     return { found: true, matched: matched.length, redelivered };
   }
@@ -491,30 +501,53 @@ export class MemoryWebhookStore implements WebhookStore {
     return deleted;
   }
 
-  private lease(delivery: WebhookDelivery, lease: WebhookLease): ClaimedDelivery {
-    this.leases.set(delivery.id, { owner: lease.owner, until: lease.until.getTime() });
-    const message = this.messages.get(delivery.messageId)?.message;
+  private lease(delivery: DeliveryEntry, lease: WebhookLease): ClaimedDelivery {
+    delivery.lease = { owner: lease.owner, until: lease.until.getTime() };
+    const { message } = delivery.message;
     const endpoint = this.endpoints.get(delivery.endpointId);
     return {
-      delivery: copyDelivery(delivery),
+      delivery: toDelivery(delivery),
       message: message && { id: message.id, method: message.method, body: message.body },
       endpoint: endpoint && copyEndpoint(endpoint),
     };
   }
 
-  private isLeased(deliveryId: string, now: number): boolean {
-    const lease = this.leases.get(deliveryId);
-    return lease !== undefined && lease.until > now;
+  /** The delivery of that id, found through its message (see `deliveryId`). */
+  private delivery(id: string): DeliveryEntry | undefined {
+    const place = deliveryPlace(id);
+    const delivery = place && this.messages.get(place.messageId)?.deliveries[place.index];
+    // Another spelling of the same place is not the same id.
+    return delivery?.id === id ? delivery : undefined;
+  }
+
+  /** The pending deliveries of every message that has any. */
+  private *pendingDeliveries(): Generator<DeliveryEntry> {
+    for (const entry of this.messages.values()) {
+      if (entry.pending === 0) continue;
+      for (const delivery of entry.deliveries) if (delivery.status === 'pending') yield delivery;
+    }
+  }
+
+  /** The messages that `filter` may match, newest (highest id) first. */
+  private newestMessages(filter: { tenant?: string | null; event?: string }): MessageEntry[] {
+    const matching: MessageEntry[] = [];
+    for (const entry of this.messages.values()) {
+      const { tenant, event } = entry.message;
+      if (filter.tenant !== undefined && tenant !== filter.tenant) continue;
+      if (filter.event !== undefined && event !== filter.event) continue;
+      matching.push(entry);
+    }
+    return matching.sort((a, b) => compareIds(b.message.id, a.message.id));
   }
 
   /** Changes a delivery's status, keeping its message's count of pending deliveries. */
-  private setStatus(delivery: WebhookDelivery, status: WebhookDeliveryStatus) {
-    const entry = this.messages.get(delivery.messageId)!;
+  private setStatus(delivery: DeliveryEntry, status: WebhookDeliveryStatus) {
+    const entry = delivery.message;
     const was = delivery.status;
     delivery.status = status;
     if (was === 'pending' && status !== 'pending') {
       // A lease is a claim on a pending delivery: a finished one has none.
-      this.leases.delete(delivery.id);
+      delivery.lease = null;
       if (--entry.pending === 0) this.finish(entry);
     } else if (was !== 'pending' && status === 'pending') {
       if (entry.pending++ === 0) {
@@ -560,11 +593,6 @@ export class MemoryWebhookStore implements WebhookStore {
     const { message } = entry;
     this.messages.delete(message.id);
     this.finished.delete(message.id);
-    for (const id of entry.deliveryIds) {
-      this.deliveries.delete(id);
-      this.attempts.delete(id);
-      this.leases.delete(id);
-    }
     this.bytes -= entry.bytes;
     this.evictableBytes -= entry.bytes;
     if (message.idempotencyKey === null) return;
@@ -578,7 +606,7 @@ export class MemoryWebhookStore implements WebhookStore {
       id: message.id,
       event: message.event,
       createdAt,
-      deliveries: entry.deliveryIds.length,
+      deliveries: entry.deliveries.length,
       bytes,
     });
     this.bytes += bytes;
@@ -618,25 +646,60 @@ export class MemoryWebhookStore implements WebhookStore {
 }
 
 /** Pending, and due by `now`. */
-const isDue = (delivery: WebhookDelivery, now: Date) =>
-  delivery.status === 'pending' &&
-  delivery.nextAttemptAt !== null &&
-  delivery.nextAttemptAt.getTime() <= now.getTime();
+const isDue = (delivery: DeliveryEntry, now: number) =>
+  delivery.status === 'pending' && delivery.nextAttemptAt !== null && delivery.nextAttemptAt <= now;
+
+/**
+ * The id of a message's `index`-th delivery: `dlv_`, the message's id, `_`, then the index in
+ * base 36 after one digit that says how many follow, so that ids sort as text in the order
+ * made (for message ids of one length, as `createId` makes them), and a delivery is found
+ * from its id without a map of every delivery.
+ */
+function deliveryId(messageId: string, index: number): string {
+  const digits = index.toString(36);
+  return flatId(`dlv_${messageId}_${(digits.length - 1).toString(36)}${digits}`);
+}
+
+/** Which message and place `id` names, if it is an id that `deliveryId` makes. */
+function deliveryPlace(id: string): { messageId: string; index: number } | undefined {
+  const end = id.lastIndexOf('_');
+  if (!id.startsWith('dlv_') || end < 5) return undefined;
+  const index = parseInt(id.slice(end + 2), 36);
+  if (!Number.isSafeInteger(index)) return undefined;
+  return { messageId: id.slice(4, end), index };
+}
+
+/** The contract's record of a stored delivery, made for the caller. */
+function toDelivery(delivery: DeliveryEntry): WebhookDelivery {
+  const { message } = delivery.message;
+  return {
+    id: delivery.id,
+    messageId: message.id,
+    endpointId: delivery.endpointId,
+    tenant: message.tenant,
+    event: message.event,
+    status: delivery.status,
+    attempts: delivery.attempts,
+    scheduleAttempts: delivery.scheduleAttempts,
+    nextAttemptAt: delivery.nextAttemptAt === null ? null : new Date(delivery.nextAttemptAt),
+    lastError: delivery.lastError,
+    createdAt: new Date(message.createdAt.getTime()),
+    updatedAt: new Date(delivery.updatedAt),
+  };
+}
 
 // Ids compare as text, code unit by code unit: the order they are made in (see `createId`).
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-const copyDate = (date: Date | null) => (date === null ? null : new Date(date.getTime()));
 
 /**
  * The first `limit` of `items` (in page order, past the cursor), copied; the last one's id is
  * the next page's cursor when more follow.
  */
-function pageOf<T extends { id: string }>(
+function pageOf<T extends { id: string }, R>(
   items: T[],
   limit = DEFAULT_PAGE_LIMIT,
-  copy: (item: T) => T,
-): WebhookPage<T> {
+  copy: (item: T) => R,
+): WebhookPage<R> {
   const page = items.slice(0, Math.max(0, limit));
   const more = items.length > page.length && page.length > 0;
   return { items: page.map(copy), next: more ? page[page.length - 1].id : null };

@@ -1,9 +1,5 @@
 import type { StoredWebhookEndpoint } from '../interfaces/webhook-endpoint.interface.js';
-import type {
-  WebhookAttempt,
-  WebhookDelivery,
-  WebhookMessage,
-} from '../interfaces/webhook-message.interface.js';
+import type { WebhookAttempt, WebhookMessage } from '../interfaces/webhook-message.interface.js';
 
 // A store hands out records made for the call and keeps none it was given (see `WebhookStore`):
 // these copies take every mutable part apart, Dates and arrays included, so that nothing the
@@ -26,13 +22,6 @@ export const copyEndpoint = (endpoint: StoredWebhookEndpoint): StoredWebhookEndp
 export const copyMessage = (message: WebhookMessage): WebhookMessage => ({
   ...message,
   createdAt: copyDate(message.createdAt),
-});
-
-export const copyDelivery = (delivery: WebhookDelivery): WebhookDelivery => ({
-  ...delivery,
-  nextAttemptAt: copyDate(delivery.nextAttemptAt),
-  createdAt: copyDate(delivery.createdAt),
-  updatedAt: copyDate(delivery.updatedAt),
 });
 
 export const copyAttempt = (attempt: WebhookAttempt): WebhookAttempt => ({

@@ -154,6 +154,43 @@ describe('MemoryWebhookStore', () => {
       expect(await emitRaw(store, m)).toEqual({ inserted: true, deliveries: [] });
       expect(await store.getMessage(m.id)).toEqual(m);
     });
+
+    it('names each delivery by its message and place: sorted as made, found by id, no other spelling', async () => {
+      const store = new MemoryWebhookStore();
+      // Past 36 endpoints the place takes two base-36 digits, and past 1,296 three.
+      const endpoints = [];
+      for (let i = 0; i < 1_300; i++) endpoints.push(await addEndpoint(store));
+      const [first, second] = [message(), message()];
+      const made = [
+        (await emitRaw(store, first)).deliveries,
+        (await emitRaw(store, second)).deliveries,
+      ];
+      const ids = made.flat().map((delivery) => (delivery as { id: string }).id);
+      expect(ids).toHaveLength(2_600);
+      expect(new Set(ids).size).toBe(2_600);
+      expect([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(ids);
+      for (const [index, id] of ids.entries()) {
+        const found = await store.getDelivery(id);
+        expect(found?.id).toBe(id);
+        expect(found?.messageId).toBe(index < 1_300 ? first.id : second.id);
+        expect(found?.endpointId).toBe(endpoints[index % 1_300].id);
+      }
+      // The place of the second delivery, spelled with a leading zero; a place past the last;
+      // an unknown message; and ids of another form.
+      const unknown = [
+        `dlv_${first.id}_101`,
+        `dlv_${first.id}_2104`,
+        `dlv_${nextId('msg')}_00`,
+        'dlv_',
+        'dlv__',
+        `atm_${first.id}_00`,
+        `${ids[0]}x`,
+      ];
+      for (const id of unknown) expect(await store.getDelivery(id), id).toBeUndefined();
+      expect((await store.listAttempts(unknown)).size).toBe(0);
+      expect(await store.claim(unknown[0], lease())).toBeUndefined();
+      expect(ids[1]).toBe(`dlv_${first.id}_01`);
+    });
   });
 
   describe('idempotency', () => {
