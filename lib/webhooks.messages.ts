@@ -287,10 +287,23 @@ export const argumentHasUnknownField = (
 ) =>
   `${call}(): ${argument} has no field '${name}'${didYouMean(name, known)} It takes ${list(known)}.`;
 
-export const transactionUnavailable = () =>
-  `emit(): options.transaction is not available in this version of nestjs-webhooks: it cannot ` +
-  `join a database transaction yet, and nothing was stored. Leave transaction out and emit ` +
-  `once your transaction has committed.`;
+export const transactionNeedsPostgres = (given: string) =>
+  `emit(): options.transaction (${given}) needs the PostgreSQL store (store: { type: ` +
+  `'postgres' }); this app uses the in-memory store, which cannot join a database ` +
+  `transaction, and nothing was stored. Configure the PostgreSQL store, or leave transaction ` +
+  `out and emit once your transaction has committed.`;
+
+export const transactionUnknown = (given: string) =>
+  `emit(): options.transaction is ${given}, which is no transaction nestjs-webhooks can write ` +
+  `through; nothing was stored. Pass the client of your open transaction: a pg Client or ` +
+  `PoolClient inside BEGIN, a TypeORM EntityManager (inside transaction()) or QueryRunner, or ` +
+  `a function (sql, params) => Promise of the rows for any other tool.`;
+
+export const transactionRows = (given: string, returned: string) =>
+  `emit(): the statement run through options.transaction (${given}) resolved to ${returned}, ` +
+  `not to rows, so what it wrote cannot be told apart from a failure: roll that transaction ` +
+  `back. A function given as transaction must resolve to the rows of the query (an array), or ` +
+  `to a result with a rows array as pg's does.`;
 
 // --- module options ---------------------------------------------------------------------------
 

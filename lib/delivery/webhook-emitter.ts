@@ -9,7 +9,8 @@ import {
   NULLABLE,
 } from '../webhooks.arguments.js';
 import { WebhookArgumentError, WebhooksShutdownError } from '../webhooks.errors.js';
-import { emitAfterShutdown, transactionUnavailable } from '../webhooks.messages.js';
+import { emitAfterShutdown, transactionNeedsPostgres } from '../webhooks.messages.js';
+import { describeTransaction, transactionRunner } from '../storage/transaction-runner.js';
 import type { WebhookPayloadSerializer } from './webhook-payload.js';
 import type { EmitResult, WebhookMessage } from '../interfaces/webhook-message.interface.js';
 import type { WebhookMethod } from '../interfaces/webhook-options.interface.js';
@@ -29,8 +30,10 @@ export interface EmitOptions {
    */
   idempotencyKey?: string;
   /**
-   * The caller's open database transaction, for the PostgreSQL store (not in this version:
-   * `emit` rejects it).
+   * The caller's open database transaction, with the PostgreSQL store: the message and its
+   * deliveries are written through it and go out once it commits, never if it rolls back. A pg
+   * `Client` or `PoolClient` inside `BEGIN`, a TypeORM `EntityManager` or `QueryRunner`, or a
+   * function `(sql, params) => Promise` resolving to the rows, for any other tool.
    */
   transaction?: unknown;
 }
@@ -73,6 +76,8 @@ export class WebhookEmitter {
   ): Promise<EmitResult> {
     checkEmitArguments(event, options);
     this.assertOpen(event);
+    const transaction =
+      options.transaction === undefined ? undefined : this.transactionOf(options.transaction);
     const operation = this.catalog.operation(event, options.method);
     const body = await this.payloads.serialize(operation, payload);
     const tenant = options.tenant ?? null;
@@ -93,17 +98,34 @@ export class WebhookEmitter {
     this.assertOpen(event);
     // A process that delivers nothing itself wakes the workers that do.
     const { worker } = this.options;
-    const stored = await this.store.emit({ message, idempotentSince, notify: !worker });
+    const stored = await this.store.emit({
+      message,
+      idempotentSince,
+      notify: !worker,
+      transaction,
+    });
     if (!stored.inserted) {
       return { id: stored.existing.id, event: stored.existing.event, endpoints: stored.deliveries };
     }
     const { deliveries } = stored;
-    if (worker && deliveries.length > 0) {
+    // What is written in the caller's transaction cannot be claimed before it commits: the
+    // workers hear of it then (LISTEN), or sweep it.
+    if (worker && !transaction && deliveries.length > 0) {
       await this.queue.enqueueAll(
         deliveries.map(({ id, endpointId }) => ({ deliveryId: id, endpointId })),
       );
     }
     return { id: message.id, event: message.event, endpoints: deliveries.length };
+  }
+
+  private transactionOf(value: unknown) {
+    if (this.options.store.type !== 'postgres') {
+      throw new WebhookArgumentError(
+        'options.transaction',
+        transactionNeedsPostgres(describeTransaction(value)),
+      );
+    }
+    return transactionRunner(value);
   }
 
   private assertOpen(event: string | Type<unknown>) {
@@ -120,7 +142,4 @@ function checkEmitArguments(event: unknown, options: unknown): asserts options i
   checkStringField(fields, 'tenant', OPTIONS, NULLABLE);
   checkStringField(fields, 'method', OPTIONS, NON_EMPTY);
   checkStringField(fields, 'idempotencyKey', OPTIONS, IDEMPOTENCY_KEY);
-  if (fields.transaction !== undefined) {
-    throw new WebhookArgumentError('options.transaction', transactionUnavailable());
-  }
 }

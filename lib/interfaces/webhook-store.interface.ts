@@ -50,7 +50,23 @@ export interface WebhookEmitRequest {
    * will not run the deliveries itself. In the same transaction as the write, for a database.
    */
   notify: boolean;
+  /**
+   * The caller's open transaction, for a database store: the message and its deliveries are
+   * written through it, and the workers woken from inside it (so at its commit, and never on a
+   * rollback), whatever `notify` says. A store without transactions refuses it, storing nothing.
+   */
+  transaction?: WebhookTransactionRunner;
 }
+
+/**
+ * Runs one statement (`$1`-style placeholders) in the caller's open transaction and resolves to
+ * the rows it returned; made from what `emit(..., { transaction })` was given (see
+ * `transactionRunner`).
+ */
+export type WebhookTransactionRunner = (
+  sql: string,
+  values: readonly unknown[],
+) => Promise<Record<string, unknown>[]>;
 
 /** A delivery as emitted: which endpoint it goes to. */
 export interface EmittedDelivery {

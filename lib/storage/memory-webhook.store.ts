@@ -26,8 +26,8 @@ import type {
   WebhookStore,
   WebhookSweepFairness,
 } from '../interfaces/webhook-store.interface.js';
-import { WebhookStoreFullError } from '../webhooks.errors.js';
-import { messageTooLarge, storeFull } from '../webhooks.messages.js';
+import { WebhookArgumentError, WebhookStoreFullError } from '../webhooks.errors.js';
+import { messageTooLarge, storeFull, transactionNeedsPostgres } from '../webhooks.messages.js';
 import { flatId } from './ids.js';
 import { copyAttempt, copyEndpoint, copyMessage } from './record-copies.js';
 
@@ -247,7 +247,17 @@ export class MemoryWebhookStore implements WebhookStore {
 
   // Messages and their deliveries.
 
-  async emit({ message, idempotentSince }: WebhookEmitRequest): Promise<EmittedMessage> {
+  async emit({
+    message,
+    idempotentSince,
+    transaction,
+  }: WebhookEmitRequest): Promise<EmittedMessage> {
+    if (transaction) {
+      throw new WebhookArgumentError(
+        'options.transaction',
+        transactionNeedsPostgres('a transaction'),
+      );
+    }
     const key = message.idempotencyKey === null ? undefined : idempotencyKey(message);
     if (key !== undefined) {
       const since = idempotentSince.getTime();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { attemptId } from '../../lib/storage/ids.js';
 import { MEMORY_COSTS, MemoryWebhookStore } from '../../lib/storage/memory-webhook.store.js';
-import { WebhookStoreFullError } from '../../lib/webhooks.errors.js';
+import { WebhookArgumentError, WebhookStoreFullError } from '../../lib/webhooks.errors.js';
 import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
 import type {
   WebhookAttempt,
@@ -153,6 +153,18 @@ describe('MemoryWebhookStore', () => {
       const m = message({ event: 'nobody' });
       expect(await emitRaw(store, m)).toEqual({ inserted: true, deliveries: [] });
       expect(await store.getMessage(m.id)).toEqual(m);
+    });
+
+    it('refuses to write through a transaction, storing nothing', async () => {
+      const store = new MemoryWebhookStore();
+      await addEndpoint(store);
+      const m = message();
+      const transaction = async () => [];
+      await expect(
+        store.emit({ message: m, idempotentSince: EPOCH, notify: false, transaction }),
+      ).rejects.toThrow(WebhookArgumentError);
+      expect(await store.getMessage(m.id)).toBeUndefined();
+      expect(store.estimatedBytes).toBe(0);
     });
 
     it('names each delivery by its message and place: sorted as made, found by id, no other spelling', async () => {

@@ -19,6 +19,7 @@ import type {
   WebhookDeliveryFilter,
   WebhookDeliveryOutcome,
   WebhookEmitRequest,
+  WebhookTransactionRunner,
   WebhookLease,
   WebhookMessageFilter,
   WebhookPage,
@@ -28,7 +29,7 @@ import type {
   WebhookSweepFairness,
 } from '../../interfaces/webhook-store.interface.js';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../../webhooks.constants.js';
-import { WebhookStoreError } from '../../webhooks.errors.js';
+import { WebhookArgumentError, WebhookStoreError } from '../../webhooks.errors.js';
 import { createId } from '../ids.js';
 import { checkSchemaName } from './migrations.js';
 import { PostgresListener } from './postgres-listener.js';
@@ -292,7 +293,12 @@ export class PostgresWebhookStore implements WebhookStore {
 
   // Messages and their deliveries.
 
-  async emit({ message, idempotentSince, notify }: WebhookEmitRequest): Promise<EmittedMessage> {
+  async emit({
+    message,
+    idempotentSince,
+    notify,
+    transaction,
+  }: WebhookEmitRequest): Promise<EmittedMessage> {
     const tenantIsNull = message.tenant === null;
     const values: unknown[] = [
       message.id,
@@ -304,14 +310,24 @@ export class PostgresWebhookStore implements WebhookStore {
       createId('dlv'),
     ];
     const operation = `emit message ${message.id} ('${message.event}')`;
+    const write = (statement: Statement, parameters: unknown[]) =>
+      transaction
+        ? this.runIn(transaction, operation, statement, parameters)
+        : this.run(operation, statement, parameters);
+    // In the caller's transaction, PostgreSQL sends the notification at its commit, and none on
+    // a rollback; otherwise one coalesced notification follows the commit of the write.
+    const wake = async () => {
+      if (transaction) await this.runIn(transaction, operation, this.sql.notify, []);
+      else if (notify) this.notifier.notify();
+    };
     if (message.idempotencyKey === null) {
       const statement = tenantIsNull ? this.sql.emitNull : this.sql.emitTenant;
-      const rows = await this.run(operation, statement, values);
-      if (notify) this.notifier.notify();
+      const rows = await write(statement, values);
+      await wake();
       return { inserted: true, deliveries: emittedDeliveries(rows) };
     }
     const statement = tenantIsNull ? this.sql.emitNullKeyed : this.sql.emitTenantKeyed;
-    const rows = await this.run(operation, statement, [
+    const rows = await write(statement, [
       ...values,
       message.idempotencyKey,
       // No tenant and the tenant '' are two key spaces (see the idempotency_keys table).
@@ -320,7 +336,7 @@ export class PostgresWebhookStore implements WebhookStore {
     ]);
     const winner = rows[0];
     if (winner.message_id === message.id) {
-      if (notify) this.notifier.notify();
+      await wake();
       return { inserted: true, deliveries: emittedDeliveries(rows) };
     }
     return {
@@ -544,6 +560,26 @@ export class PostgresWebhookStore implements WebhookStore {
     try {
       return (await this.pool.query(statementConfig(statement, values))).rows;
     } catch (error) {
+      throw this.failure(operation, error);
+    }
+  }
+
+  /**
+   * Runs a statement in the caller's transaction, unprepared (the connection is the caller's).
+   * A failure there aborts that transaction, as any failed statement in it would.
+   */
+  private async runIn(
+    transaction: WebhookTransactionRunner,
+    operation: string,
+    statement: Statement,
+    values: unknown[],
+  ): Promise<Row[]> {
+    this.checkOpen(operation);
+    try {
+      return await transaction(statement.text, values);
+    } catch (error) {
+      // What the caller's runner gave back was not rows: its own error says so.
+      if (error instanceof WebhookArgumentError) throw error;
       throw this.failure(operation, error);
     }
   }

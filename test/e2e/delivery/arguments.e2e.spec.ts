@@ -68,11 +68,19 @@ describe('argument checks of the public methods', () => {
       expect(await ctx.deliveries.list()).toEqual([]);
     });
 
-    it('refuses a transaction (not in this version), storing nothing', async () => {
+    it('refuses a transaction on the in-memory store, naming what was given, storing nothing', async () => {
       await add();
-      const error = await rejection(emit('ping', ping(), { transaction: { query: () => 1 } }));
+      class EntityManager {
+        query() {
+          return Promise.resolve([]);
+        }
+      }
+      const error = await rejection(emit('ping', ping(), { transaction: new EntityManager() }));
       expect(error).toBeInstanceOf(WebhookArgumentError);
-      expect(error.message).toContain('options.transaction is not available in this version');
+      expect((error as WebhookArgumentError).argument).toBe('options.transaction');
+      expect(error.message).toContain(
+        'options.transaction (an EntityManager) needs the PostgreSQL store',
+      );
       expect(await ctx.deliveries.list()).toEqual([]);
     });
 

@@ -1,0 +1,286 @@
+import 'reflect-metadata';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebhookArgumentError, WebhookStoreError } from '../../../lib/index.js';
+import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
+import {
+  bootDeliveryApp,
+  rejection,
+  waitUntil,
+  type DeliveryApp,
+} from '../../support/delivery-app.js';
+import {
+  postgresModuleOptions,
+  startDatabase,
+  TEST_DATABASE_URL,
+  type TestDatabase,
+} from '../../support/postgres.js';
+import { startReceiver, type Receiver } from '../../support/receiver.js';
+import type { WebhooksModuleOptions } from '../../../lib/index.js';
+
+// emit(..., { transaction }): the message and its deliveries written through the caller's own
+// open transaction on a real PostgreSQL, sent once it commits and never when it rolls back.
+// The sweep runs once a minute here: what goes out at a commit was woken by the pg_notify
+// sent in that transaction.
+
+describe('emit inside the caller’s transaction (PostgreSQL)', () => {
+  let db: TestDatabase;
+  let receiver: Receiver;
+  let typeorm: DataSource;
+  const apps: DeliveryApp[] = [];
+  const clients: pg.PoolClient[] = [];
+  const boot = async (options?: WebhooksModuleOptions) => {
+    const app = await bootDeliveryApp({
+      options: postgresModuleOptions(db.schema, db.applicationName, {
+        retryDelays: [50],
+        sweepInterval: 60_000,
+        ...options,
+      }),
+      providers: [PingWebhook],
+    });
+    apps.push(app);
+    await app.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    return app;
+  };
+  /** A connection of the test's pool inside BEGIN. */
+  const begin = async () => {
+    const client = await db.pool.connect();
+    clients.push(client);
+    await client.query('BEGIN');
+    return client;
+  };
+  const stored = async () => {
+    const [row] = await db.admin<{ messages: number; deliveries: number }>(
+      `SELECT (SELECT count(*) FROM ${db.schema}.messages)::int AS messages,
+              (SELECT count(*) FROM ${db.schema}.deliveries)::int AS deliveries`,
+    );
+    return row;
+  };
+  const sentIds = () => receiver.requests.map((request) => request.headers['webhook-id']);
+  const deliveredOnce = async (app: DeliveryApp, messageId: string) => {
+    await waitUntil(
+      async () => (await app.deliveries.list({ messageId }))[0]?.status === 'delivered',
+      `message ${messageId} to be delivered`,
+    );
+    // A second send would come right after the first: give it the time to.
+    await sleep(200);
+    expect(sentIds().filter((id) => id === messageId)).toHaveLength(1);
+  };
+
+  beforeAll(async () => {
+    db = await startDatabase();
+    receiver = await startReceiver();
+    typeorm = new DataSource({
+      type: 'postgres',
+      url: TEST_DATABASE_URL,
+      extra: { application_name: db.applicationName },
+    });
+    await typeorm.initialize();
+  });
+  afterEach(async () => {
+    for (const client of clients.splice(0)) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    receiver.requests.length = 0;
+    await db.truncate();
+  });
+  afterAll(async () => {
+    await typeorm.destroy();
+    await receiver.close();
+    await db.drop();
+  });
+
+  it('sends nothing before COMMIT, and once at it, woken by the transaction’s own notify', async () => {
+    const app = await boot();
+    const client = await begin();
+
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client });
+
+    expect(sent.endpoints).toBe(1);
+    // Only the transaction sees it.
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+    const [inside] = (await client.query(`SELECT count(*)::int AS n FROM ${db.schema}.deliveries`))
+      .rows;
+    expect(inside.n).toBe(1);
+    await sleep(300);
+    expect(receiver.requests).toHaveLength(0);
+
+    await client.query('COMMIT');
+    await receiver.waitFor(1);
+    expect(sentIds()).toEqual([sent.id]);
+    await deliveredOnce(app, sent.id);
+  });
+
+  it('leaves no trace after ROLLBACK: nothing sent, nothing in the log', async () => {
+    const app = await boot({ sweepInterval: 100 });
+    const client = await begin();
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client });
+    await client.query('ROLLBACK');
+
+    // Several sweeps come and go.
+    await sleep(500);
+    expect(receiver.requests).toHaveLength(0);
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+    expect(await app.deliveries.list({ messageId: sent.id })).toEqual([]);
+  });
+
+  it('drops what a rolled-back savepoint wrote, and sends the rest of the committed transaction', async () => {
+    const app = await boot();
+    const client = await begin();
+    await client.query('SAVEPOINT before_ping');
+    const dropped = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client });
+    await client.query('ROLLBACK TO SAVEPOINT before_ping');
+    const kept = await app.emitter.emit(PingWebhook, { seq: 2 }, { transaction: client });
+    await client.query('COMMIT');
+
+    await receiver.waitFor(1);
+    await deliveredOnce(app, kept.id);
+    expect(sentIds()).toEqual([kept.id]);
+    expect(await app.deliveries.list({ messageId: dropped.id })).toEqual([]);
+    expect(await stored()).toEqual({ messages: 1, deliveries: 1 });
+  });
+
+  it('takes a pg Client of its own (not from a pool) inside BEGIN', async () => {
+    const app = await boot();
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client });
+      await client.query('COMMIT');
+      await receiver.waitFor(1);
+      await deliveredOnce(app, sent.id);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('takes a TypeORM EntityManager inside transaction(): sent after it commits, never after a throw', async () => {
+    const app = await boot();
+    let sent = { id: '' };
+    await typeorm.transaction(async (manager) => {
+      sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: manager });
+      expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+    });
+    await receiver.waitFor(1);
+    await deliveredOnce(app, sent.id);
+
+    const failure = typeorm.transaction(async (manager) => {
+      await app.emitter.emit(PingWebhook, { seq: 2 }, { transaction: manager });
+      throw new Error('the order could not be saved');
+    });
+    await expect(failure).rejects.toThrow('the order could not be saved');
+    await sleep(300);
+    expect(sentIds()).toEqual([sent.id]);
+    expect(await stored()).toEqual({ messages: 1, deliveries: 1 });
+  });
+
+  it('takes a TypeORM QueryRunner in a transaction it started', async () => {
+    const app = await boot();
+    const runner = typeorm.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const rolledBack = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: runner });
+      await runner.rollbackTransaction();
+      await runner.startTransaction();
+      const sent = await app.emitter.emit(PingWebhook, { seq: 2 }, { transaction: runner });
+      await runner.commitTransaction();
+      await receiver.waitFor(1);
+      await deliveredOnce(app, sent.id);
+      expect(sentIds()).toEqual([sent.id]);
+      expect(await app.deliveries.list({ messageId: rolledBack.id })).toEqual([]);
+    } finally {
+      await runner.release();
+    }
+  });
+
+  it.each([
+    [
+      'resolving to pg’s result',
+      (client: pg.PoolClient) => (sql: string, params: unknown[]) => client.query(sql, params),
+    ],
+    [
+      'resolving to the rows',
+      (client: pg.PoolClient) => async (sql: string, params: unknown[]) =>
+        (await client.query(sql, params)).rows,
+    ],
+  ])('takes a function (sql, params) %s, as for Drizzle, Kysely or Knex', async (_, runner) => {
+    const app = await boot();
+    const client = await begin();
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: runner(client) });
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+    await client.query('COMMIT');
+    await receiver.waitFor(1);
+    await deliveredOnce(app, sent.id);
+  });
+
+  it('deduplicates by idempotency key in the same transaction and in a later one', async () => {
+    const app = await boot();
+    const first = await begin();
+    const key = { idempotencyKey: 'order-1' };
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { ...key, transaction: first });
+    const again = await app.emitter.emit(PingWebhook, { seq: 2 }, { ...key, transaction: first });
+    expect(again).toEqual(sent);
+    await first.query('COMMIT');
+
+    const later = await begin();
+    const repeat = await app.emitter.emit(PingWebhook, { seq: 3 }, { ...key, transaction: later });
+    expect(repeat).toEqual(sent);
+    await later.query('COMMIT');
+
+    await receiver.waitFor(1);
+    await deliveredOnce(app, sent.id);
+    expect(await stored()).toEqual({ messages: 1, deliveries: 1 });
+  });
+
+  it.each([
+    [{}, 'options.transaction is a plain object, which is no transaction'],
+    [42, 'options.transaction is 42, which is no transaction'],
+    ['BEGIN', 'options.transaction is "BEGIN", which is no transaction'],
+    [new (class Connection {})(), 'options.transaction is a Connection, which is no transaction'],
+  ])('refuses %j as a transaction, naming it, storing nothing', async (transaction, text) => {
+    const app = await boot();
+    const error = await rejection(app.emitter.emit(PingWebhook, { seq: 1 }, { transaction }));
+    expect(error).toBeInstanceOf(WebhookArgumentError);
+    expect((error as WebhookArgumentError).argument).toBe('options.transaction');
+    expect(error.message).toContain(text);
+    expect(error.message).toContain('a pg Client or PoolClient inside BEGIN');
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+  });
+
+  it('says so when a function given as transaction resolves to something other than rows', async () => {
+    const app = await boot();
+    const client = await begin();
+    const runner = async function runInKnex(sql: string, params: unknown[]) {
+      await client.query(sql, params);
+      return 1;
+    };
+    const error = await rejection(
+      app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: runner }),
+    );
+    expect(error).toBeInstanceOf(WebhookArgumentError);
+    expect(error.message).toContain('(the function runInKnex) resolved to 1, not to rows');
+    expect(error.message).toContain('roll that transaction back');
+    await client.query('ROLLBACK');
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+  });
+
+  it('rejects with a WebhookStoreError in a transaction that has already failed', async () => {
+    const app = await boot();
+    const client = await begin();
+    await client.query('SELECT 1/0').catch(() => undefined);
+    const error = await rejection(
+      app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client }),
+    );
+    expect(error).toBeInstanceOf(WebhookStoreError);
+    expect(error.message).toContain('emit message');
+    expect((error.cause as { code?: string }).code).toBe('25P02');
+    await client.query('ROLLBACK');
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+  });
+});
