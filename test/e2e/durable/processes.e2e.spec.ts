@@ -2,8 +2,13 @@ import 'reflect-metadata';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
 import { startChaosReceiver, type ChaosReceiver } from '../../support/chaos-receiver.js';
-import { bootDeliveryApp, type DeliveryApp } from '../../support/delivery-app.js';
-import { postgresModuleOptions, startDatabase, type TestDatabase } from '../../support/postgres.js';
+import { bootDeliveryApp, waitUntil, type DeliveryApp } from '../../support/delivery-app.js';
+import {
+  postgresModuleOptions,
+  startDatabase,
+  TEST_DATABASE_URL,
+  type TestDatabase,
+} from '../../support/postgres.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
 import { compileFixtures, startWorker, type WorkerProcess } from '../../support/worker-process.js';
 import type { WebhookDeliveryLog, WebhooksModuleOptions } from '../../../lib/index.js';
@@ -56,6 +61,37 @@ describe('several processes on one database', () => {
     await receiver?.close();
     chaos = receiver = undefined;
     await db.drop();
+  });
+
+  it('delivers what a process committed in its transaction right before a SIGKILL, once each', async () => {
+    receiver = await startReceiver();
+    const manager = await boot(durable({ worker: false }));
+    await manager.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    const crashing = await spawn({
+      options: durable(),
+      crashAfterCommit: { count: 20, connectionString: TEST_DATABASE_URL },
+    });
+    const signal = await new Promise((resolve) =>
+      crashing.child.once('exit', (_, sig) => resolve(sig)),
+    );
+    expect(signal).toBe('SIGKILL');
+    const ids = (await db.admin<{ id: string }>(`SELECT id FROM ${db.schema}.messages`)).map(
+      (row) => row.id,
+    );
+    expect(ids).toHaveLength(20);
+    // It died before anything was sent.
+    expect(receiver.requests).toHaveLength(0);
+
+    await spawn({ options: durable() });
+    await receiver.waitFor(20);
+    await waitUntil(
+      async () => (await allDeliveries(manager)).every((d) => d.status === 'delivered'),
+      'every delivery to be recorded delivered',
+    );
+    // A second send would follow the first at once: give it the time to.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const sent = receiver.requests.map((request) => request.headers['webhook-id']);
+    expect([...sent].sort()).toEqual([...ids].sort());
   });
 
   it('refuses to boot with migrate: false on an empty schema, saying what to run', async () => {
