@@ -95,6 +95,11 @@ export async function createSchema(pool: Pool, schema: string): Promise<Record<s
     if (ours !== raw) throw new Error(`raw_${table} has ${raw} indexes, ${table} ${ours}`);
     indexes[table] = raw;
   }
+  // The app's own table for part 4: the row a business transaction writes beside its emit.
+  await pool.query(
+    `CREATE TABLE ${schema}.app_orders (id text PRIMARY KEY, body jsonb NOT NULL,
+       created_at timestamptz NOT NULL)`,
+  );
   return indexes;
 }
 
@@ -103,6 +108,7 @@ export async function truncate(pool: Pool, schema: string, { endpoints = false }
   const tables = [
     ...MIRRORED.flatMap((table) => [`${schema}.${table}`, `${schema}.raw_${table}`]),
     `${schema}.idempotency_keys`,
+    `${schema}.app_orders`,
     ...(endpoints ? [`${schema}.endpoints`] : []),
   ];
   await pool.query(`TRUNCATE ${tables.join(', ')}`);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createHmac, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { PoolClient } from 'pg';
 import { Pool as UndiciPool } from 'undici';
 import { createId } from '../lib/storage/ids.js';
 import type { WebhooksModuleOptions } from '../lib/index.js';
@@ -78,6 +79,50 @@ async function oursEmit(count: number, inFlight: number): Promise<Sample> {
     if (result.endpoints !== ENDPOINTS) throw new Error(`emitted to ${result.endpoints} endpoints`);
   });
   return finish(stop);
+}
+
+/**
+ * `count` business transactions, `inFlight` at once, each on a client of the pool: BEGIN, the
+ * INSERT of one row of the app's own, with `emit` also the emit of a webhook through that
+ * client, COMMIT. The statements are counted on the clients (the pool's `query` sees none).
+ */
+async function oursTransaction(count: number, inFlight: number, emit: boolean): Promise<Sample> {
+  const app = await emitter();
+  const counts: Record<string, number> = {};
+  const counted = (client: PoolClient) =>
+    new Proxy(client, {
+      get: (target, name, receiver) =>
+        name === 'query'
+          ? (config: string, values?: unknown[]) => {
+              const statement = config.trim().split(/\s+/, 1)[0].toLowerCase();
+              counts[statement] = (counts[statement] ?? 0) + 1;
+              return target.query(config, values);
+            }
+          : Reflect.get(target, name, receiver),
+    });
+  take();
+  const stop = stopwatch(count);
+  await inParallel(count, inFlight, async () => {
+    const client = counted(await pool.connect());
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO ${SCHEMA}.app_orders (id, body, created_at) VALUES ($1, $2, now())`,
+        [createId('ord'), BODY],
+      );
+      if (emit) {
+        const result = await app.emitter.emit(EVENT, PAYLOAD, { transaction: client });
+        if (result.endpoints !== ENDPOINTS) {
+          throw new Error(`emitted to ${result.endpoints} endpoints`);
+        }
+      }
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  });
+  take();
+  return stop(counts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,6 +279,7 @@ const handlers: Record<string, Record<string, (...args: never[]) => Promise<unkn
   'ours-emit': {
     addEndpoints: oursAddEndpoints,
     emit: oursEmit,
+    transaction: oursTransaction,
     open: async () => void (await emitter()),
   },
   'raw-emit': { emit: rawEmit },

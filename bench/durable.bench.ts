@@ -42,6 +42,11 @@ import { PAYLOAD, Receiver } from './delivery-app.js';
 //    of a worker process's heap and RSS after full collections, from before it takes in the
 //    backlog (app made, not started) until every delivery has failed its first attempt and
 //    waits for its retry; see `durable-memory.ts`.
+// 4. emit() inside the caller's transaction. BENCH_DURABLE_TRANSACTIONS business transactions
+//    on clients of the `worker: false` app's pool, 1 and then BENCH_DURABLE_IN_FLIGHT at once:
+//    BEGIN, one INSERT into the app's own `app_orders`, COMMIT; ours also emits through the
+//    client (8 endpoints). The ratio is the rate with the emit over the rate without; printed
+//    with the time and the statements the emit adds per transaction.
 //
 // Every side runs in a process of its own, driven run by run from here, and every pool (ours
 // and raw) is a `pg.Pool` of BENCH_DURABLE_POOL connections made by the bench (a worker app's
@@ -55,7 +60,8 @@ import { PAYLOAD, Receiver } from './delivery-app.js';
 // Environment overrides: BENCH_DURABLE_EMITS (2000), BENCH_DURABLE_IN_FLIGHT (32),
 // BENCH_DURABLE_DELIVERY_EMITS (500), BENCH_DURABLE_CONCURRENCY (64), BENCH_DURABLE_POOL
 // (10), BENCH_DURABLE_PENDING (100000), BENCH_DURABLE_ROUNDS (5), BENCH_DURABLE_WARMUP (2),
-// BENCH_DURABLE_SKIP_MEMORY=1, BENCH_DURABLE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test).
+// BENCH_DURABLE_TRANSACTIONS (1000), BENCH_DURABLE_SKIP_MEMORY=1, BENCH_DURABLE_PARTS (1,2,3,4:
+// the parts to run), BENCH_DURABLE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test).
 
 const ENDPOINTS = 8;
 const EMITS = Number(process.env.BENCH_DURABLE_EMITS ?? 2000);
@@ -68,6 +74,7 @@ const PENDING = Number(process.env.BENCH_DURABLE_PENDING ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_DURABLE_ROUNDS ?? 5);
 const WARMUP = Number(process.env.BENCH_DURABLE_WARMUP ?? 2);
 const SKIP_MEMORY = process.env.BENCH_DURABLE_SKIP_MEMORY === '1';
+const PARTS = new Set((process.env.BENCH_DURABLE_PARTS ?? '1,2,3,4').split(','));
 const SCHEMA = `bench_durable_${process.pid}`;
 
 const admin = countingPool(2, 'bench_durable_admin').pool;
@@ -246,6 +253,48 @@ async function deliveries(
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4. emit() inside the caller's transaction
+
+const TRANSACTIONS = Number(process.env.BENCH_DURABLE_TRANSACTIONS ?? 1000);
+
+async function transactions(oursEmit: Side, inFlight: number): Promise<Pairs> {
+  console.log(
+    `4. transactions, ${inFlight} in flight: ${int(TRANSACTIONS)} per run, each BEGIN, one ` +
+      `INSERT of the app's own row, COMMIT on a client of the pool; ours also emits through ` +
+      `that client (${ENDPOINTS} endpoints, worker: false); raw: without the emit`,
+  );
+  const run = (emit: boolean) => async () => {
+    await truncate(admin, SCHEMA);
+    const sample = await withServerCpu(() =>
+      oursEmit.call<Sample>('transaction', TRANSACTIONS, inFlight, emit),
+    );
+    expectRows('app rows', (await countRows(admin, SCHEMA, 'app_orders')).all, TRANSACTIONS);
+    const messages = (await countRows(admin, SCHEMA, 'messages')).all ?? 0;
+    expectRows('messages', messages, emit ? TRANSACTIONS : 0);
+    return sample;
+  };
+  return rounds(`transactions (${inFlight} in flight)`, run(true), run(false));
+}
+
+/** What the emit adds to a transaction: time (from the medians' rates) and statements. */
+function transactionCost(label: string, pairs: Pairs, inFlight: number) {
+  const perOpMs = (samples: Sample[]) => median(samples.map((sample) => sample.ms / sample.ops));
+  const [ours, raw] = [perOpMs(pairs.ours), perOpMs(pairs.raw)];
+  const statements = (sample: Sample) =>
+    Object.values(sample.queries).reduce((sum, n) => sum + n, 0) / sample.ops;
+  const { text } = pairedRatio(pairs);
+  // One at a time, wall time per transaction is its latency; with several, the time the
+  // run takes per transaction.
+  console.log(
+    `${label} ${text}; ${inFlight === 1 ? 'latency' : 'wall time'} per transaction ` +
+      `${(raw * 1000).toFixed(0)} -> ${(ours * 1000).toFixed(0)} us ` +
+      `(+${((ours - raw) * 1000).toFixed(0)} us per emit); statements per transaction ` +
+      `${statements(pairs.raw[0]).toFixed(0)} -> ${statements(pairs.ours[0]).toFixed(0)} ` +
+      `(ours: ${statementsPerOp(pairs.ours[0])})`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // 3. Memory
 
 /** A loopback port that nothing listens on: connections to it are refused. */
@@ -330,25 +379,29 @@ async function main() {
   const receiver = await Receiver.start();
   const oursEmit = forkSide(SIDE_FILE, sideEnv('ours-emit'));
   const sides: Side[] = [oursEmit];
-  let emitPairs: Pairs;
-  let deliveryPairs: Awaited<ReturnType<typeof deliveries>>;
+  let emitPairs: Pairs | undefined;
+  let deliveryPairs: Awaited<ReturnType<typeof deliveries>> | undefined;
   let mem: Awaited<ReturnType<typeof memory>> | undefined;
+  const transactionPairs: [number, Pairs][] = [];
   try {
     await oursEmit.call('addEndpoints', receiver.okUrl);
-    {
+    if (PARTS.has('1')) {
       const rawEmit = forkSide(SIDE_FILE, sideEnv('raw-emit'));
       sides.push(rawEmit);
       emitPairs = await emits(oursEmit, rawEmit);
       await rawEmit.stop();
     }
-    {
+    if (PARTS.has('2')) {
       const oursDeliver = forkSide(SIDE_FILE, sideEnv('ours-deliver'));
       const rawDeliver = forkSide(SIDE_FILE, sideEnv('raw-deliver'));
       sides.push(oursDeliver, rawDeliver);
       deliveryPairs = await deliveries(receiver, oursEmit, oursDeliver, rawDeliver);
       await Promise.all([oursDeliver.stop(), rawDeliver.stop()]);
     }
-    if (!SKIP_MEMORY) {
+    for (const inFlight of PARTS.has('4') ? [1, IN_FLIGHT] : []) {
+      transactionPairs.push([inFlight, await transactions(oursEmit, inFlight)]);
+    }
+    if (PARTS.has('3') && !SKIP_MEMORY) {
       mem = await memory(oursEmit);
       printMemory(mem);
     }
@@ -373,11 +426,16 @@ async function main() {
     );
   };
   console.log('');
-  summary('emit:', emitPairs, '>= 0.8', 'emits');
-  summary('deliveries:', deliveryPairs, '>= 0.7', 'deliveries');
-  console.log(
-    `  (ours' app.init(), on the clock: median ${median(deliveryPairs.initMs).toFixed(1)} ms)`,
-  );
+  if (emitPairs) summary('emit:', emitPairs, '>= 0.8', 'emits');
+  if (deliveryPairs) {
+    summary('deliveries:', deliveryPairs, '>= 0.7', 'deliveries');
+    console.log(
+      `  (ours' app.init(), on the clock: median ${median(deliveryPairs.initMs).toFixed(1)} ms)`,
+    );
+  }
+  for (const [inFlight, pairs] of transactionPairs) {
+    transactionCost(`transaction with emit (${inFlight} in flight):`, pairs, inFlight);
+  }
   if (mem) {
     const heap = mem.after.heapUsedMB - mem.before.heapUsedMB;
     const rss = mem.after.rssMB - mem.before.rssMB;

@@ -18,6 +18,7 @@ export {
 export {
   UnknownWebhookError,
   WebhookArgumentError,
+  WebhookEncryptionKeyError,
   WebhookEndpointUrlError,
   WebhookNotFoundError,
   WebhookPayloadValidationError,

@@ -122,3 +122,21 @@ export class WebhookStoreError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * An endpoint secret stored encrypted (`store.encryptionKey`) could not be read: the key it was
+ * sealed with (`keyId`) is not in the configured list, or the value does not open under it
+ * (altered, or copied from another endpoint's row). The message names the endpoint and the key
+ * id, never a secret or a key.
+ */
+export class WebhookEncryptionKeyError extends Error {
+  override readonly name = 'WebhookEncryptionKeyError';
+  readonly code = 'ERR_WEBHOOK_ENCRYPTION_KEY';
+
+  constructor(
+    message: string,
+    readonly keyId: string,
+  ) {
+    super(message);
+  }
+}

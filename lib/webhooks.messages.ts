@@ -299,6 +299,25 @@ export const transactionUnknown = (given: string) =>
   `PoolClient inside BEGIN, a TypeORM EntityManager (inside transaction()) or QueryRunner, or ` +
   `a function (sql, params) => Promise of the rows for any other tool.`;
 
+export const transactionPool = (given: string) =>
+  `emit(): options.transaction is ${given}, which runs each statement on whichever connection ` +
+  `is free, outside your transaction, so the emit would commit at once whatever your ` +
+  `transaction did; nothing was stored. Pass the client your transaction runs on: ` +
+  `const client = await pool.connect(), then BEGIN on it, emit with { transaction: client }, ` +
+  `COMMIT.`;
+
+export const transactionNotOpen = (given: string) =>
+  `emit(): options.transaction (${given}) is not inside a transaction (none was begun on it, ` +
+  `or it has ended), so the emit would commit at once whatever your transaction did; nothing ` +
+  `was stored. Pass the handle of an open transaction: a pg client after BEGIN, the ` +
+  `EntityManager TypeORM's transaction() gives its callback, a QueryRunner after ` +
+  `startTransaction(), or a function that runs its statements inside one.`;
+
+export const transactionAborted = (given: string) =>
+  `emit(): options.transaction (${given}) is in a transaction that has already failed, whose ` +
+  `statements PostgreSQL ignores until it is rolled back; nothing was stored. Roll it back, ` +
+  `then emit in a new transaction.`;
+
 export const transactionRows = (given: string, returned: string) =>
   `emit(): the statement run through options.transaction (${given}) resolved to ${returned}, ` +
   `not to rows, so what it wrote cannot be told apart from a failure: roll that transaction ` +
@@ -358,9 +377,28 @@ export const postgresConnectionNeeded = (both: boolean) =>
     : `WebhooksModule option 'store' (type 'postgres') needs 'pool' (the app's own pg Pool) or ` +
       `'connectionString' (e.g. process.env.DATABASE_URL).`;
 
-export const encryptionKeyUnavailable = () =>
-  `WebhooksModule option 'store.encryptionKey' is not available in this version of ` +
-  `nestjs-webhooks: endpoint secrets are stored as given. Leave it out.`;
+export const invalidEncryptionKey = (name: string, reason: string) =>
+  `WebhooksModule option '${name}' ${reason}. It takes 32 bytes, as a base64 string or a ` +
+  `Buffer, or a list of them, newest first. Make a key with ` +
+  `node -e "console.log(require('crypto').randomBytes(32).toString('base64'))" (or ` +
+  `openssl rand -base64 32) and keep it with the app's other secrets.`;
+
+export const encryptionKeyMissing = (endpointId: string, keyId: string, known: string[]) =>
+  `The secret of endpoint ${endpointId} is stored encrypted under key id ${keyId}, which is ` +
+  `not in store.encryptionKey (` +
+  (known.length === 0 ? 'none is configured' : `it has ${list(known)}`) +
+  `). Add that key back to the list (after the newest), or give the endpoint a new secret ` +
+  `with rotateSecret().`;
+
+export const secretUnreadable = (endpointId: string, keyId: string) =>
+  `The secret of endpoint ${endpointId}, stored under key id ${keyId}, does not decrypt with ` +
+  `that key: the stored value was altered or belongs to another endpoint. Give the endpoint a ` +
+  `new secret with rotateSecret().`;
+
+export const reencryptNeedsKey = () =>
+  `WebhookEndpoints.reencryptSecrets() needs the PostgreSQL store with store.encryptionKey: ` +
+  `it rewrites the stored secrets under the newest key of that list. Configure the key, or ` +
+  `leave the call out.`;
 
 export const workerNeedsSharedStore = () =>
   `WebhooksModule option 'worker: false' needs a store that worker processes share ` +

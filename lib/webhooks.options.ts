@@ -3,7 +3,7 @@ import { DEFAULT_RETRY_DELAYS } from './delivery/retry-policy.js';
 import { DEFAULT_MAX_STORE_BYTES } from './storage/memory-webhook.store.js';
 import { isSchemaName } from './storage/postgres/migrations.js';
 import {
-  encryptionKeyUnavailable,
+  invalidEncryptionKey,
   invalidOption,
   invalidStoreOption,
   optionsNotAnObject,
@@ -38,6 +38,8 @@ export interface ResolvedPostgresStoreOptions extends Pick<
   type: 'postgres';
   schema: string;
   migrate: boolean;
+  /** The keys of `encryptionKey`, 32 bytes each, newest first; none to store secrets as given. */
+  encryptionKeys: Buffer[];
 }
 
 /** The module options with every default filled in; checked once at bootstrap. */
@@ -151,7 +153,6 @@ function resolveStore(value: unknown): ResolvedWebhooksOptions['store'] {
   }
   if (type === 'memory') return { type };
   const { pool, connectionString, schema = 'webhooks', migrate = true, encryptionKey } = given;
-  if (encryptionKey !== undefined) throw new Error(encryptionKeyUnavailable());
   if ((pool === undefined) === (connectionString === undefined)) {
     throw new Error(postgresConnectionNeeded(pool !== undefined));
   }
@@ -192,7 +193,43 @@ function resolveStore(value: unknown): ResolvedWebhooksOptions['store'] {
     ...(connectionString !== undefined && { connectionString: connectionString as string }),
     schema,
     migrate,
+    encryptionKeys: encryptionKeys(encryptionKey),
   };
+}
+
+const ENCRYPTION_KEY_BYTES = 32;
+
+/** The keys of `store.encryptionKey`; never shown in an error, only their place and length. */
+function encryptionKeys(value: unknown): Buffer[] {
+  if (value === undefined) return [];
+  const name = 'store.encryptionKey';
+  if (!Array.isArray(value)) return [encryptionKey(value, name)];
+  if (value.length === 0) {
+    throw new Error(
+      invalidEncryptionKey(name, 'is an empty list (leave it out to store secrets as given)'),
+    );
+  }
+  return value.map((key, index) => encryptionKey(key, `${name}[${index}]`));
+}
+
+function encryptionKey(value: unknown, name: string): Buffer {
+  let key: Buffer;
+  if (typeof value === 'string') {
+    key = Buffer.from(value, 'base64');
+    // Node decodes leniently: only a string that re-encodes to itself is the base64 of a key.
+    if (key.toString('base64') !== value) {
+      throw new Error(invalidEncryptionKey(name, 'is not padded standard base64'));
+    }
+  } else if (value instanceof Uint8Array) {
+    key = Buffer.from(value);
+  } else {
+    const given = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value;
+    throw new Error(invalidEncryptionKey(name, `is ${given}`));
+  }
+  if (key.length !== ENCRYPTION_KEY_BYTES) {
+    throw new Error(invalidEncryptionKey(name, `holds ${key.length} bytes`));
+  }
+  return key;
 }
 
 /** `{ type: 'memory' }`, fields left `undefined` aside. */

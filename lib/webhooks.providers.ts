@@ -49,13 +49,14 @@ const store: FactoryProvider<WebhookStore | Promise<WebhookStore>> = {
   useFactory: async (resolved: ResolvedWebhooksOptions) => {
     if (resolved.store.type === 'memory') return new MemoryWebhookStore(resolved);
     const { PostgresWebhookStore } = await import('./storage/postgres/postgres-webhook.store.js');
-    const { pool, connectionString, schema, migrate } = resolved.store;
+    const { pool, connectionString, schema, migrate, encryptionKeys } = resolved.store;
     return PostgresWebhookStore.open({
       // Checked to be one by its shape (`resolveOptions`).
       pool: pool as Pool | undefined,
       connectionString,
       schema,
       migrate,
+      encryptionKeys,
       retention: resolved.retention,
       idempotencyTtl: resolved.idempotencyTtl,
     });

@@ -14,7 +14,12 @@ import {
   type ArgumentSite,
 } from '../webhooks.arguments.js';
 import { WebhookNotFoundError } from '../webhooks.errors.js';
-import { disabledByUpdate, endpointNotFound, endpointUnavailable } from '../webhooks.messages.js';
+import {
+  disabledByUpdate,
+  endpointNotFound,
+  endpointUnavailable,
+  reencryptNeedsKey,
+} from '../webhooks.messages.js';
 import { generateSecret, parseSecret } from './endpoint-secret.js';
 import type { UrlPolicy } from './url-policy.js';
 import type {
@@ -146,6 +151,17 @@ export class WebhookEndpoints {
     });
     if (!rotated) throw notFound(id);
     return secret;
+  }
+
+  /**
+   * With the PostgreSQL store and `store.encryptionKey`: rewrites every stored secret (current
+   * and retired) that is not encrypted under the newest key of the list, in batches of 500, and
+   * resolves to how many endpoints it rewrote. Run it once every process has the new list, and
+   * before taking an old key out of it.
+   */
+  async reencryptSecrets(): Promise<{ reencrypted: number }> {
+    if (!this.store.reencryptSecrets) throw new Error(reencryptNeedsKey());
+    return { reencrypted: await this.store.reencryptSecrets() };
   }
 
   private async require(id: string): Promise<StoredWebhookEndpoint> {

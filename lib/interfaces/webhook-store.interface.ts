@@ -226,6 +226,12 @@ export interface WebhookStore {
    * (their queued jobs will find them finished and send nothing).
    */
   removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint>;
+  /**
+   * For a store that encrypts endpoint secrets at rest: rewrites every secret not sealed under
+   * its newest key (older keys, or stored as given before a key was set), in batches, and
+   * resolves to the number of endpoints rewritten. A store that keeps nothing at rest has none.
+   */
+  reencryptSecrets?(): Promise<number>;
 
   /**
    * Stores the message and fans it out to the subscribed, enabled endpoints of its tenant, in

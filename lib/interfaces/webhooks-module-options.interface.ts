@@ -83,6 +83,13 @@ export interface WebhooksPostgresStoreOptions {
    * `webhookMigrations()` with its own migration tool, and bootstrap checks it has.
    */
   migrate?: boolean;
+  /**
+   * Encrypts endpoint secrets at rest (AES-256-GCM): a 32-byte key as a base64 string or a
+   * Buffer, or a list of them, newest first. Secrets are sealed under the first; the others
+   * still open what they sealed (see `WebhookEndpoints.reencryptSecrets()`). Without it,
+   * secrets are stored as given.
+   */
+  encryptionKey?: string | Uint8Array | readonly (string | Uint8Array)[];
 }
 
 /**

@@ -1735,12 +1735,29 @@ export function describeStoreContract(
 
       it('calls onWrite after an emit with notify, when the store is shared', async () => {
         const store = await open();
+        const ep = await addEndpoint(store);
         let writes = 0;
         await store.watch(() => writes++);
         if (!store.shared) return;
 
-        await store.emit(emitRequest(message(), { notify: true }));
+        await store.emit(emitRequest(message({ event: ep.events[0] }), { notify: true }));
 
+        await expect(within(2 * SECOND, () => writes > 0)).resolves.toBe(true);
+      });
+
+      it('wakes nobody for an emit that no endpoint subscribes to', async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        let writes = 0;
+        await store.watch(() => writes++);
+        if (!store.shared) return;
+
+        await store.emit(emitRequest(message({ event: 'nobody.listens' }), { notify: true }));
+        // A notification sent comes within this (see the test above).
+        await sleep(500);
+        expect(writes).toBe(0);
+        // And the watch was listening all along.
+        await store.emit(emitRequest(message({ event: ep.events[0] }), { notify: true }));
         await expect(within(2 * SECOND, () => writes > 0)).resolves.toBe(true);
       });
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import pg from 'pg';
 import type { Pool, PoolConfig } from 'pg';
-import type { WebhooksModuleOptions } from '../../lib/index.js';
+import type { WebhooksModuleOptions, WebhooksPostgresStoreOptions } from '../../lib/index.js';
 import {
   PostgresWebhookStore,
   type PostgresWebhookStoreOptions,
@@ -20,6 +20,7 @@ export function postgresModuleOptions(
   schema: string,
   applicationName: string,
   options: WebhooksModuleOptions = {},
+  store: Omit<WebhooksPostgresStoreOptions, 'type'> = {},
 ): WebhooksModuleOptions {
   const url = new URL(TEST_DATABASE_URL);
   url.searchParams.set('application_name', applicationName);
@@ -27,7 +28,7 @@ export function postgresModuleOptions(
     allowedNetworks: ['127.0.0.0/8'],
     transport: 'undici',
     ...options,
-    store: { type: 'postgres', connectionString: url.toString(), schema },
+    store: { type: 'postgres', connectionString: url.toString(), schema, ...store },
   };
 }
 

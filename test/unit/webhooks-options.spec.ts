@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../../lib/endpoints/address-policy.js';
 import { MAX_TIMER_DELAY } from '../../lib/delivery/background-timer.js';
 import { resolveOptions } from '../../lib/webhooks.options.js';
+
+const KEY_A = randomBytes(32).toString('base64');
 
 const refusal = (options: unknown) => {
   try {
@@ -93,6 +96,7 @@ describe('resolveOptions', () => {
       connectionString: 'postgres://db/app',
       schema: 'webhooks',
       migrate: true,
+      encryptionKeys: [],
     });
     const pool = { query: () => undefined, connect: () => undefined, on: () => undefined };
     expect(
@@ -137,8 +141,30 @@ describe('resolveOptions', () => {
     ],
     [{ store: { type: 'memory', schema: 'a' } }, "(type 'memory') has no field 'schema'"],
     [
+      { store: { type: 'memory', encryptionKey: KEY_A } },
+      "(type 'memory') has no field 'encryptionKey'",
+    ],
+    [
       { store: { type: 'postgres', connectionString: 'x', encryptionKey: 'k' } },
-      "'store.encryptionKey' is not available",
+      "'store.encryptionKey' is not padded standard base64. It takes 32 bytes",
+    ],
+    [
+      { store: { type: 'postgres', connectionString: 'x', encryptionKey: [] } },
+      "'store.encryptionKey' is an empty list (leave it out to store secrets as given)",
+    ],
+    [
+      {
+        store: {
+          type: 'postgres',
+          connectionString: 'x',
+          encryptionKey: [KEY_A, Buffer.alloc(16)],
+        },
+      },
+      "'store.encryptionKey[1]' holds 16 bytes. It takes 32 bytes",
+    ],
+    [
+      { store: { type: 'postgres', connectionString: 'x', encryptionKey: 32 } },
+      "'store.encryptionKey' is number",
     ],
     [{ queue: { type: 'bullmq' } }, "'queue' of type 'bullmq' is not available"],
     [{ worker: 'no' }, `'worker' must be true or false (got "no")`],
@@ -146,6 +172,29 @@ describe('resolveOptions', () => {
     [{ sweepInterval: 0 }, "'sweepInterval' must be a number of milliseconds from 10"],
   ])('refuses %j, saying what to give', (options, text) => {
     expect(refusal(options)).toContain(text);
+  });
+
+  it('decodes store.encryptionKey, one key or a list of base64 strings and Buffers, newest first', () => {
+    const keys = (encryptionKey: unknown) =>
+      (
+        resolveOptions({ store: { type: 'postgres', connectionString: 'x', encryptionKey } })
+          .store as { encryptionKeys: Buffer[] }
+      ).encryptionKeys.map((key) => key.toString('base64'));
+    const b = randomBytes(32);
+    expect(keys(KEY_A)).toEqual([KEY_A]);
+    expect(keys([b, KEY_A])).toEqual([b.toString('base64'), KEY_A]);
+    expect(keys(new Uint8Array(b))).toEqual([b.toString('base64')]);
+  });
+
+  it('never shows an encryption key', () => {
+    const short = randomBytes(31).toString('base64');
+    const loose = KEY_A.replace(/=+$/, '');
+    for (const encryptionKey of [short, loose, [KEY_A, short], [KEY_A, { key: KEY_A }]]) {
+      const text = refusal({ store: { type: 'postgres', connectionString: 'x', encryptionKey } });
+      expect(text).toContain("'store.encryptionKey");
+      expect(text).not.toContain(short);
+      expect(text).not.toContain(loose);
+    }
   });
 
   it('takes a pool of one connection for a process without a worker, and queue fields left undefined', () => {

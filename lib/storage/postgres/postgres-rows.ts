@@ -16,6 +16,7 @@ import type {
 } from '../../interfaces/webhook-store.interface.js';
 import { attemptId } from '../ids.js';
 import { copyEndpoint } from '../record-copies.js';
+import type { SecretSealer } from './secret-sealer.js';
 
 // Rows as `pg` returns them (timestamptz as Date, text[] as arrays, jsonb parsed, int4 and
 // float8 as numbers), mapped to the record types. `pg` makes new objects for every row, so the
@@ -37,13 +38,15 @@ export const retiredSecretsJson = (retired: readonly RetiredSecret[]) =>
     })),
   );
 
-export function toEndpoint(row: Row, prefix = ''): StoredWebhookEndpoint {
+/** The endpoint of a row (its columns named `<prefix>id`...), its secrets opened by `secrets`. */
+export function toEndpoint(row: Row, secrets: SecretSealer, prefix = ''): StoredWebhookEndpoint {
   const at = (column: string) => row[prefix + column];
+  const id = at('id') as string;
   return {
-    id: at('id') as string,
+    id,
     url: at('url') as string,
     events: at('events') as string[],
-    secret: at('secret') as string,
+    secret: secrets.open(at('secret') as string, id),
     tenant: at('tenant') as string | null,
     description: at('description') as string | null,
     disabled: at('disabled') as boolean,
@@ -51,7 +54,10 @@ export function toEndpoint(row: Row, prefix = ''): StoredWebhookEndpoint {
     createdAt: at('created_at') as Date,
     updatedAt: at('updated_at') as Date,
     retiredSecrets: (at('retired_secrets') as StoredRetiredSecret[]).map(
-      ({ secret, expiresAt }) => ({ secret, expiresAt: new Date(expiresAt) }),
+      ({ secret, expiresAt }) => ({
+        secret: secrets.open(secret, id),
+        expiresAt: new Date(expiresAt),
+      }),
     ),
     failingSince: at('failing_since') as Date | null,
   };
@@ -116,20 +122,20 @@ export const toAttempt = (row: Row): WebhookAttempt => ({
 });
 
 /** A row of a claim: the delivery, its message (`m_`) and endpoint (`e_`) if any. */
-export const toClaimed = (row: Row): ClaimedDelivery => ({
+export const toClaimed = (row: Row, secrets: SecretSealer): ClaimedDelivery => ({
   delivery: toDelivery(row),
   message: toMessageContent(row),
-  endpoint: row.e_id === null ? undefined : toEndpoint(row, 'e_'),
+  endpoint: row.e_id === null ? undefined : toEndpoint(row, secrets, 'e_'),
 });
 
 /**
  * The rows of a sweep, where an endpoint comes with one of its deliveries only: the others get
  * copies of it, so that every record is still the caller's own.
  */
-export function toClaimedBatch(rows: Row[]): ClaimedDelivery[] {
+export function toClaimedBatch(rows: Row[], secrets: SecretSealer): ClaimedDelivery[] {
   const endpoints = new Map<string, StoredWebhookEndpoint>();
   for (const row of rows) {
-    if (row.e_id !== null) endpoints.set(row.e_id as string, toEndpoint(row, 'e_'));
+    if (row.e_id !== null) endpoints.set(row.e_id as string, toEndpoint(row, secrets, 'e_'));
   }
   return rows.map((row) => {
     const endpoint = endpoints.get(row.endpoint_id as string);

@@ -365,6 +365,21 @@ export function storeStatements(schema: string) {
         $4::text, $5::jsonb, $6::text, $7::text, $8::boolean, $9::text, $10::timestamptz,
         $11::timestamptz, $12::timestamptz)`,
     ),
+    // Re-encryption: a page of endpoints' secrets by id, and the rewrite of those that are not
+    // under the newest key, skipping any whose secrets changed since they were read.
+    endpointSecrets: named(
+      'endpoint_secrets',
+      `SELECT id, secret, retired_secrets FROM ${s}.endpoints WHERE id > $1::text
+       ORDER BY id LIMIT $2::int`,
+    ),
+    rewriteSecrets: named(
+      'rewrite_secrets',
+      `UPDATE ${s}.endpoints e SET secret = v.secret, retired_secrets = v.retired::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+         AS v(id, old_secret, old_retired, secret, retired)
+       WHERE e.id = v.id AND e.secret = v.old_secret AND e.retired_secrets = v.old_retired::jsonb
+       RETURNING e.id`,
+    ),
     listAttempts: named(
       'list_attempts',
       `SELECT ${ATTEMPT_COLUMNS} FROM ${s}.attempts a JOIN ${s}.deliveries d ON d.id = a.delivery_id

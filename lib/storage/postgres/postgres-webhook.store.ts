@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import type {
+  RetiredSecret,
   StoredWebhookEndpoint,
   WebhookEndpointFilter,
 } from '../../interfaces/webhook-endpoint.interface.js';
@@ -65,7 +66,9 @@ import {
   postgresQueryFailed,
   postgresStoreClosed,
   pruneFailed,
+  reencryptNeedsKey,
 } from '../../webhooks.messages.js';
+import { SecretSealer } from './secret-sealer.js';
 
 export { webhookMigrations, type WebhookMigration } from './migrations.js';
 
@@ -90,11 +93,18 @@ export interface PostgresWebhookStoreOptions {
   pruneInterval?: number;
   /** `application_name` of the connections of a pool the store makes (not of `pool`). */
   applicationName?: string;
+  /**
+   * Keys that encrypt endpoint secrets at rest, 32 bytes each, newest first (the module's
+   * `store.encryptionKey`, decoded); none to store secrets as given.
+   */
+  encryptionKeys?: readonly Buffer[];
 }
 
 const DAY = 24 * 60 * 60 * 1000;
 const DEFAULT_PRUNE_INTERVAL = 60_000;
 const DEFAULT_PAGE_LIMIT = 100;
+/** Endpoints `reencryptSecrets` reads (and rewrites) per round trip. */
+const REENCRYPT_BATCH = 500;
 /** Messages (and expired keys) one retention batch deletes. */
 const PRUNE_BATCH = 1_000;
 /** How long a pool the store makes waits for a connection: a database that is down rejects. */
@@ -133,6 +143,7 @@ export class PostgresWebhookStore implements WebhookStore {
     private readonly retentionMs: number,
     private readonly idempotencyTtlMs: number,
     private readonly onPoolError: (error: Error) => void,
+    private readonly secrets: SecretSealer,
   ) {
     this.sql = storeStatements(schema);
     this.listener = new PostgresListener(pool, this.sql.channel, (reason, delay) =>
@@ -178,6 +189,7 @@ export class PostgresWebhookStore implements WebhookStore {
       checked.retention,
       checked.idempotencyTtl,
       onPoolError,
+      new SecretSealer(checked.encryptionKeys),
     );
     store.startPruning(checked.pruneInterval);
     return store;
@@ -218,8 +230,8 @@ export class PostgresWebhookStore implements WebhookStore {
       endpoint.id,
       endpoint.url,
       endpoint.events,
-      endpoint.secret,
-      retiredSecretsJson(endpoint.retiredSecrets),
+      this.secrets.seal(endpoint.secret, endpoint.id),
+      retiredSecretsJson(this.sealRetired(endpoint.id, endpoint.retiredSecrets)),
       endpoint.tenant,
       endpoint.description,
       endpoint.disabled,
@@ -232,7 +244,7 @@ export class PostgresWebhookStore implements WebhookStore {
 
   async getEndpoint(id: string): Promise<StoredWebhookEndpoint | undefined> {
     const rows = await this.run(`read endpoint ${id}`, this.sql.getEndpoint, [id]);
-    return rows.length === 0 ? undefined : toEndpoint(rows[0]);
+    return rows.length === 0 ? undefined : toEndpoint(rows[0], this.secrets);
   }
 
   async listEndpoints(
@@ -243,14 +255,8 @@ export class PostgresWebhookStore implements WebhookStore {
     where.equalOrNull('tenant', filter.tenant);
     if (filter.event !== undefined) where.add('events @> ARRAY[$?::text]', filter.event);
     if (filter.disabled !== undefined) where.add('disabled = $?::boolean', filter.disabled);
-    return this.page(
-      'list endpoints',
-      'endpoints',
-      ENDPOINT_COLUMNS,
-      where,
-      page,
-      'asc',
-      toEndpoint,
+    return this.page('list endpoints', 'endpoints', ENDPOINT_COLUMNS, where, page, 'asc', (row) =>
+      toEndpoint(row, this.secrets),
     );
   }
 
@@ -264,8 +270,14 @@ export class PostgresWebhookStore implements WebhookStore {
     if (expected.disabled !== undefined) where.add('disabled = $?::boolean', expected.disabled);
     if (expected.failingSince === null) where.add('failing_since IS NULL');
     const sets: string[] = [];
+    // A secret written is sealed under the newest key, as are the retired ones beside it.
+    const stored: Partial<StoredWebhookEndpoint> = {
+      ...patch,
+      ...(patch.secret !== undefined && { secret: this.secrets.seal(patch.secret, id) }),
+      ...(patch.retiredSecrets && { retiredSecrets: this.sealRetired(id, patch.retiredSecrets) }),
+    };
     for (const [field, [column, type, encode]] of Object.entries(ENDPOINT_FIELDS)) {
-      const value = patch[field as keyof StoredWebhookEndpoint];
+      const value = stored[field as keyof StoredWebhookEndpoint];
       // A field given as `undefined` is one the caller does not change.
       if (value === undefined) continue;
       sets.push(`${column} = ${where.param(encode ? encode(value as never) : value)}::${type}`);
@@ -276,7 +288,7 @@ export class PostgresWebhookStore implements WebhookStore {
         : `UPDATE ${this.schema}.endpoints SET ${sets.join(', ')} WHERE ${where.sql()} ` +
           `RETURNING ${ENDPOINT_COLUMNS}`;
     const rows = await this.query(`update endpoint ${id}`, text, where.values);
-    return rows.length === 0 ? undefined : toEndpoint(rows[0]);
+    return rows.length === 0 ? undefined : toEndpoint(rows[0], this.secrets);
   }
 
   async removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint> {
@@ -289,6 +301,62 @@ export class PostgresWebhookStore implements WebhookStore {
       removed: (rows[0].removed as number) > 0,
       failed: rows.filter((row) => row.id !== null).map(toDelivery),
     };
+  }
+
+  async reencryptSecrets(): Promise<number> {
+    if (!this.secrets.encrypts) throw new Error(reencryptNeedsKey());
+    const operation = 're-encrypt endpoint secrets';
+    let rewritten = 0;
+    let after = '';
+    for (;;) {
+      const rows = await this.run(operation, this.sql.endpointSecrets, [after, REENCRYPT_BATCH]);
+      if (rows.length === 0) return rewritten;
+      after = rows[rows.length - 1].id as string;
+      const stale = rows.filter(
+        (row) =>
+          !this.secrets.isCurrent(row.secret as string) ||
+          (row.retired_secrets as { secret: string }[]).some(
+            (retired) => !this.secrets.isCurrent(retired.secret),
+          ),
+      );
+      if (stale.length > 0) {
+        const updated = await this.run(operation, this.sql.rewriteSecrets, [
+          stale.map((row) => row.id),
+          stale.map((row) => row.secret),
+          stale.map((row) => JSON.stringify(row.retired_secrets)),
+          ...this.resealed(stale),
+        ]);
+        rewritten += updated.length;
+      }
+      if (rows.length < REENCRYPT_BATCH) return rewritten;
+    }
+  }
+
+  /** The secrets of endpoint rows opened and sealed again under the newest key, as columns. */
+  private resealed(rows: Row[]): [string[], string[]] {
+    const secrets: string[] = [];
+    const retired: string[] = [];
+    for (const row of rows) {
+      const id = row.id as string;
+      secrets.push(this.secrets.seal(this.secrets.open(row.secret as string, id), id));
+      const old = row.retired_secrets as { secret: string; expiresAt: string }[];
+      retired.push(
+        JSON.stringify(
+          old.map((entry) => ({
+            ...entry,
+            secret: this.secrets.seal(this.secrets.open(entry.secret, id), id),
+          })),
+        ),
+      );
+    }
+    return [secrets, retired];
+  }
+
+  private sealRetired(endpointId: string, retired: readonly RetiredSecret[]): RetiredSecret[] {
+    return retired.map((entry) => ({
+      ...entry,
+      secret: this.secrets.seal(entry.secret, endpointId),
+    }));
   }
 
   // Messages and their deliveries.
@@ -315,16 +383,19 @@ export class PostgresWebhookStore implements WebhookStore {
         ? this.runIn(transaction, operation, statement, parameters)
         : this.run(operation, statement, parameters);
     // In the caller's transaction, PostgreSQL sends the notification at its commit, and none on
-    // a rollback; otherwise one coalesced notification follows the commit of the write.
-    const wake = async () => {
-      if (transaction) await this.runIn(transaction, operation, this.sql.notify, []);
-      else if (notify) this.notifier.notify();
+    // a rollback; otherwise one coalesced notification follows the commit of the write. A
+    // message no endpoint subscribes to wakes nobody.
+    const inserted = async (rows: Row[]): Promise<EmittedMessage> => {
+      const deliveries = emittedDeliveries(rows);
+      if (deliveries.length > 0) {
+        if (transaction) await this.runIn(transaction, operation, this.sql.notify, []);
+        else if (notify) this.notifier.notify();
+      }
+      return { inserted: true, deliveries };
     };
     if (message.idempotencyKey === null) {
       const statement = tenantIsNull ? this.sql.emitNull : this.sql.emitTenant;
-      const rows = await write(statement, values);
-      await wake();
-      return { inserted: true, deliveries: emittedDeliveries(rows) };
+      return inserted(await write(statement, values));
     }
     const statement = tenantIsNull ? this.sql.emitNullKeyed : this.sql.emitTenantKeyed;
     const rows = await write(statement, [
@@ -335,10 +406,7 @@ export class PostgresWebhookStore implements WebhookStore {
       idempotentSince,
     ]);
     const winner = rows[0];
-    if (winner.message_id === message.id) {
-      await wake();
-      return { inserted: true, deliveries: emittedDeliveries(rows) };
-    }
+    if (winner.message_id === message.id) return inserted(rows);
     return {
       inserted: false,
       existing: { id: winner.message_id as string, event: winner.event as string },
@@ -415,7 +483,7 @@ export class PostgresWebhookStore implements WebhookStore {
       lease.now,
       lease.until,
     ]);
-    return rows.length === 0 ? undefined : toClaimed(rows[0]);
+    return rows.length === 0 ? undefined : toClaimed(rows[0], this.secrets);
   }
 
   async record(
@@ -445,7 +513,7 @@ export class PostgresWebhookStore implements WebhookStore {
     const applied = row.applied as boolean;
     return {
       delivery: applied ? toRecordedDelivery(row, outcome) : toDelivery(row),
-      endpoint: row.e_id === null ? undefined : toEndpoint(row, 'e_'),
+      endpoint: row.e_id === null ? undefined : toEndpoint(row, this.secrets, 'e_'),
       applied,
     };
   }
@@ -467,7 +535,7 @@ export class PostgresWebhookStore implements WebhookStore {
       skipEndpoints,
       Math.floor(most),
     ]);
-    return toClaimedBatch(rows);
+    return toClaimedBatch(rows, this.secrets);
   }
 
   async redeliver({
@@ -707,6 +775,7 @@ interface CheckedOptions {
   idempotencyTtl: number;
   pruneInterval: number;
   applicationName: string | undefined;
+  encryptionKeys: readonly Buffer[];
 }
 
 function checkOptions(options: PostgresWebhookStoreOptions): CheckedOptions {
@@ -722,6 +791,7 @@ function checkOptions(options: PostgresWebhookStoreOptions): CheckedOptions {
     idempotencyTtl = DAY,
     pruneInterval = DEFAULT_PRUNE_INTERVAL,
     applicationName,
+    encryptionKeys = [],
   } = options;
   if ((pool === undefined) === (connectionString === undefined)) {
     throw new TypeError(postgresPoolOrConnectionString(pool !== undefined));
@@ -757,6 +827,14 @@ function checkOptions(options: PostgresWebhookStoreOptions): CheckedOptions {
   if (applicationName !== undefined && typeof applicationName !== 'string') {
     throw new TypeError(invalidPostgresStoreOption('applicationName', applicationName, 'a string'));
   }
+  if (
+    !Array.isArray(encryptionKeys) ||
+    !encryptionKeys.every((key) => Buffer.isBuffer(key) && key.length === 32)
+  ) {
+    throw new TypeError(
+      invalidPostgresStoreOption('encryptionKeys', '(not shown)', 'a list of 32-byte Buffers'),
+    );
+  }
   return {
     pool,
     connectionString,
@@ -766,6 +844,7 @@ function checkOptions(options: PostgresWebhookStoreOptions): CheckedOptions {
     idempotencyTtl,
     pruneInterval,
     applicationName,
+    encryptionKeys,
   };
 }
 

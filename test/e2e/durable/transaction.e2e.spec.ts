@@ -238,6 +238,44 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
     expect(await stored()).toEqual({ messages: 1, deliveries: 1 });
   });
 
+  it('makes an emit with the same key elsewhere wait for the transaction that holds it', async () => {
+    const app = await boot();
+    const key = { idempotencyKey: 'order-2' };
+    const holder = await begin();
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { ...key, transaction: holder });
+    const waiter = await begin();
+    let settled = false;
+    const waiting = app.emitter
+      .emit(PingWebhook, { seq: 2 }, { ...key, transaction: waiter })
+      .finally(() => (settled = true));
+    await sleep(300);
+    expect(settled).toBe(false);
+    await holder.query('COMMIT');
+    expect(await waiting).toEqual(sent);
+    await waiter.query('COMMIT');
+
+    // Under REPEATABLE READ the waiter cannot see the holder's commit: it fails, to be retried.
+    const second = await begin();
+    await app.emitter.emit(
+      PingWebhook,
+      { seq: 3 },
+      { idempotencyKey: 'order-3', transaction: second },
+    );
+    const strict = await db.pool.connect();
+    clients.push(strict);
+    await strict.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const failing = rejection(
+      app.emitter.emit(PingWebhook, { seq: 4 }, { idempotencyKey: 'order-3', transaction: strict }),
+    );
+    await sleep(100);
+    await second.query('COMMIT');
+    const error = await failing;
+    expect(error).toBeInstanceOf(WebhookStoreError);
+    expect((error.cause as { code?: string }).code).toBe('40001');
+    await strict.query('ROLLBACK');
+    expect(await stored()).toEqual({ messages: 2, deliveries: 2 });
+  });
+
   it.each([
     [{}, 'options.transaction is a plain object, which is no transaction'],
     [42, 'options.transaction is 42, which is no transaction'],
@@ -270,13 +308,101 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
     expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
   });
 
-  it('rejects with a WebhookStoreError in a transaction that has already failed', async () => {
+  // Each of these would run the emit as a transaction of its own, committed at once.
+  const outside = (given: string) => `options.transaction (${given}) is not inside a transaction`;
+  it.each([
+    [
+      'the test’s pg Pool',
+      'options.transaction is a BoundPool, which runs each statement on whichever connection',
+      () => db.pool,
+    ],
+    ['a TypeORM DataSource', outside('a DataSource'), () => typeorm],
+    ['dataSource.manager', outside('an EntityManager'), () => typeorm.manager],
+    [
+      'a QueryRunner before startTransaction()',
+      outside('a PostgresQueryRunner'),
+      () => typeorm.createQueryRunner(),
+    ],
+  ])('refuses %s as a transaction, storing nothing', async (_, text, handle) => {
+    const app = await boot();
+    const transaction = handle();
+    const error = await rejection(app.emitter.emit(PingWebhook, { seq: 1 }, { transaction }));
+    expect(error).toBeInstanceOf(WebhookArgumentError);
+    expect(error.message).toContain(text);
+    expect(error.message).toContain('nothing was stored');
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+  });
+
+  it.each([
+    ['before BEGIN', 'a Client', async (client: pg.PoolClient) => client],
+    [
+      'after COMMIT',
+      'a Client',
+      async (client: pg.PoolClient) => (await client.query('BEGIN; COMMIT'), client),
+    ],
+    [
+      'behind a function (asked of PostgreSQL)',
+      'the function runOutside',
+      async (client: pg.PoolClient) =>
+        async function runOutside(sql: string, params: unknown[]) {
+          return client.query(sql, params);
+        },
+    ],
+  ])('refuses a client %s, storing nothing', async (_, given, handle) => {
+    const app = await boot();
+    const client = await db.pool.connect();
+    clients.push(client);
+    const transaction = await handle(client);
+    const error = await rejection(app.emitter.emit(PingWebhook, { seq: 1 }, { transaction }));
+    expect(error).toBeInstanceOf(WebhookArgumentError);
+    expect(error.message).toContain(outside(given));
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+  });
+
+  it('costs two statements in the transaction (three behind a function), one with no endpoint', async () => {
+    const app = await boot();
+    await app.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'], tenant: 'acme' });
+    const client = await begin();
+    const statements: string[] = [];
+    const counted = new Proxy(client, {
+      get: (target, name, receiver_) =>
+        name === 'query'
+          ? (sql: string, params: unknown[]) => (statements.push(sql), target.query(sql, params))
+          : Reflect.get(target, name, receiver_),
+    });
+    const count = async (transaction: unknown, tenant?: string) => {
+      statements.length = 0;
+      await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction, tenant });
+      return statements.length;
+    };
+    const viaFunction = (sql: string, params: unknown[]) => counted.query(sql, params);
+    expect(await count(counted, 'acme')).toBe(2);
+    expect(await count(viaFunction, 'acme')).toBe(3);
+    // No endpoint of this tenant: the message is kept for the log, and nobody is woken.
+    expect(await count(counted, 'nobody')).toBe(1);
+    await client.query('COMMIT');
+    expect(await stored()).toEqual({ messages: 3, deliveries: 2 });
+  });
+
+  it('refuses a pg client whose transaction has already failed, storing nothing', async () => {
     const app = await boot();
     const client = await begin();
     await client.query('SELECT 1/0').catch(() => undefined);
     const error = await rejection(
       app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client }),
     );
+    expect(error).toBeInstanceOf(WebhookArgumentError);
+    expect(error.message).toContain('is in a transaction that has already failed');
+    await client.query('ROLLBACK');
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+  });
+
+  it('rejects with a WebhookStoreError when a function runs it in a transaction that has already failed', async () => {
+    const app = await boot();
+    const client = await begin();
+    await client.query('SELECT 1/0').catch(() => undefined);
+    const transaction = (sql: string, params: unknown[]) => client.query(sql, params);
+    const error = await rejection(app.emitter.emit(PingWebhook, { seq: 1 }, { transaction }));
     expect(error).toBeInstanceOf(WebhookStoreError);
     expect(error.message).toContain('emit message');
     expect((error.cause as { code?: string }).code).toBe('25P02');
