@@ -56,3 +56,17 @@ export type {
   WebhookEndpointRef,
   WebhookLifecycleEvent,
 } from './interfaces/webhook-events.interface.js';
+export { VerifyWebhook, WebhookHeaders } from './receiving/verify-webhook.decorator.js';
+export type {
+  ResolvedWebhookSecrets,
+  VerifyWebhookOptions,
+} from './receiving/verify-webhook.options.js';
+export type { VerifiedWebhookHeaders } from './receiving/webhook-verifier.js';
+export {
+  MemoryWebhookDedupeStore,
+  RedisWebhookDedupeStore,
+  type WebhookDedupeRedis,
+  type WebhookDedupeState,
+  type WebhookDedupeStore,
+} from './receiving/webhook-dedupe.js';
+export { signWebhook, type SignWebhookOptions } from './receiving/sign-webhook.js';

@@ -25,3 +25,6 @@ export const WEBHOOKS_LOGGER_CONTEXT = 'Webhooks';
 export const WEBHOOK_ID_HEADER = 'webhook-id';
 export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
 export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
+
+/** Reflector key of `@VerifyWebhook()` on a controller or route: its checked options. */
+export const VERIFY_WEBHOOK_METADATA = 'webhooks:verify';

@@ -734,3 +734,63 @@ export const payloadRefersBack = (property: string, enclosing: string) =>
   `${property} refers back to an enclosing object ` +
   `(${enclosing ? `at ${enclosing}` : 'the payload itself'}), which JSON cannot write; leave ` +
   `the back-reference out of what the DTO documents and validates, or emit a copy without it`;
+
+// --- receiving --------------------------------------------------------------------------------
+
+// What a refused request is told (in the JSON error) and nothing else: never a secret, never
+// the signature that was expected.
+
+export const webhookHeaderMissing = (names: string[]) =>
+  `The request is not a Standard Webhooks request: it has no ${names.join(' or ')} header. Send ` +
+  `webhook-id, webhook-timestamp and webhook-signature.`;
+
+export const webhookHeaderMalformed = (name: string, expected: string) =>
+  `The ${name} header is malformed: it must be ${expected}.`;
+
+export const webhookTimestampOutside = (skewSeconds: number, toleranceSeconds: number) =>
+  `The webhook-timestamp is ${Math.abs(skewSeconds)} s in the ` +
+  `${skewSeconds > 0 ? 'past' : 'future'}, beyond the ${toleranceSeconds} s this receiver ` +
+  `tolerates: the request is stale or replayed, or a clock is wrong. Sign each attempt when ` +
+  `it is sent.`;
+
+export const webhookNoV1Signature = () =>
+  `The webhook-signature header has no v1 signature (v1,<base64 of 32 bytes>) this receiver ` +
+  `can check.`;
+
+export const webhookNoSecret = () =>
+  `This receiver has no secret for the request, so no signature can match.`;
+
+export const webhookSignatureMismatch = () =>
+  `No signature of the webhook-signature header matches the request's body, webhook-id and ` +
+  `webhook-timestamp under this receiver's secrets: the request was altered (a proxy that ` +
+  `re-serializes JSON alters it), or it was signed with another secret.`;
+
+export const webhookInProgress = (id: string) =>
+  `Webhook ${id} is being handled by an earlier request; retry after it has finished.`;
+
+export const rawBodyUnavailable = (route: string) =>
+  `@VerifyWebhook on ${route} needs the request's raw bytes, which this app does not keep: ` +
+  `create it with NestFactory.create(AppModule, { rawBody: true }) (Express or Fastify), and ` +
+  `send the webhook as application/json. A body parsed and serialized again would not match ` +
+  `its signature.`;
+
+export const verifyWebhookOptionsInvalid = (reason: string) => `@VerifyWebhook(): ${reason}.`;
+
+export const webhookHeadersWithoutVerify = (handler: string) =>
+  `@WebhookHeaders() on ${handler}() reads what @VerifyWebhook verified, but the route has no ` +
+  `@VerifyWebhook (on it or on its controller).`;
+
+export const webhookNoSecretSource = (route: string) =>
+  `@VerifyWebhook on ${route} has no secret: give secret, secrets or resolveSecrets on the ` +
+  `route or on its controller.`;
+
+export const webhookSecretsUnresolved = (route: string, reason: string) =>
+  `@VerifyWebhook on ${route}: resolveSecrets() failed: ${reason}`;
+
+export const webhookDedupeUnavailable = (route: string, reason: string) =>
+  `@VerifyWebhook on ${route}: the dedupe store failed (${reason}); the request was refused ` +
+  `with 503 so that the sender retries it.`;
+
+export const webhookDedupeCompleteFailed = (id: string, reason: string) =>
+  `Webhook ${id} was handled, but marking it as done in the dedupe store failed (${reason}): ` +
+  `a retry of it would run the handler again.`;

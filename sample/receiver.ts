@@ -1,11 +1,52 @@
-// A customer's receiver for the sample: registers itself with the sample app's dashboard,
-// then verifies every webhook it gets with the reference `standardwebhooks` package.
-import { createServer } from 'node:http';
-import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+// A customer's receiver for the sample, as a NestJS app of its own: it registers itself with
+// the sample app's dashboard, then takes each `new-subscription` webhook through
+// @VerifyWebhook (signature over the raw body, timestamp, repeats) and the sample's own
+// `Subscription` DTO.
+import 'reflect-metadata';
+import {
+  ArgumentsHost,
+  Body,
+  Catch,
+  Controller,
+  HttpCode,
+  HttpException,
+  Module,
+  Post,
+  ValidationPipe,
+} from '@nestjs/common';
+import { BaseExceptionFilter, NestFactory } from '@nestjs/core';
+import { VerifyWebhook, WebhookHeaders, type VerifiedWebhookHeaders } from '../lib/index.js';
+import { Subscription } from './subscription.dto.js';
 
 const port = Number(process.env.RECEIVER_PORT ?? 9000);
 const app = process.env.APP_URL ?? 'http://127.0.0.1:8000';
 const url = `http://127.0.0.1:${port}/webhooks`;
+
+/** The endpoint's secret, as the dashboard answered it when the receiver registered. */
+let secret: string | undefined;
+
+@Controller('webhooks')
+class WebhooksController {
+  @Post()
+  @HttpCode(204)
+  @VerifyWebhook({ resolveSecrets: () => secret })
+  receive(@Body() subscription: Subscription, @WebhookHeaders() webhook: VerifiedWebhookHeaders) {
+    console.log(`verified ${webhook.id}:`, { ...subscription });
+  }
+}
+
+/** Prints why a request was refused (bad signature, stale timestamp...), then answers it. */
+@Catch(HttpException)
+class PrintRefusals extends BaseExceptionFilter {
+  override catch(exception: HttpException, host: ArgumentsHost) {
+    const request = host.switchToHttp().getRequest<{ headers: Record<string, unknown> }>();
+    console.log(`REJECTED ${String(request.headers['webhook-id'])}: ${exception.message}`);
+    super.catch(exception, host);
+  }
+}
+
+@Module({ controllers: [WebhooksController] })
+class ReceiverModule {}
 
 async function register(): Promise<string> {
   const response = await fetch(`${app}/dashboard/endpoints`, {
@@ -24,35 +65,14 @@ async function register(): Promise<string> {
 }
 
 async function main() {
-  // Until registration returns the secret nothing can be verified; 503 makes the sender retry.
-  let verifier: Webhook | undefined;
-  const server = createServer((req, res) => {
-    const current = verifier;
-    if (!current) {
-      res.writeHead(503, { 'retry-after': '1' }).end();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      try {
-        const payload = current.verify(body, {
-          'webhook-id': String(req.headers['webhook-id']),
-          'webhook-timestamp': String(req.headers['webhook-timestamp']),
-          'webhook-signature': String(req.headers['webhook-signature']),
-        });
-        console.log(`verified ${req.headers['webhook-id']}:`, payload);
-        res.writeHead(204).end();
-      } catch (error) {
-        const reason = error instanceof WebhookVerificationError ? error.message : String(error);
-        console.log(`REJECTED ${req.headers['webhook-id']}: ${reason}`);
-        res.writeHead(401).end();
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  verifier = new Webhook(await register());
+  // rawBody: the signature is over the bytes that were sent, not over the parsed JSON.
+  const receiver = await NestFactory.create(ReceiverModule, { rawBody: true, logger: ['error'] });
+  receiver.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true }));
+  receiver.useGlobalFilters(new PrintRefusals(receiver.getHttpAdapter()));
+  receiver.enableShutdownHooks();
+  // Until the secret is known every request is refused (401), and the sender retries it.
+  await receiver.listen(port, '127.0.0.1');
+  secret = await register();
   console.log(`Listening on ${url}; create a subscription to see a webhook arrive:`);
   console.log(
     `  curl -X POST ${app}/subscriptions -H 'content-type: application/json' ` +

@@ -34,6 +34,7 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
     apps.push(app);
     return app;
   };
+  const secretOf = async (app: DeliveryApp, id: string) => (await app.endpoints.get(id))?.secret;
   const add = (app: DeliveryApp) =>
     app.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
 
@@ -96,7 +97,7 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
       secret: given,
     });
     const generated = await add(app);
-    const retired = (await app.endpoints.get(generated.id)).secret;
+    const retired = (await secretOf(app, generated.id))!;
     const rotated = await app.endpoints.rotateSecret(generated.id);
     await app.emitter.emit(PingWebhook, { seq: 1 });
     const requests = await receiver.waitFor(2);
@@ -104,12 +105,12 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
     expect(await plainTextHits([given, retired, rotated])).toEqual([]);
     expect(await storedKeyIds(chosen.id)).toEqual([keyId(key)]);
     expect(await storedKeyIds(generated.id)).toEqual([keyId(key), keyId(key)]);
-    expect((await app.endpoints.get(chosen.id)).secret).toBe(given);
-    expect((await app.endpoints.get(generated.id)).secret).toBe(rotated);
-    const secretOf: Record<string, string> = { [chosen.id]: given, [generated.id]: rotated };
+    expect(await secretOf(app, chosen.id)).toBe(given);
+    expect(await secretOf(app, generated.id)).toBe(rotated);
+    const secrets: Record<string, string> = { [chosen.id]: given, [generated.id]: rotated };
     const listed = await app.endpoints.list();
     expect(Object.fromEntries(listed.map((e: WebhookEndpoint) => [e.id, e.secret]))).toEqual(
-      secretOf,
+      secrets,
     );
     // Each request verifies with its endpoint's secret; the rotated one also signs with the old.
     for (const request of requests) {
@@ -136,11 +137,11 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
 
     const key = newKey();
     const keyed = await boot(key);
-    expect((await keyed.endpoints.get(endpoint.id)).secret).toBe(endpoint.secret);
+    expect(await secretOf(keyed, endpoint.id)).toBe(endpoint.secret);
     expect(await keyed.endpoints.reencryptSecrets()).toEqual({ reencrypted: 1 });
     expect(await plainTextHits([endpoint.secret])).toEqual([]);
     expect(await storedKeyIds(endpoint.id)).toEqual([keyId(key)]);
-    expect((await keyed.endpoints.get(endpoint.id)).secret).toBe(endpoint.secret);
+    expect(await secretOf(keyed, endpoint.id)).toBe(endpoint.secret);
     expect(await keyed.endpoints.reencryptSecrets()).toEqual({ reencrypted: 0 });
   });
 
@@ -154,7 +155,7 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
 
     const second = await boot([b, a]);
     const [rotatedOne, ...rest] = endpoints;
-    expect((await second.endpoints.get(rest[0].id)).secret).toBe(rest[0].secret);
+    expect(await secretOf(second, rest[0].id)).toBe(rest[0].secret);
     const rotated = await second.endpoints.rotateSecret(rotatedOne.id);
     // The rotation wrote the new secret and the retired one under the newest key.
     expect(await storedKeyIds(rotatedOne.id)).toEqual([keyId(b), keyId(b)]);

@@ -1,0 +1,113 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { Controller, Post } from '@nestjs/common';
+import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
+import {
+  MemoryWebhookDedupeStore,
+  signWebhook,
+  VerifyWebhook,
+  WebhookArgumentError,
+} from '../../lib/index.js';
+
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+
+describe('@VerifyWebhook() options', () => {
+  it.each([
+    [{ secret: SECRET, secrets: [SECRET] }, 'give one of secret, secrets and resolveSecrets'],
+    [{ secret: undefined }, 'secret is undefined (is its environment variable set?)'],
+    [{ secret: 'hunter2' }, "secret: Webhook secret is malformed: it does not start with 'whsec_'"],
+    [{ secrets: [] }, "secrets must be a non-empty list of 'whsec_…' strings"],
+    [{ secrets: [SECRET, 'whsec_abc'] }, 'secrets[1]: Webhook secret is malformed'],
+    [{ resolveSecrets: 'acme' }, 'resolveSecrets must be a function'],
+    [{ secret: SECRET, tolerance: 0 }, 'tolerance must be a positive number of seconds (got 0)'],
+    [{ secret: SECRET, dedupe: new Map() }, 'dedupe must be false, or a store with claim()'],
+    [{ secret: SECRET, toleranceSeconds: 5 }, "there is no option 'toleranceSeconds'"],
+  ])('refuses %j at decoration, saying what to fix', (options, text) => {
+    expect(() => VerifyWebhook(options as never)).toThrow(text);
+  });
+
+  it('never shows a secret in its errors', () => {
+    const almost = `whsec_${randomBytes(20).toString('base64')}`;
+    expect(() => VerifyWebhook({ secret: almost })).toThrow('decodes to 20 bytes');
+    try {
+      VerifyWebhook({ secrets: [SECRET, almost] });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(almost.slice(6));
+    }
+  });
+
+  it('refuses a controller with no secret whose routes have none either, at startup', () => {
+    const define = () => {
+      @Controller('hooks')
+      @VerifyWebhook({ tolerance: 60 })
+      class HooksController {
+        @Post('a')
+        @VerifyWebhook({ secret: SECRET })
+        a() {}
+
+        @Post('b')
+        b() {}
+
+        helper() {}
+      }
+      return HooksController;
+    };
+    expect(define).toThrow(
+      '@VerifyWebhook(): HooksController is given no secret, secrets or resolveSecrets, and ' +
+        'neither are its routes b;',
+    );
+  });
+});
+
+describe('signWebhook()', () => {
+  it('signs as the reference package verifies, with the id and timestamp given', () => {
+    const body = '{"a":1}';
+    const at = new Date('2026-12-02T10:00:00Z');
+    const headers = signWebhook(SECRET, body, { id: 'msg_x', timestamp: at });
+    expect(headers['webhook-id']).toBe('msg_x');
+    expect(headers['webhook-timestamp']).toBe(String(at.getTime() / 1000));
+    expect(signWebhook(SECRET, body, { id: 'msg_x', timestamp: at.getTime() / 1000 })).toEqual(
+      headers,
+    );
+    expect(new StandardWebhook(SECRET).sign('msg_x', at, body)).toBe(headers['webhook-signature']);
+    expect(signWebhook(SECRET, body)['webhook-id']).toMatch(/^msg_/);
+  });
+
+  it.each([
+    [[SECRET, { a: 1 }], 'signWebhook(): body must be a string (got an object)'],
+    [[SECRET, '{}', { id: '' }], 'signWebhook(): options.id must be a non-empty string'],
+    [[SECRET, '{}', { when: 1 }], "signWebhook(): options has no field 'when'"],
+    [['secret', '{}'], "Webhook secret is malformed: it does not start with 'whsec_'"],
+    [[SECRET, '{}', { timestamp: 1.5 }], 'Webhook timestamp must be a non-negative integer'],
+  ])('refuses %j with a clear error', (args, text) => {
+    expect(() => (signWebhook as (...a: unknown[]) => unknown)(...args)).toThrow(text);
+  });
+
+  it('throws WebhookArgumentError for arguments of the wrong type', () => {
+    expect(() => signWebhook(SECRET, 1 as never)).toThrow(WebhookArgumentError);
+  });
+});
+
+describe('MemoryWebhookDedupeStore', () => {
+  it('marks an id once, reports its mark, forgets it when released or expired', async () => {
+    const store = new MemoryWebhookDedupeStore();
+    expect(await store.claim('a', 1_000)).toBe('new');
+    expect(await store.claim('a', 1_000)).toBe('processing');
+    await store.complete('a', 1_000);
+    expect(await store.claim('a', 1_000)).toBe('done');
+    await store.release('a');
+    expect(await store.claim('a', 1_000)).toBe('new');
+    expect(await store.claim('b', 1)).toBe('new');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await store.claim('b', 1_000)).toBe('new');
+  });
+
+  it('forgets expired marks as it goes, so its size stays bounded', async () => {
+    const store = new MemoryWebhookDedupeStore();
+    for (let i = 0; i < 1_500; i++) await store.claim(`x${i}`, 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 1_000; i++) await store.claim(`y${i}`, 60_000);
+    expect(store.size).toBeLessThan(1_600);
+  });
+});
