@@ -395,6 +395,21 @@ export const secretUnreadable = (endpointId: string, keyId: string) =>
   `that key: the stored value was altered or belongs to another endpoint. Give the endpoint a ` +
   `new secret with rotateSecret().`;
 
+export const unreadableSecretReplaced = (endpointId: string, keyId: string) =>
+  `Endpoint ${endpointId}: its secret, stored under key id ${keyId} which store.encryptionKey ` +
+  `cannot open, was replaced by rotateSecret() without a grace period; give its receiver the ` +
+  `new secret.`;
+
+export const unreadableSecretNotSent = (endpointId: string, keyId: string) =>
+  `Endpoint ${endpointId}: nothing is sent to it while its secret, stored under key id ` +
+  `${keyId}, cannot be decrypted with store.encryptionKey; each attempt fails and is retried ` +
+  `on its schedule. Add the key back to the list, or rotateSecret() the endpoint.`;
+
+export const reencryptSkipped = (ids: string[]) =>
+  `reencryptSecrets(): ${ids.length} endpoint(s) could not be decrypted and were left as ` +
+  `they are (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''}): add their key ` +
+  `back to store.encryptionKey, or rotateSecret() them.`;
+
 export const reencryptNeedsKey = () =>
   `WebhookEndpoints.reencryptSecrets() needs the PostgreSQL store with store.encryptionKey: ` +
   `it rewrites the stored secrets under the newest key of that list. Configure the key, or ` +

@@ -19,7 +19,9 @@ import {
   sweepFailed,
   unexpectedAttemptError,
   watchFailed,
+  unreadableSecretNotSent,
 } from '../webhooks.messages.js';
+import type { WebhookEncryptionKeyError } from '../webhooks.errors.js';
 import { backgroundTimer } from './background-timer.js';
 import { classifyResponse, type ResponseClassification } from './response-classifier.js';
 import { RetryPolicy, parseRetryAfter } from './retry-policy.js';
@@ -37,6 +39,7 @@ import type {
 } from '../interfaces/webhook-store.interface.js';
 import type {
   WebhookRequest,
+  WebhookResponse,
   WebhookTransport,
 } from '../interfaces/webhook-transport.interface.js';
 import type { ResolvedWebhooksOptions } from '../webhooks.options.js';
@@ -77,6 +80,8 @@ export class WebhookDispatcher {
   private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
   private readonly retries: RetryPolicy;
   private readonly signers = new Map<string, WebhookSigner>();
+  /** Endpoints whose unreadable secret has been logged. */
+  private readonly unreadableLogged = new Set<string>();
   /** Who this dispatcher is to the store: the owner of its claims. */
   private readonly owner = createId('wrk');
   private readonly leaseMs: number;
@@ -189,7 +194,11 @@ export class WebhookDispatcher {
 
       const startedAt = new Date();
       const started = performance.now();
-      const response = await this.transport.send(this.request(message, endpoint, startedAt));
+      // An endpoint whose secret its store cannot decrypt gets nothing: a failed attempt that
+      // says why, retried on its schedule (the key may be put back meanwhile).
+      const response = endpoint.unreadableSecret
+        ? this.unsendable(endpoint, endpoint.unreadableSecret)
+        : await this.transport.send(this.request(message, endpoint, startedAt));
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
       const verdict = classifyResponse(response.statusCode ?? undefined);
       const number = delivery.attempts + 1;
@@ -383,6 +392,20 @@ export class WebhookDispatcher {
 
   private failingTooLong(failingSince: Date, now: Date): boolean {
     return now.getTime() - failingSince.getTime() >= this.options.disableEndpointAfter;
+  }
+
+  /** The answer of an attempt not sent, since the endpoint's secret cannot be read. */
+  private unsendable(
+    endpoint: StoredWebhookEndpoint,
+    unreadable: WebhookEncryptionKeyError,
+  ): WebhookResponse {
+    const error = unreadableSecretNotSent(endpoint.id, unreadable.keyId);
+    // Once per endpoint and process: each attempt's log says it too.
+    if (!this.unreadableLogged.has(endpoint.id)) {
+      this.unreadableLogged.add(endpoint.id);
+      this.logger.error(error);
+    }
+    return { statusCode: null, headers: {}, body: null, error };
   }
 
   /** Current secret first, then retired ones still inside their grace period. */

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { WebhookCatalog } from '../catalog/webhook-catalog.js';
 import { createId } from '../storage/ids.js';
 import { copyEndpoint } from '../storage/record-copies.js';
@@ -13,12 +14,14 @@ import {
   requireStringField,
   type ArgumentSite,
 } from '../webhooks.arguments.js';
+import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
 import { WebhookNotFoundError } from '../webhooks.errors.js';
 import {
   disabledByUpdate,
   endpointNotFound,
   endpointUnavailable,
   reencryptNeedsKey,
+  unreadableSecretReplaced,
 } from '../webhooks.messages.js';
 import { generateSecret, parseSecret } from './endpoint-secret.js';
 import type { UrlPolicy } from './url-policy.js';
@@ -35,6 +38,8 @@ import type { ResolvedWebhooksOptions } from '../webhooks.options.js';
 
 /** The registry of destination URLs: who receives which webhooks, and with which secret. */
 export class WebhookEndpoints {
+  private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
+
   constructor(
     private readonly catalog: WebhookCatalog,
     private readonly urls: UrlPolicy,
@@ -137,17 +142,22 @@ export class WebhookEndpoints {
    */
   async rotateSecret(id: string): Promise<string> {
     checkId(id, { call: 'WebhookEndpoints.rotateSecret', argument: 'id' });
-    const endpoint = await this.require(id);
+    // Also the way out for an endpoint whose secret its store can no longer decrypt.
+    const endpoint = await this.require(id, { unreadable: true });
     const now = new Date();
     const grace = this.options.secretRotationGracePeriod;
     const secret = generateSecret();
+    const kept = endpoint.retiredSecrets.filter((retired) => retired.expiresAt > now);
+    if (endpoint.unreadableSecret) {
+      // What cannot be read cannot sign: it is dropped rather than retired.
+      this.logger.warn(unreadableSecretReplaced(id, endpoint.unreadableSecret.keyId));
+    }
     const rotated = await this.store.updateEndpoint(id, {
       secret,
       updatedAt: now,
-      retiredSecrets: [
-        { secret: endpoint.secret, expiresAt: new Date(now.getTime() + grace) },
-        ...endpoint.retiredSecrets.filter((retired) => retired.expiresAt > now),
-      ],
+      retiredSecrets: endpoint.unreadableSecret
+        ? kept
+        : [{ secret: endpoint.secret, expiresAt: new Date(now.getTime() + grace) }, ...kept],
     });
     if (!rotated) throw notFound(id);
     return secret;
@@ -156,17 +166,20 @@ export class WebhookEndpoints {
   /**
    * With the PostgreSQL store and `store.encryptionKey`: rewrites every stored secret (current
    * and retired) that is not encrypted under the newest key of the list, in batches of 500, and
-   * resolves to how many endpoints it rewrote. Run it once every process has the new list, and
+   * resolves to how many endpoints it rewrote, and the ids of those it could not decrypt (left
+   * as they are, and logged). Run it once every process has the new list, and
    * before taking an old key out of it.
    */
-  async reencryptSecrets(): Promise<{ reencrypted: number }> {
+  async reencryptSecrets(): Promise<{ reencrypted: number; unreadable: string[] }> {
     if (!this.store.reencryptSecrets) throw new Error(reencryptNeedsKey());
-    return { reencrypted: await this.store.reencryptSecrets() };
+    return this.store.reencryptSecrets();
   }
 
-  private async require(id: string): Promise<StoredWebhookEndpoint> {
+  /** The endpoint; unless `unreadable` is allowed, one whose secret cannot be read throws. */
+  private async require(id: string, { unreadable = false } = {}): Promise<StoredWebhookEndpoint> {
     const endpoint = await this.store.getEndpoint(id);
     if (!endpoint) throw notFound(id);
+    if (endpoint.unreadableSecret && !unreadable) throw endpoint.unreadableSecret;
     return endpoint;
   }
 
@@ -206,6 +219,13 @@ const notFound = (id: string) => new WebhookNotFoundError('endpoint', id, endpoi
 
 /** The public view: no retired secrets, no health bookkeeping. */
 function toPublic(endpoint: StoredWebhookEndpoint): WebhookEndpoint {
-  const { retiredSecrets: _retired, failingSince: _failing, ...view } = copyEndpoint(endpoint);
+  // Its secret is part of the view: one that cannot be read fails the read, naming its key.
+  if (endpoint.unreadableSecret) throw endpoint.unreadableSecret;
+  const {
+    retiredSecrets: _retired,
+    failingSince: _failing,
+    unreadableSecret: _unreadable,
+    ...view
+  } = copyEndpoint(endpoint);
   return view;
 }

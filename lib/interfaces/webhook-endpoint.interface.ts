@@ -1,3 +1,4 @@
+import type { WebhookEncryptionKeyError } from '../webhooks.errors.js';
 /** A destination registered for one or more webhooks. */
 export interface WebhookEndpoint {
   id: string;
@@ -50,4 +51,11 @@ export interface StoredWebhookEndpoint extends WebhookEndpoint {
   retiredSecrets: RetiredSecret[];
   /** Start of the current run of failed deliveries; `null` once one succeeds. */
   failingSince: Date | null;
+  /**
+   * Set by a store that encrypts secrets at rest when a secret of the endpoint (the current
+   * one, or a retired one still in its grace period) does not open under its keys: `secret` is
+   * then empty and such retired ones are left out, so that reading the endpoint never fails
+   * for the others read with it. Nothing may be signed with it.
+   */
+  unreadableSecret?: WebhookEncryptionKeyError;
 }

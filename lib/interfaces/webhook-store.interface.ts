@@ -229,9 +229,10 @@ export interface WebhookStore {
   /**
    * For a store that encrypts endpoint secrets at rest: rewrites every secret not sealed under
    * its newest key (older keys, or stored as given before a key was set), in batches, and
-   * resolves to the number of endpoints rewritten. A store that keeps nothing at rest has none.
+   * resolves to the number of endpoints rewritten and the ids of those it could not decrypt
+   * (left as they are). A store that keeps nothing at rest has none.
    */
-  reencryptSecrets?(): Promise<number>;
+  reencryptSecrets?(): Promise<{ reencrypted: number; unreadable: string[] }>;
 
   /**
    * Stores the message and fans it out to the subscribed, enabled endpoints of its tenant, in

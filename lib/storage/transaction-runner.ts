@@ -18,8 +18,8 @@ import type { WebhookTransactionRunner } from '../interfaces/webhook-store.inter
 // A handle that runs each statement on its own (a pg Pool, a TypeORM DataSource or its
 // `manager`, a client outside BEGIN) would commit the emit at once, whatever the caller's
 // transaction does later: that is refused before anything is written. pg and TypeORM say
-// whether their handle is in a transaction; for any other, the first statement asks
-// PostgreSQL (one round trip more per emit).
+// whether their handle is in a transaction (TypeORM through the pg client beneath it); for any
+// other, the emit asks PostgreSQL first (two round trips more).
 
 type Rows = Record<string, unknown>[];
 type Run = (sql: string, values: unknown[]) => Promise<unknown>;
@@ -50,16 +50,36 @@ export function transactionRunner(value: unknown): WebhookTransactionRunner {
   let asked = false;
   return async (sql, values) => {
     if (!asked) {
-      const [row] = await rows(IN_TRANSACTION, []);
-      refuseUnlessOpen(row?.in_transaction === true ? 'open' : 'closed', given);
+      await askPostgres(rows, given);
       asked = true;
     }
     return rows(sql, values);
   };
 }
 
-// Outside a transaction block every statement is its own transaction, which starts with it.
-const IN_TRANSACTION = 'SELECT statement_timestamp() <> transaction_timestamp() AS in_transaction';
+// A savepoint is refused outside a transaction block (SQLSTATE 25P01), whatever the protocol
+// the runner speaks (statement_timestamp() against transaction_timestamp() is not: extended-
+// protocol statements start their implicit transaction before their statement time), and one
+// released at once, having written nothing, leaves the transaction as it was.
+const SAVEPOINT = 'SAVEPOINT nestjs_webhooks_emit';
+const RELEASE = 'RELEASE SAVEPOINT nestjs_webhooks_emit';
+const NOT_IN_TRANSACTION = /SAVEPOINT can only be used in transaction blocks/i;
+
+async function askPostgres(
+  rows: (sql: string, values: readonly unknown[]) => Promise<Rows>,
+  given: string,
+) {
+  try {
+    await rows(SAVEPOINT, []);
+  } catch (error) {
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+    if (code === '25P01' || (typeof message === 'string' && NOT_IN_TRANSACTION.test(message))) {
+      throw new WebhookArgumentError('options.transaction', transactionNotOpen(given));
+    }
+    throw error;
+  }
+  await rows(RELEASE, []);
+}
 
 function knownState(value: unknown, given: string): Known {
   const handle = value as Record<string, unknown>;
@@ -68,21 +88,29 @@ function knownState(value: unknown, given: string): Known {
     throw new WebhookArgumentError('options.transaction', transactionPool(given));
   }
   if (hasMethod<{ getTransactionStatus(): unknown }>(value, 'getTransactionStatus')) {
-    const status = value.getTransactionStatus();
-    return status === 'T' ? 'open' : status === 'E' ? 'aborted' : 'closed';
+    return stateOf(value.getTransactionStatus());
   }
   // TypeORM: a DataSource, an EntityManager (whose queryRunner is set inside transaction()),
-  // a QueryRunner.
+  // a QueryRunner. The pg client beneath a runner knows best (a BEGIN the app sent itself, a
+  // statement that failed); TypeORM's own flag serves before it has connected.
   if (hasMethod(value, 'createQueryRunner')) return 'closed';
-  if (typeof handle.isTransactionActive === 'boolean') {
-    return handle.isTransactionActive ? 'open' : 'closed';
+  const runner =
+    typeof handle.isTransactionActive === 'boolean'
+      ? handle
+      : hasMethod(value, 'getRepository')
+        ? (handle.queryRunner as Record<string, unknown> | undefined)
+        : null;
+  if (runner === null) return 'ask';
+  const client = runner?.databaseConnection;
+  if (hasMethod<{ getTransactionStatus(): unknown }>(client, 'getTransactionStatus')) {
+    return stateOf(client.getTransactionStatus());
   }
-  if (hasMethod(value, 'getRepository')) {
-    const runner = handle.queryRunner as { isTransactionActive?: unknown } | undefined;
-    return runner?.isTransactionActive === true ? 'open' : 'closed';
-  }
-  return 'ask';
+  return runner?.isTransactionActive === true ? 'open' : 'closed';
 }
+
+/** pg's `getTransactionStatus()`: the backend's last ReadyForQuery status. */
+const stateOf = (status: unknown): Known =>
+  status === 'T' ? 'open' : status === 'E' ? 'aborted' : 'closed';
 
 function refuseUnlessOpen(state: Known, given: string) {
   if (state === 'closed') {

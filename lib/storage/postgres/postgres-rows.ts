@@ -38,28 +38,36 @@ export const retiredSecretsJson = (retired: readonly RetiredSecret[]) =>
     })),
   );
 
-/** The endpoint of a row (its columns named `<prefix>id`...), its secrets opened by `secrets`. */
+/**
+ * The endpoint of a row (its columns named `<prefix>id`...), its secrets opened by `secrets`;
+ * one that does not open is reported in `unreadableSecret` rather than thrown.
+ */
 export function toEndpoint(row: Row, secrets: SecretSealer, prefix = ''): StoredWebhookEndpoint {
   const at = (column: string) => row[prefix + column];
   const id = at('id') as string;
+  const opened = secrets.openEndpoint(
+    id,
+    at('secret') as string,
+    (at('retired_secrets') as StoredRetiredSecret[]).map(({ secret, expiresAt }) => ({
+      secret,
+      expiresAt: new Date(expiresAt),
+    })),
+    Date.now(),
+  );
   return {
     id,
     url: at('url') as string,
     events: at('events') as string[],
-    secret: secrets.open(at('secret') as string, id),
+    secret: opened.secret,
     tenant: at('tenant') as string | null,
     description: at('description') as string | null,
     disabled: at('disabled') as boolean,
     disabledReason: at('disabled_reason') as string | null,
     createdAt: at('created_at') as Date,
     updatedAt: at('updated_at') as Date,
-    retiredSecrets: (at('retired_secrets') as StoredRetiredSecret[]).map(
-      ({ secret, expiresAt }) => ({
-        secret: secrets.open(secret, id),
-        expiresAt: new Date(expiresAt),
-      }),
-    ),
+    retiredSecrets: opened.retired,
     failingSince: at('failing_since') as Date | null,
+    ...(opened.unreadable && { unreadableSecret: opened.unreadable }),
   };
 }
 

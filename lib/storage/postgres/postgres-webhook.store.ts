@@ -30,7 +30,11 @@ import type {
   WebhookSweepFairness,
 } from '../../interfaces/webhook-store.interface.js';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../../webhooks.constants.js';
-import { WebhookArgumentError, WebhookStoreError } from '../../webhooks.errors.js';
+import {
+  WebhookArgumentError,
+  WebhookEncryptionKeyError,
+  WebhookStoreError,
+} from '../../webhooks.errors.js';
 import { createId } from '../ids.js';
 import { checkSchemaName } from './migrations.js';
 import { PostgresListener } from './postgres-listener.js';
@@ -67,6 +71,7 @@ import {
   postgresStoreClosed,
   pruneFailed,
   reencryptNeedsKey,
+  reencryptSkipped,
 } from '../../webhooks.messages.js';
 import { SecretSealer } from './secret-sealer.js';
 
@@ -303,53 +308,59 @@ export class PostgresWebhookStore implements WebhookStore {
     };
   }
 
-  async reencryptSecrets(): Promise<number> {
+  async reencryptSecrets(): Promise<{ reencrypted: number; unreadable: string[] }> {
     if (!this.secrets.encrypts) throw new Error(reencryptNeedsKey());
     const operation = 're-encrypt endpoint secrets';
-    let rewritten = 0;
+    let reencrypted = 0;
+    const unreadable: string[] = [];
     let after = '';
     for (;;) {
       const rows = await this.run(operation, this.sql.endpointSecrets, [after, REENCRYPT_BATCH]);
-      if (rows.length === 0) return rewritten;
+      if (rows.length === 0) break;
       after = rows[rows.length - 1].id as string;
-      const stale = rows.filter(
-        (row) =>
-          !this.secrets.isCurrent(row.secret as string) ||
-          (row.retired_secrets as { secret: string }[]).some(
-            (retired) => !this.secrets.isCurrent(retired.secret),
-          ),
-      );
-      if (stale.length > 0) {
+      const resealed = this.resealed(rows, unreadable);
+      if (resealed.length > 0) {
         const updated = await this.run(operation, this.sql.rewriteSecrets, [
-          stale.map((row) => row.id),
-          stale.map((row) => row.secret),
-          stale.map((row) => JSON.stringify(row.retired_secrets)),
-          ...this.resealed(stale),
+          resealed.map(({ row }) => row.id),
+          resealed.map(({ row }) => row.secret),
+          resealed.map(({ row }) => JSON.stringify(row.retired_secrets)),
+          resealed.map(({ secret }) => secret),
+          resealed.map(({ retired }) => retired),
         ]);
-        rewritten += updated.length;
+        reencrypted += updated.length;
       }
-      if (rows.length < REENCRYPT_BATCH) return rewritten;
+      if (rows.length < REENCRYPT_BATCH) break;
     }
+    if (unreadable.length > 0) this.logger.warn(reencryptSkipped(unreadable));
+    return { reencrypted, unreadable };
   }
 
-  /** The secrets of endpoint rows opened and sealed again under the newest key, as columns. */
-  private resealed(rows: Row[]): [string[], string[]] {
-    const secrets: string[] = [];
-    const retired: string[] = [];
+  /**
+   * The endpoint rows not all under the newest key, their secrets opened and sealed again
+   * under it; the ids of rows that do not open go to `unreadable`, and the rows are left be.
+   */
+  private resealed(rows: Row[], unreadable: string[]) {
+    const resealed: { row: Row; secret: string; retired: string }[] = [];
     for (const row of rows) {
       const id = row.id as string;
-      secrets.push(this.secrets.seal(this.secrets.open(row.secret as string, id), id));
-      const old = row.retired_secrets as { secret: string; expiresAt: string }[];
-      retired.push(
-        JSON.stringify(
-          old.map((entry) => ({
-            ...entry,
-            secret: this.secrets.seal(this.secrets.open(entry.secret, id), id),
-          })),
-        ),
-      );
+      const retired = row.retired_secrets as { secret: string; expiresAt: string }[];
+      const values = [row.secret as string, ...retired.map((entry) => entry.secret)];
+      if (values.every((value) => this.secrets.isCurrent(value))) continue;
+      try {
+        const reseal = (value: string) => this.secrets.seal(this.secrets.open(value, id), id);
+        resealed.push({
+          row,
+          secret: reseal(row.secret as string),
+          retired: JSON.stringify(
+            retired.map((entry) => ({ ...entry, secret: reseal(entry.secret) })),
+          ),
+        });
+      } catch (error) {
+        if (!(error instanceof WebhookEncryptionKeyError)) throw error;
+        unreadable.push(id);
+      }
     }
-    return [secrets, retired];
+    return resealed;
   }
 
   private sealRetired(endpointId: string, retired: readonly RetiredSecret[]): RetiredSecret[] {

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { WebhookEncryptionKeyError } from '../../webhooks.errors.js';
 import { encryptionKeyMissing, secretUnreadable } from '../../webhooks.messages.js';
+import type { RetiredSecret } from '../../interfaces/webhook-endpoint.interface.js';
 
 // Endpoint secrets at rest, with `store.encryptionKey`: AES-256-GCM under the newest key, bound
 // to their endpoint (its id is the authenticated data, so a value copied into another
@@ -72,6 +73,37 @@ export class SecretSealer {
       // Node's own message says nothing more; the value itself is never shown.
       throw new WebhookEncryptionKeyError(secretUnreadable(endpointId, id), id);
     }
+  }
+
+  /**
+   * An endpoint's stored secrets opened: what does not open is left out and reported as
+   * `unreadable` (a retired secret past its grace period, which signs nothing, is simply left
+   * out), so that one endpoint whose key is gone does not fail the reads of the others.
+   */
+  openEndpoint(
+    endpointId: string,
+    secret: string,
+    retired: readonly RetiredSecret[],
+    now: number,
+  ): { secret: string; retired: RetiredSecret[]; unreadable?: WebhookEncryptionKeyError } {
+    let unreadable: WebhookEncryptionKeyError | undefined;
+    // `report`: whether a value that does not open makes the endpoint unreadable.
+    const attempt = (value: string, report: boolean) => {
+      try {
+        return this.open(value, endpointId);
+      } catch (error) {
+        if (!(error instanceof WebhookEncryptionKeyError)) throw error;
+        if (report) unreadable ??= error;
+        return undefined;
+      }
+    };
+    const current = attempt(secret, true);
+    const opened: RetiredSecret[] = [];
+    for (const entry of retired) {
+      const value = attempt(entry.secret, entry.expiresAt.getTime() > now);
+      if (value !== undefined) opened.push({ secret: value, expiresAt: entry.expiresAt });
+    }
+    return { secret: current ?? '', retired: opened, ...(unreadable && { unreadable }) };
   }
 
   /** Whether a stored `value` is as `seal` would write it now (under the newest key, if any). */

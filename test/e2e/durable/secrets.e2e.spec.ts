@@ -3,8 +3,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookEncryptionKeyError, type WebhookEndpoint } from '../../../lib/index.js';
+import { createId } from '../../../lib/storage/ids.js';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
-import { bootDeliveryApp, rejection, type DeliveryApp } from '../../support/delivery-app.js';
+import { storedEndpoint, storedMessage } from '../../support/stored-records.js';
+import {
+  bootDeliveryApp,
+  rejection,
+  waitUntil,
+  type DeliveryApp,
+} from '../../support/delivery-app.js';
 import { postgresModuleOptions, startDatabase, type TestDatabase } from '../../support/postgres.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
 
@@ -138,11 +145,11 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
     const key = newKey();
     const keyed = await boot(key);
     expect(await secretOf(keyed, endpoint.id)).toBe(endpoint.secret);
-    expect(await keyed.endpoints.reencryptSecrets()).toEqual({ reencrypted: 1 });
+    expect(await keyed.endpoints.reencryptSecrets()).toEqual({ reencrypted: 1, unreadable: [] });
     expect(await plainTextHits([endpoint.secret])).toEqual([]);
     expect(await storedKeyIds(endpoint.id)).toEqual([keyId(key)]);
     expect(await secretOf(keyed, endpoint.id)).toBe(endpoint.secret);
-    expect(await keyed.endpoints.reencryptSecrets()).toEqual({ reencrypted: 0 });
+    expect(await keyed.endpoints.reencryptSecrets()).toEqual({ reencrypted: 0, unreadable: [] });
   });
 
   it('rotates to a new key list: old keys still read, writes and reencryptSecrets() use the newest', async () => {
@@ -151,6 +158,10 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
     // More than one batch of 500.
     const endpoints: WebhookEndpoint[] = [];
     for (let i = 0; i < 1_010; i++) endpoints.push(await add(first));
+
+    // One more, whose retired secret is under the old key too.
+    const retiredUnderA = await add(first);
+    await first.endpoints.rotateSecret(retiredUnderA.id);
     await first.close();
 
     const second = await boot([b, a]);
@@ -160,15 +171,23 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
     // The rotation wrote the new secret and the retired one under the newest key.
     expect(await storedKeyIds(rotatedOne.id)).toEqual([keyId(b), keyId(b)]);
     expect(await storedKeyIds(rest[0].id)).toEqual([keyId(a)]);
-    expect(await second.endpoints.reencryptSecrets()).toEqual({ reencrypted: 1_009 });
+    expect(await second.endpoints.reencryptSecrets()).toEqual({
+      reencrypted: 1_010,
+      unreadable: [],
+    });
+    expect(await storedKeyIds(retiredUnderA.id)).toEqual([keyId(b), keyId(b)]);
     await second.close();
 
     // Without the old key now.
     const third = await boot(b);
     const read = await third.endpoints.list();
-    expect(read).toHaveLength(1_010);
+    expect(read).toHaveLength(1_011);
     expect(new Set(read.map((endpoint) => endpoint.secret))).toEqual(
-      new Set([rotated, ...rest.map((endpoint) => endpoint.secret)]),
+      new Set([
+        rotated,
+        ...rest.map((endpoint) => endpoint.secret),
+        (await secretOf(third, retiredUnderA.id))!,
+      ]),
     );
     const [row] = await db.admin<{ others: number }>(
       `SELECT count(*)::int AS others FROM ${db.schema}.endpoints WHERE secret NOT LIKE $1`,
@@ -198,6 +217,94 @@ describe('endpoint secrets at rest (PostgreSQL, store.encryptionKey)', () => {
       expect(error.message).not.toContain(endpoint.secret.slice(6));
       expect(error.message).not.toContain(a);
       await app.close();
+    }
+  });
+
+  it('keeps delivering to the others while one endpoint’s secret cannot be read, and rotateSecret() repairs it', async () => {
+    const [a, b] = [newKey(), newKey()];
+    const old = await boot(a);
+    const bad = await old.endpoints.add({ url: `${receiver.url}/bad`, events: ['ping'] });
+    await old.close();
+    const app = await boot(b);
+    const good = await app.endpoints.add({ url: `${receiver.url}/good`, events: ['ping'] });
+
+    const first = await app.emitter.emit(PingWebhook, { seq: 1 });
+    await waitUntil(
+      async () =>
+        (await app.deliveries.list({ messageId: first.id })).every((d) => d.status !== 'pending'),
+      'both deliveries to end',
+    );
+    const deliveries = await app.deliveries.list({ messageId: first.id });
+    const of = (id: string) => deliveries.find((delivery) => delivery.endpointId === id)!;
+    expect(of(good.id).status).toBe('delivered');
+    expect(of(bad.id)).toMatchObject({ status: 'failed' });
+    expect(of(bad.id).lastError).toContain(
+      `Endpoint ${bad.id}: nothing is sent to it while its secret, stored under key id ${keyId(a)}`,
+    );
+    expect(receiver.requests.map((request) => request.url)).toEqual(['/good']);
+
+    // Reads that would show its secret fail, naming it; the others' do not.
+    await expect(app.endpoints.list()).rejects.toThrow(`The secret of endpoint ${bad.id}`);
+    expect(await secretOf(app, good.id)).toBe(good.secret);
+    await expect(app.endpoints.update(bad.id, { description: 'x' })).rejects.toThrow(
+      WebhookEncryptionKeyError,
+    );
+    const [row] = await db.admin<{ description: string | null }>(
+      `SELECT description FROM ${db.schema}.endpoints WHERE id = $1`,
+      [bad.id],
+    );
+    expect(row.description).toBeNull();
+    expect(await app.endpoints.reencryptSecrets()).toEqual({
+      reencrypted: 0,
+      unreadable: [bad.id],
+    });
+
+    const replaced = await app.endpoints.rotateSecret(bad.id);
+    expect(await secretOf(app, bad.id)).toBe(replaced);
+    expect(await storedKeyIds(bad.id)).toEqual([keyId(b)]);
+    const second = await app.emitter.emit(PingWebhook, { seq: 2 });
+    await waitUntil(
+      async () =>
+        (await app.deliveries.list({ messageId: second.id })).every(
+          (d) => d.status === 'delivered',
+        ),
+      'both deliveries of the second message',
+    );
+    const toBad = receiver.requests.find((request) => request.url === '/bad')!;
+    expect(
+      new StandardWebhook(replaced).verify(toBad.body, toBad.headers as Record<string, string>),
+    ).toEqual({ seq: 2 });
+  });
+
+  it('sweeps past an endpoint whose secret cannot be read, handing it out marked', async () => {
+    const [a, b] = [randomBytes(32), randomBytes(32)];
+    const old = await db.store({ encryptionKeys: [a] });
+    await old.insertEndpoint(storedEndpoint({ id: 'ep_old' }));
+    await old.close();
+    const store = await db.store({ encryptionKeys: [b] });
+    try {
+      await store.insertEndpoint(storedEndpoint({ id: 'ep_new' }));
+      const now = new Date();
+      await store.emit({
+        message: storedMessage({ id: createId('msg') }),
+        idempotentSince: now,
+        notify: false,
+      });
+      const swept = await store.sweep(
+        { owner: 'w1', now: new Date(), until: new Date(Date.now() + 30_000) },
+        10,
+      );
+      const byEndpoint = Object.fromEntries(swept.map((c) => [c.endpoint!.id, c.endpoint!]));
+      expect(Object.keys(byEndpoint).sort()).toEqual(['ep_new', 'ep_old']);
+      expect(byEndpoint.ep_new.secret).toBe(storedEndpoint().secret);
+      expect(byEndpoint.ep_new.unreadableSecret).toBeUndefined();
+      expect(byEndpoint.ep_old.secret).toBe('');
+      expect(byEndpoint.ep_old.unreadableSecret).toBeInstanceOf(WebhookEncryptionKeyError);
+      expect(byEndpoint.ep_old.unreadableSecret!.keyId).toBe(
+        createHash('sha256').update(a).digest('hex').slice(0, 16),
+      );
+    } finally {
+      await store.close();
     }
   });
 

@@ -348,6 +348,18 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
           return client.query(sql, params);
         },
     ],
+    [
+      'behind a function speaking the extended protocol',
+      'the function runExtended',
+      async (client: pg.PoolClient) =>
+        async function runExtended(sql: string, params: unknown[]) {
+          return client.query({
+            text: sql,
+            values: params,
+            queryMode: 'extended',
+          } as pg.QueryConfig);
+        },
+    ],
   ])('refuses a client %s, storing nothing', async (_, given, handle) => {
     const app = await boot();
     const client = await db.pool.connect();
@@ -359,7 +371,46 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
     expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
   });
 
-  it('costs two statements in the transaction (three behind a function), one with no endpoint', async () => {
+  it('takes a function speaking the extended protocol inside BEGIN', async () => {
+    const app = await boot();
+    const client = await begin();
+    const transaction = (sql: string, params: unknown[]) =>
+      client.query({ text: sql, values: params, queryMode: 'extended' } as pg.QueryConfig);
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction });
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+    await client.query('COMMIT');
+    await receiver.waitFor(1);
+    await deliveredOnce(app, sent.id);
+  });
+
+  it('goes by the pg client beneath a TypeORM QueryRunner: a BEGIN of its own, a failed statement', async () => {
+    const app = await boot();
+    const runner = typeorm.createQueryRunner();
+    try {
+      await runner.query('BEGIN');
+      const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: runner });
+      await runner.query('COMMIT');
+      await receiver.waitFor(1);
+      await deliveredOnce(app, sent.id);
+
+      await runner.startTransaction();
+      await runner.query('SELECT 1/0').catch(() => undefined);
+      const client = (await runner.connect()) as pg.PoolClient;
+      await waitUntil(() => client.getTransactionStatus() === 'E', 'pg to see the failed state');
+      const error = await rejection(
+        app.emitter.emit(PingWebhook, { seq: 2 }, { transaction: runner }),
+      );
+      expect(error.message).toContain(
+        'options.transaction (a PostgresQueryRunner) is in a transaction that has already failed',
+      );
+      await runner.rollbackTransaction();
+    } finally {
+      await runner.release();
+    }
+    expect(await stored()).toEqual({ messages: 1, deliveries: 1 });
+  });
+
+  it('costs two statements in the transaction (four behind a function), one with no endpoint', async () => {
     const app = await boot();
     await app.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'], tenant: 'acme' });
     const client = await begin();
@@ -377,7 +428,7 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
     };
     const viaFunction = (sql: string, params: unknown[]) => counted.query(sql, params);
     expect(await count(counted, 'acme')).toBe(2);
-    expect(await count(viaFunction, 'acme')).toBe(3);
+    expect(await count(viaFunction, 'acme')).toBe(4);
     // No endpoint of this tenant: the message is kept for the log, and nobody is woken.
     expect(await count(counted, 'nobody')).toBe(1);
     await client.query('COMMIT');
@@ -388,6 +439,9 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
     const app = await boot();
     const client = await begin();
     await client.query('SELECT 1/0').catch(() => undefined);
+    // pg rejects the query at the error, and hears the transaction's state just after (until
+    // then, the emit's own statement fails with 25P02, as the next test shows).
+    await waitUntil(() => client.getTransactionStatus() === 'E', 'pg to see the failed state');
     const error = await rejection(
       app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client }),
     );
