@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { attemptId, createId } from '../lib/storage/ids.js';
 import { MEMORY_COSTS, MemoryWebhookStore } from '../lib/storage/memory-webhook.store.js';
 import type {
@@ -21,11 +22,17 @@ import type {
 //    The ratio is estimate / heap: 1.0 is exact, above 1 the estimate is on the safe side.
 // 2. Bound. BENCH_STORE_FLOOD (300,000) delivered messages into a store with `maxStoreBytes`
 //    of 32 MiB: the heap the store holds at the end, against that limit.
+// 3. Listings. BENCH_STORE_LISTED (200,000) delivered messages: the time of a page of 100 of
+//    `listMessages` and of `listDeliveries` (the newest page, a page from a cursor halfway
+//    down, the newest page again after one more emit), medians of 21 tries, against sorting
+//    the messages by id once in the same run (what every page did before the store kept them
+//    in id order).
 
 const MB = 1024 * 1024;
 const MESSAGES = Number(process.env.BENCH_STORE_MESSAGES ?? 50_000);
 const FLOOD = Number(process.env.BENCH_STORE_FLOOD ?? 300_000);
 const FLOOD_LIMIT = 32 * MB;
+const LISTED = Number(process.env.BENCH_STORE_LISTED ?? 200_000);
 // The body `bench:delivery` sends: an order of a few fields.
 const BODY = JSON.stringify({
   id: 'ord_0001',
@@ -243,5 +250,51 @@ for (const log of LOGS) {
       `${(heap / MB).toFixed(1)} MB, estimate ${(store.estimatedBytes / MB).toFixed(1)} MB: ` +
       `heap/limit ${(heap / FLOOD_LIMIT).toFixed(2)}`,
   );
+  await store.close();
+}
+
+{
+  const store = await storeFor(LOGS[0], 1024 * MB);
+  await write(store, LOGS[0], LISTED);
+  const median = (values: number[]) => [...values].sort((x, y) => x - y)[values.length >> 1];
+  const time = async (run: () => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < 21; i++) {
+      const start = performance.now();
+      await run();
+      times.push(performance.now() - start);
+    }
+    return median(times);
+  };
+  const ids = (await store.listMessages({}, { limit: LISTED })).items.map((m) => m.id);
+  const sortOnce = await time(async () => [...ids].reverse().sort());
+  const middle = ids[LISTED >> 1];
+  const middleDelivery = (await store.listDeliveries({}, { limit: LISTED >> 1 })).next!;
+  const rows: [string, number][] = [
+    ['listMessages, newest page', await time(() => store.listMessages({}, { limit: 100 }))],
+    [
+      'listMessages, from halfway',
+      await time(() => store.listMessages({}, { limit: 100, after: middle })),
+    ],
+    ['listDeliveries, newest page', await time(() => store.listDeliveries({}, { limit: 100 }))],
+    [
+      'listDeliveries, from halfway',
+      await time(() => store.listDeliveries({}, { limit: 100, after: middleDelivery })),
+    ],
+    [
+      'listMessages, newest page after an emit',
+      await time(async () => {
+        await write(store, LOGS[0], 1);
+        return store.listMessages({}, { limit: 100 });
+      }),
+    ],
+  ];
+  console.log(
+    `listings: pages of 100 among ${LISTED.toLocaleString('en-US')} messages; baseline: one ` +
+      `sort of their ids, ${sortOnce.toFixed(2)} ms`,
+  );
+  for (const [label, ms] of rows) {
+    console.log(`  ${label}: ${ms.toFixed(3)} ms, ratio to the sort ${(ms / sortOnce).toFixed(3)}`);
+  }
   await store.close();
 }

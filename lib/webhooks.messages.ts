@@ -410,6 +410,10 @@ export const reencryptSkipped = (ids: string[]) =>
   `they are (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', ...' : ''}): add their key ` +
   `back to store.encryptionKey, or rotateSecret() them.`;
 
+export const duplicateMessageId = (id: string) =>
+  `The store holds a message ${id} already: message ids are unique (createId('msg') makes ` +
+  `them); nothing was stored.`;
+
 export const reencryptNeedsKey = () =>
   `WebhookEndpoints.reencryptSecrets() needs the PostgreSQL store with store.encryptionKey: ` +
   `it rewrites the stored secrets under the newest key of that list. Configure the key, or ` +

@@ -27,7 +27,12 @@ import type {
   WebhookSweepFairness,
 } from '../interfaces/webhook-store.interface.js';
 import { WebhookArgumentError, WebhookStoreFullError } from '../webhooks.errors.js';
-import { messageTooLarge, storeFull, transactionNeedsPostgres } from '../webhooks.messages.js';
+import {
+  duplicateMessageId,
+  messageTooLarge,
+  storeFull,
+  transactionNeedsPostgres,
+} from '../webhooks.messages.js';
 import { flatId } from './ids.js';
 import { copyAttempt, copyEndpoint, copyMessage } from './record-copies.js';
 
@@ -144,6 +149,12 @@ export class MemoryWebhookStore implements WebhookStore {
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
   /** About in id order: ids are made before the emit that stores them, and emits overlap. */
   private readonly messages = new Map<string, MessageEntry>();
+  /**
+   * The messages in id order, for the listings to page through without sorting every time;
+   * kept while emits arrive in id order (most do), made again after one that does not, or a
+   * message forgotten.
+   */
+  private byId: MessageEntry[] | undefined;
   /** Ids of stored messages by idempotency key (see `idempotencyKey`). */
   private readonly idempotency = new Map<string, string>();
   /** Keys of messages forgotten before their `idempotencyTtl`, in the order forgotten. */
@@ -258,6 +269,9 @@ export class MemoryWebhookStore implements WebhookStore {
         transactionNeedsPostgres('a transaction'),
       );
     }
+    // Its deliveries are named after it (see `deliveryId`): a second message of the same id
+    // would take the first one's place and names.
+    if (this.messages.has(message.id)) throw new Error(duplicateMessageId(message.id));
     const key = message.idempotencyKey === null ? undefined : idempotencyKey(message);
     if (key !== undefined) {
       const since = idempotentSince.getTime();
@@ -329,6 +343,9 @@ export class MemoryWebhookStore implements WebhookStore {
       return { id: delivery.id, endpointId: endpoint.id };
     });
     this.messages.set(message.id, entry);
+    const last = this.byId?.[this.byId.length - 1];
+    if (last === undefined || last.message.id < message.id) this.byId?.push(entry);
+    else this.byId = undefined;
     this.bytes += bytes;
     if (entry.pending === 0) this.finish(entry);
     if (!this.closed) this.pruneTimer ??= this.startPruning();
@@ -344,11 +361,16 @@ export class MemoryWebhookStore implements WebhookStore {
     filter: WebhookMessageFilter = {},
     page: WebhookPageRequest = {},
   ): Promise<WebhookPage<WebhookMessage>> {
-    const after = page.after ?? null;
-    const matching = this.newestMessages(filter)
-      .map((entry) => entry.message)
-      .filter((message) => after === null || message.id < after);
-    return pageOf(matching, page.limit, copyMessage);
+    const after = page.after ?? undefined;
+    const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
+    const matching: WebhookMessage[] = [];
+    // One more than a page, to tell whether there is a next one.
+    for (const entry of this.newestMessages(filter, after)) {
+      if (entry.message.id === after) continue;
+      if (matching.length > limit) break;
+      matching.push(entry.message);
+    }
+    return pageOf(matching, limit, copyMessage);
   }
 
   async getDelivery(id: string): Promise<WebhookDelivery | undefined> {
@@ -363,7 +385,10 @@ export class MemoryWebhookStore implements WebhookStore {
     const after = page.after ?? null;
     const limit = page.limit ?? DEFAULT_PAGE_LIMIT;
     const one = filter.messageId === undefined ? undefined : this.messages.get(filter.messageId);
-    const entries = filter.messageId === undefined ? this.newestMessages(filter) : one ? [one] : [];
+    // A delivery's id starts with its message's: the cursor's message is where to go on from.
+    const from = after === null ? undefined : deliveryPlace(after)?.messageId;
+    const entries =
+      filter.messageId === undefined ? this.newestMessages(filter, from) : one ? [one] : [];
     const matching: DeliveryEntry[] = [];
     // Newest first, message by message (see `deliveryId`); one more than a page, to tell whether
     // there is a next one.
@@ -538,16 +563,24 @@ export class MemoryWebhookStore implements WebhookStore {
     }
   }
 
-  /** The messages that `filter` may match, newest (highest id) first. */
-  private newestMessages(filter: { tenant?: string | null; event?: string }): MessageEntry[] {
-    const matching: MessageEntry[] = [];
-    for (const entry of this.messages.values()) {
+  /**
+   * The messages that `filter` may match, newest (highest id) first, from the one of id `from`
+   * (included) or the newest below it.
+   */
+  private *newestMessages(
+    filter: { tenant?: string | null; event?: string },
+    from?: string,
+  ): Generator<MessageEntry> {
+    const byId = (this.byId ??= [...this.messages.values()].sort((a, b) =>
+      compareIds(a.message.id, b.message.id),
+    ));
+    for (let i = from === undefined ? byId.length - 1 : lastAtOrBelow(byId, from); i >= 0; i--) {
+      const entry = byId[i];
       const { tenant, event } = entry.message;
       if (filter.tenant !== undefined && tenant !== filter.tenant) continue;
       if (filter.event !== undefined && event !== filter.event) continue;
-      matching.push(entry);
+      yield entry;
     }
-    return matching.sort((a, b) => compareIds(b.message.id, a.message.id));
   }
 
   /** Changes a delivery's status, keeping its message's count of pending deliveries. */
@@ -602,6 +635,7 @@ export class MemoryWebhookStore implements WebhookStore {
   private forget(entry: MessageEntry, keyCutoff: number) {
     const { message } = entry;
     this.messages.delete(message.id);
+    this.byId = undefined;
     this.finished.delete(message.id);
     this.bytes -= entry.bytes;
     this.evictableBytes -= entry.bytes;
@@ -700,6 +734,18 @@ function toDelivery(delivery: DeliveryEntry): WebhookDelivery {
 
 // Ids compare as text, code unit by code unit: the order they are made in (see `createId`).
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The index of the last entry of `byId` whose id is `id` or below it; -1 if there is none. */
+function lastAtOrBelow(byId: readonly MessageEntry[], id: string): number {
+  let low = 0;
+  let high = byId.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (byId[middle].message.id <= id) low = middle + 1;
+    else high = middle;
+  }
+  return low - 1;
+}
 
 /**
  * The first `limit` of `items` (in page order, past the cursor), copied; the last one's id is

@@ -635,6 +635,20 @@ export function describeStoreContract(
         expect(new Set(ids(deliveries)).size).toBe(2);
       });
 
+      it('refuses a second message of an id it holds, keeping the first and its deliveries', async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        const { message: first, deliveryId } = await emitOne(store, ep);
+
+        const again = { ...first, body: '{"second":true}' };
+        await expect(store.emit(emitRequest(again))).rejects.toThrow(first.id);
+
+        expect(await store.getMessage(first.id)).toEqual(first);
+        expect(ids((await store.listDeliveries({ messageId: first.id })).items)).toEqual([
+          deliveryId,
+        ]);
+      });
+
       it('fans a message without a tenant out only to endpoints without one, not to the empty tenant', async () => {
         const store = await open();
         const none = await addEndpoint(store, { tenant: null });
@@ -873,6 +887,25 @@ export function describeStoreContract(
         expect(ids(listed)).toEqual(newestFirst(ids(emitted)));
         const last = await store.listMessages({}, { limit: 10 });
         expect(last.next).toBeNull();
+      });
+
+      it('lists and pages by id whatever order messages were stored in, before and after more come', async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        // Ids are made before the emit that stores them, and emits overlap.
+        const made = Array.from({ length: 6 }, () => createId('msg'));
+        for (const id of [made[2], made[0], made[1]]) await emitOne(store, ep, { id });
+        expect(ids(await everyPage((page) => store.listMessages({}, page), 2))).toEqual(
+          newestFirst(made.slice(0, 3)),
+        );
+        for (const id of [made[3], made[5], made[4]]) await emitOne(store, ep, { id });
+
+        expect(ids(await everyPage((page) => store.listMessages({}, page), 2))).toEqual(
+          newestFirst(made),
+        );
+        // Deliveries page by their own ids: each once.
+        const deliveries = await everyPage((page) => store.listDeliveries({}, page), 4);
+        expect(deliveries.map((delivery) => delivery.messageId).sort()).toEqual([...made].sort());
       });
 
       it('pages messages from a cursor, not an offset: a message emitted meanwhile shifts nothing', async () => {
