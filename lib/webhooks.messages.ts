@@ -784,6 +784,9 @@ export const webhookSignatureMismatch = () =>
   `webhook-timestamp under this receiver's secrets: the request was altered (a proxy that ` +
   `re-serializes JSON alters it), or it was signed with another secret.`;
 
+export const webhookNotJson = () =>
+  `A Standard Webhooks request has a JSON body: send it with content-type application/json.`;
+
 export const webhookInProgress = (id: string) =>
   `Webhook ${id} is being handled by an earlier request; retry after it has finished.`;
 

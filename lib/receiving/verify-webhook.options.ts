@@ -22,6 +22,13 @@ export interface VerifyWebhookOptions {
    * this decorator (one replica); a `RedisWebhookDedupeStore` for several; `false` for none.
    */
   dedupe?: WebhookDedupeStore | false;
+  /**
+   * Seconds a handled `webhook-id` is remembered. Default: until the request's timestamp
+   * leaves the `tolerance` window. Senders sign each retry anew, so a retry that comes later
+   * (our sender's second one comes after 5 min) runs the handler again unless this covers
+   * their retry schedule.
+   */
+  dedupeTtl?: number;
 }
 
 /** The options checked, secrets decoded; fields left out stay out (a route's merge onto its controller's). */
@@ -30,10 +37,11 @@ export interface CheckedVerifyOptions {
   source?: { keys: Buffer[] } | { resolve: NonNullable<VerifyWebhookOptions['resolveSecrets']> };
   tolerance?: number;
   dedupe?: WebhookDedupeStore | false;
+  dedupeTtl?: number;
 }
 
 export const DEFAULT_TOLERANCE_SECONDS = 300;
-const KNOWN = ['secret', 'secrets', 'resolveSecrets', 'tolerance', 'dedupe'];
+const KNOWN = ['secret', 'secrets', 'resolveSecrets', 'tolerance', 'dedupe', 'dedupeTtl'];
 
 /** Checks what `@VerifyWebhook()` was given, at decoration: a mistake stops the app at startup. */
 export function checkVerifyOptions(options: VerifyWebhookOptions): CheckedVerifyOptions {
@@ -72,11 +80,15 @@ export function checkVerifyOptions(options: VerifyWebhookOptions): CheckedVerify
     if (typeof resolveSecrets !== 'function') throw fail('resolveSecrets must be a function');
     checked.source = { resolve: resolveSecrets };
   }
-  if (tolerance !== undefined) {
-    if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance <= 0) {
-      throw fail(`tolerance must be a positive number of seconds (got ${String(tolerance)})`);
+  for (const [name, value] of [
+    ['tolerance', tolerance],
+    ['dedupeTtl', options.dedupeTtl],
+  ] as const) {
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw fail(`${name} must be a positive number of seconds (got ${String(value)})`);
     }
-    checked.tolerance = tolerance;
+    checked[name] = value;
   }
   if (dedupe !== undefined) {
     const store = dedupe as Partial<WebhookDedupeStore> | false;

@@ -7,6 +7,8 @@ import {
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { HttpAdapterHost } from '@nestjs/core';
 import { catchError, from, mergeMap, of, throwError, type Observable } from 'rxjs';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
@@ -20,6 +22,24 @@ import { verifiedWebhookOf } from './webhook-verification.guard.js';
 const DEDUPED = Symbol('nestjs-webhooks:deduped');
 /** The shortest a mark lasts, for a request at the very edge of the window. */
 const MIN_MARK_MS = 1_000;
+const CLOCK_MARGIN_MS = 1_000;
+/** The least an id stays marked as being handled: longer than any sane handler. */
+const PROCESSING_MARK_MS = 5 * 60_000;
+
+/** Whether the route's handler takes the response itself: `@Res()` or `@Next()`, no passthrough. */
+function takesResponse(context: ExecutionContext): boolean {
+  const args = (Reflect.getMetadata(
+    ROUTE_ARGS_METADATA,
+    context.getClass(),
+    context.getHandler().name,
+  ) ?? {}) as Record<string, { data?: { passthrough?: boolean } }>;
+  return Object.entries(args).some(
+    ([key, arg]) =>
+      (key.startsWith(`${RouteParamtypes.RESPONSE}:`) ||
+        key.startsWith(`${RouteParamtypes.NEXT}:`)) &&
+      arg.data?.passthrough !== true,
+  );
+}
 
 /**
  * `@VerifyWebhook`'s deduplication, after the guard verified the request: a `webhook-id`
@@ -38,13 +58,19 @@ export class WebhookDedupeInterceptor implements NestInterceptor {
     const verified = verifiedWebhookOf(request);
     if (!verified || !verified.options.dedupe || request[DEDUPED]) return next.handle();
     request[DEDUPED] = true;
-    const { dedupe: store, route, tolerance } = verified.options;
+    const { dedupe: store, route, tolerance, dedupeTtl } = verified.options;
     const { id, timestamp } = verified.headers;
-    // Past this, the request's timestamp is out of the window and a repeat is refused anyway.
-    const ttl = Math.max(MIN_MARK_MS, timestamp.getTime() + tolerance * 1000 - Date.now());
+    const key = `${verified.scope}:${id}`;
+    // The guard takes a request while its timestamp is within the window (to the millisecond):
+    // a replay of it cannot come after, plus a second for clocks of replicas sharing a store.
+    const windowMs = timestamp.getTime() + tolerance * 1000 + CLOCK_MARGIN_MS - Date.now();
+    // Whole milliseconds: Redis takes no other.
+    const ttl = Math.ceil(Math.max(MIN_MARK_MS, windowMs, (dedupeTtl ?? 0) * 1000));
+    // A slow handler is still running after the window: its mark must outlast it.
+    const processingTtl = Math.max(ttl, PROCESSING_MARK_MS);
     let state: Awaited<ReturnType<typeof store.claim>>;
     try {
-      state = await store.claim(id, ttl);
+      state = await store.claim(key, processingTtl);
     } catch (error) {
       this.logger.error(webhookDedupeUnavailable(route, (error as Error).message));
       throw new ServiceUnavailableException(
@@ -52,23 +78,30 @@ export class WebhookDedupeInterceptor implements NestInterceptor {
       );
     }
     const adapter = this.adapterHost.httpAdapter;
+    const response = http.getResponse();
     if (state === 'done') {
-      adapter.status(http.getResponse(), 200);
-      return of({ duplicate: true, id });
+      const answer = { duplicate: true, id };
+      // A handler that takes the response itself (`@Res()`) would have sent it: so do we.
+      if (takesResponse(context)) {
+        adapter.reply(response, answer, 200);
+        return of(undefined);
+      }
+      adapter.status(response, 200);
+      return of(answer);
     }
     if (state === 'processing') {
-      adapter.setHeader(http.getResponse(), 'retry-after', '1');
+      adapter.setHeader(response, 'retry-after', '1');
       throw new ConflictException(webhookInProgress(id));
     }
     return next.handle().pipe(
       mergeMap(async (value: unknown) => {
-        await store.complete(id, ttl).catch((error: unknown) => {
+        await store.complete(key, ttl).catch((error: unknown) => {
           this.logger.warn(webhookDedupeCompleteFailed(id, (error as Error).message));
         });
         return value;
       }),
       catchError((error: unknown) =>
-        from(store.release(id).catch(() => undefined)).pipe(
+        from(store.release(key).catch(() => undefined)).pipe(
           mergeMap(() => throwError(() => error)),
         ),
       ),

@@ -1,8 +1,9 @@
 // Deduplication of received webhooks by `webhook-id`, which the Standard Webhooks spec asks of
 // receivers: the sender retries a message whose answer it did not get, with the same id. An id
 // is marked `processing` atomically before the handler runs, `done` once it has succeeded, and
-// unmarked when it fails, so that the sender's retry runs it again. Marks last until the
-// request's timestamp leaves the tolerance window; past it, a repeat is refused as stale anyway.
+// unmarked when it fails, so that the sender's retry runs it again. A `done` mark lasts while
+// the request's timestamp is in the tolerance window (a replay of that very request is stale
+// after it) or for the route's `dedupeTtl`, for retries, which senders sign anew.
 
 /** What an id is marked as. */
 export type WebhookDedupeState = 'processing' | 'done';

@@ -4,13 +4,16 @@ import {
   InternalServerErrorException,
   Logger,
   UnauthorizedException,
+  UnsupportedMediaTypeException,
   type CanActivate,
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { createHash } from 'node:crypto';
 import { VERIFY_WEBHOOK_METADATA, WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
 import {
   rawBodyUnavailable,
+  webhookNotJson,
   webhookNoSecretSource,
   webhookSecretsUnresolved,
 } from '../webhooks.messages.js';
@@ -20,7 +23,12 @@ import {
   type ResolvedWebhookSecrets,
 } from './verify-webhook.options.js';
 import { MemoryWebhookDedupeStore, type WebhookDedupeStore } from './webhook-dedupe.js';
-import { secretKeys, verifyWebhook, type VerifiedWebhookHeaders } from './webhook-verifier.js';
+import {
+  readWebhookHeaders,
+  secretKeys,
+  verifyWebhook,
+  type VerifiedWebhookHeaders,
+} from './webhook-verifier.js';
 
 /** The options of one route, its controller's beneath. */
 export interface RouteVerifyOptions {
@@ -28,12 +36,16 @@ export interface RouteVerifyOptions {
   source: CheckedVerifyOptions['source'];
   tolerance: number;
   dedupe: WebhookDedupeStore | false;
+  /** Seconds a handled id is remembered; default while its timestamp is in the window. */
+  dedupeTtl: number | undefined;
 }
 
 /** What the guard leaves on a request it let through, for the dedupe and `@WebhookHeaders()`. */
 export interface VerifiedWebhook {
   headers: VerifiedWebhookHeaders;
   options: RouteVerifyOptions;
+  /** The signer's scope of ids, for the dedupe (see `signerScope`). */
+  scope: string;
 }
 
 const VERIFIED = Symbol('nestjs-webhooks:verified');
@@ -53,7 +65,7 @@ export const verifiedWebhookOf = (request: object): VerifiedWebhook | undefined 
 @Injectable()
 export class WebhookVerificationGuard implements CanActivate {
   private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
-  private readonly routes = new Map<Function, RouteVerifyOptions>();
+  private readonly routes = new Map<Function, Map<Function, RouteVerifyOptions>>();
   private rawBodyLogged = false;
 
   constructor(private readonly reflector: Reflector) {}
@@ -65,19 +77,27 @@ export class WebhookVerificationGuard implements CanActivate {
     const options = this.optionsOf(context);
     const body = request.rawBody;
     if (!Buffer.isBuffer(body)) {
+      // Standard Webhooks bodies are JSON: another type is the sender's mistake, and no body
+      // parser kept its bytes; a JSON body without them is the app's.
+      if (!JSON_TYPE.test(String(request.headers['content-type'] ?? ''))) {
+        throw new UnsupportedMediaTypeException(webhookNotJson());
+      }
       const message = rawBodyUnavailable(options.route);
       if (!this.rawBodyLogged) this.logger.error(message);
       this.rawBodyLogged = true;
       throw new InternalServerErrorException(message);
     }
+    // The headers first: a request that is no webhook costs no lookup of secrets.
+    const headers = readWebhookHeaders(request.headers);
+    if ('status' in headers) throw new BadRequestException(headers.message);
     const keys = await this.keysOf(options, request);
-    const verified = verifyWebhook(body, request.headers, keys, options.tolerance, Date.now());
-    if ('status' in verified) {
-      throw verified.status === 400
-        ? new BadRequestException(verified.message)
-        : new UnauthorizedException(verified.message);
-    }
-    request[VERIFIED] = { headers: verified, options } satisfies VerifiedWebhook;
+    const verified = verifyWebhook(body, headers, keys, options.tolerance, Date.now());
+    if ('status' in verified) throw new UnauthorizedException(verified.message);
+    request[VERIFIED] = {
+      headers: verified.headers,
+      options,
+      scope: signerScope(verified.key),
+    } satisfies VerifiedWebhook;
     return true;
   }
 
@@ -103,9 +123,12 @@ export class WebhookVerificationGuard implements CanActivate {
   /** The route's options over its controller's, worked out once per route. */
   private optionsOf(context: ExecutionContext): RouteVerifyOptions {
     const handler = context.getHandler();
-    let options = this.routes.get(handler);
+    const controller = context.getClass();
+    // By controller and handler: controllers that inherit one handler are routes of their own.
+    let routes = this.routes.get(controller);
+    if (!routes) this.routes.set(controller, (routes = new Map()));
+    let options = routes.get(handler);
     if (!options) {
-      const controller = context.getClass();
       const [own = {}, inherited = {}] = this.reflector.getAll<
         (CheckedVerifyOptions | undefined)[]
       >(VERIFY_WEBHOOK_METADATA, [handler, controller]);
@@ -114,9 +137,19 @@ export class WebhookVerificationGuard implements CanActivate {
         source: own.source ?? inherited.source,
         tolerance: own.tolerance ?? inherited.tolerance ?? DEFAULT_TOLERANCE_SECONDS,
         dedupe: own.dedupe ?? inherited.dedupe ?? new MemoryWebhookDedupeStore(),
+        dedupeTtl: own.dedupeTtl ?? inherited.dedupeTtl,
       };
-      this.routes.set(handler, options);
+      routes.set(handler, options);
     }
     return options;
   }
 }
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/**
+ * Whose ids a verified request's id is among: a short digest of the key that signed it, so
+ * that senders with secrets of their own (a secret per tenant) cannot mark each other's ids.
+ */
+const signerScope = (key: Buffer) =>
+  createHash('sha256').update('nestjs-webhooks:dedupe:').update(key).digest('hex').slice(0, 16);

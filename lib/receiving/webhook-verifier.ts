@@ -53,13 +53,16 @@ export function secretKeys(secrets: readonly string[], name: string): Buffer[] {
   });
 }
 
-export function verifyWebhook(
-  body: Buffer,
-  headers: Headers,
-  keys: readonly Buffer[],
-  toleranceSeconds: number,
-  nowMs: number,
-): VerifiedWebhookHeaders | WebhookRejection {
+/** The Standard Webhooks headers of a request, read and checked for shape. */
+export interface WebhookRequestHeaders {
+  id: string;
+  timestamp: string;
+  /** The `v1` signatures of the header, decoded; other versions left out. */
+  signatures: Buffer[];
+}
+
+/** The request's Standard Webhooks headers, or why they are missing or malformed (400). */
+export function readWebhookHeaders(headers: Headers): WebhookRequestHeaders | WebhookRejection {
   const id = header(headers, WEBHOOK_ID_HEADER);
   const timestamp = header(headers, WEBHOOK_TIMESTAMP_HEADER);
   const signature = header(headers, WEBHOOK_SIGNATURE_HEADER);
@@ -68,8 +71,10 @@ export function verifyWebhook(
     [WEBHOOK_TIMESTAMP_HEADER, timestamp],
     [WEBHOOK_SIGNATURE_HEADER, signature],
   ].flatMap(([name, value]) => (value === undefined ? [name as string] : []));
-  if (missing.length > 0) return { status: 400, message: webhookHeaderMissing(missing) };
-  if (id!.length > MAX_ID_LENGTH || /\s/.test(id!)) {
+  if (id === undefined || timestamp === undefined || signature === undefined) {
+    return { status: 400, message: webhookHeaderMissing(missing) };
+  }
+  if (id.length > MAX_ID_LENGTH || /\s/.test(id)) {
     return {
       status: 400,
       message: webhookHeaderMalformed(
@@ -78,13 +83,13 @@ export function verifyWebhook(
       ),
     };
   }
-  if (!TIMESTAMP.test(timestamp!)) {
+  if (!TIMESTAMP.test(timestamp)) {
     return {
       status: 400,
       message: webhookHeaderMalformed(WEBHOOK_TIMESTAMP_HEADER, 'whole seconds since the epoch'),
     };
   }
-  const entries = signature!.split(' ').filter(Boolean);
+  const entries = signature.split(' ').filter(Boolean);
   if (
     entries.length === 0 ||
     entries.length > MAX_SIGNATURES ||
@@ -98,28 +103,53 @@ export function verifyWebhook(
       ),
     };
   }
-
-  const seconds = Number(timestamp);
-  const skew = Math.floor(nowMs / 1000) - seconds;
-  if (Math.abs(skew) > toleranceSeconds) {
-    return { status: 401, message: webhookTimestampOutside(skew, toleranceSeconds) };
-  }
-  const given = entries
+  const signatures = entries
     .filter((entry) => entry.startsWith('v1,'))
     .map((entry) => Buffer.from(entry.slice(3), 'base64'))
     .filter((bytes) => bytes.length === SIGNATURE_BYTES);
-  if (given.length === 0) return { status: 401, message: webhookNoV1Signature() };
+  return { id, timestamp, signatures };
+}
+
+/** What verified: the headers, and the key that signed (the first of `keys` that did). */
+export interface SignatureMatch {
+  headers: VerifiedWebhookHeaders;
+  key: Buffer;
+}
+
+/**
+ * Checks the timestamp (within `toleranceSeconds` of `nowMs`, either way, to the millisecond)
+ * and the signatures over `body` under `keys`: what verified, or why not (401).
+ */
+export function verifyWebhook(
+  body: Buffer,
+  request: WebhookRequestHeaders,
+  keys: readonly Buffer[],
+  toleranceSeconds: number,
+  nowMs: number,
+): SignatureMatch | WebhookRejection {
+  const { id, timestamp, signatures } = request;
+  const signedAtMs = Number(timestamp) * 1000;
+  const skewMs = nowMs - signedAtMs;
+  if (Math.abs(skewMs) > toleranceSeconds * 1000) {
+    return {
+      status: 401,
+      message: webhookTimestampOutside(Math.trunc(skewMs / 1000), toleranceSeconds),
+    };
+  }
+  if (signatures.length === 0) return { status: 401, message: webhookNoV1Signature() };
   if (keys.length === 0) return { status: 401, message: webhookNoSecret() };
 
   const signed = `${id}.${timestamp}.`;
-  let matches = false;
+  let signer: Buffer | undefined;
   // Every pair is compared, match or not, so the time taken says nothing of which one matched.
   for (const key of keys) {
     const expected = createHmac('sha256', key).update(signed).update(body).digest();
-    for (const candidate of given) matches = timingSafeEqual(expected, candidate) || matches;
+    let matches = false;
+    for (const candidate of signatures) matches = timingSafeEqual(expected, candidate) || matches;
+    if (matches) signer ??= key;
   }
-  if (!matches) return { status: 401, message: webhookSignatureMismatch() };
-  return { id: id!, timestamp: new Date(seconds * 1000) };
+  if (!signer) return { status: 401, message: webhookSignatureMismatch() };
+  return { headers: { id, timestamp: new Date(signedAtMs) }, key: signer };
 }
 
 /** A header's one value; a header sent twice is malformed, and counts as missing here. */

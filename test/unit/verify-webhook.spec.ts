@@ -9,6 +9,11 @@ import {
   VerifyWebhook,
   WebhookArgumentError,
 } from '../../lib/index.js';
+import {
+  readWebhookHeaders,
+  verifyWebhook,
+  type WebhookRequestHeaders,
+} from '../../lib/receiving/webhook-verifier.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
@@ -21,6 +26,7 @@ describe('@VerifyWebhook() options', () => {
     [{ secrets: [SECRET, 'whsec_abc'] }, 'secrets[1]: Webhook secret is malformed'],
     [{ resolveSecrets: 'acme' }, 'resolveSecrets must be a function'],
     [{ secret: SECRET, tolerance: 0 }, 'tolerance must be a positive number of seconds (got 0)'],
+    [{ secret: SECRET, dedupeTtl: -5 }, 'dedupeTtl must be a positive number of seconds (got -5)'],
     [{ secret: SECRET, dedupe: new Map() }, 'dedupe must be false, or a store with claim()'],
     [{ secret: SECRET, toleranceSeconds: 5 }, "there is no option 'toleranceSeconds'"],
   ])('refuses %j at decoration, saying what to fix', (options, text) => {
@@ -57,6 +63,35 @@ describe('@VerifyWebhook() options', () => {
       '@VerifyWebhook(): HooksController is given no secret, secrets or resolveSecrets, and ' +
         'neither are its routes b;',
     );
+  });
+});
+
+describe('the verifier', () => {
+  const body = Buffer.from('{"a":1}');
+  const key = Buffer.from(SECRET.slice(6), 'base64');
+  const at = (timestamp: number) =>
+    readWebhookHeaders(
+      signWebhook(SECRET, body.toString(), { id: 'msg_x', timestamp }),
+    ) as WebhookRequestHeaders;
+
+  it('takes a timestamp within the tolerance to the millisecond, and not one after', () => {
+    const ts = 1_800_000_000;
+    expect(verifyWebhook(body, at(ts), [key], 300, ts * 1000 + 300_000)).toMatchObject({
+      headers: { id: 'msg_x' },
+    });
+    expect(verifyWebhook(body, at(ts), [key], 300, ts * 1000 + 300_001)).toMatchObject({
+      status: 401,
+    });
+    expect(verifyWebhook(body, at(ts), [key], 300, ts * 1000 - 300_001)).toMatchObject({
+      status: 401,
+    });
+  });
+
+  it('says which key signed: the first of the list that matches', () => {
+    const other = randomBytes(32);
+    const ts = Math.floor(Date.now() / 1000);
+    const verified = verifyWebhook(body, at(ts), [other, key], 300, Date.now());
+    expect('key' in verified && verified.key.equals(key)).toBe(true);
   });
 });
 

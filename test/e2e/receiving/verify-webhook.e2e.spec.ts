@@ -264,4 +264,64 @@ describe.each(['express', 'fastify'] as const)('@VerifyWebhook on %s', (adapter)
     expect((await post('/hooks/single', headers)).status).toBe(204);
     expect(handledOn('single')).toHaveLength(1);
   });
+
+  it('keeps the secrets of controllers that inherit one handler apart', async () => {
+    expect((await post('/inherited-a', signWebhook(SECRET_A, BODY))).status).toBe(204);
+    expect((await post('/inherited-b', signWebhook(SECRET_A, BODY))).status).toBe(401);
+    expect((await post('/inherited-b', signWebhook(SECRET_B, BODY))).status).toBe(204);
+    expect((await post('/inherited-a', signWebhook(SECRET_B, BODY))).status).toBe(401);
+    expect(receiver.handled.map((h) => h.route)).toEqual(['InheritedA', 'InheritedB']);
+  });
+
+  it('answers a repeat on a route whose handler sends its own response (@Res())', async () => {
+    const headers = signWebhook(SECRET_A, BODY);
+    expect((await post('/edges/own-response', headers)).status).toBe(204);
+    expect(await post('/edges/own-response', headers)).toMatchObject({
+      status: 200,
+      body: { duplicate: true, id: headers['webhook-id'] },
+    });
+    expect(handledOn('own-response')).toHaveLength(1);
+  });
+
+  it('keeps the ids of senders with secrets of their own apart (a secret per tenant)', async () => {
+    const id = `evt_${randomBytes(4).toString('hex')}`;
+    const acme = signWebhook(TENANT_SECRETS.acme, BODY, { id });
+    const globex = signWebhook(TENANT_SECRETS.globex, BODY, { id });
+    expect((await post('/hooks/tenants/acme', acme)).status).toBe(204);
+    expect((await post('/hooks/tenants/globex', globex)).status).toBe(204);
+    expect((await post('/hooks/tenants/globex', globex)).status).toBe(200);
+    expect(receiver.handled.map((h) => h.route)).toEqual(['tenant:acme', 'tenant:globex']);
+  });
+
+  it('refuses a replay at the very edge of the window, and a retry signed anew after it runs again', async () => {
+    // Signed 299.9 s ago, as near the edge as a test can be: its mark lasts past the window.
+    const edge = signWebhook(SECRET_A, BODY, { timestamp: now() - 299 });
+    expect((await post('/hooks/single', edge)).status).toBe(204);
+    expect((await post('/hooks/single', edge)).status).toBe(200);
+    // A retry is signed anew: with dedupeTtl, it is still a repeat long after the window.
+    const id = `msg_${randomBytes(4).toString('hex')}`;
+    expect(
+      (
+        await post(
+          '/edges/remembering',
+          signWebhook(SECRET_A, BODY, { id, timestamp: now() - 299 }),
+        )
+      ).status,
+    ).toBe(204);
+    expect((await post('/edges/remembering', signWebhook(SECRET_A, BODY, { id }))).status).toBe(
+      200,
+    );
+    expect(handledOn('remembering')).toHaveLength(1);
+  });
+
+  it('answers a body that is not JSON with 415', async () => {
+    const body = 'username=rick';
+    const answer = await fetch(`${receiver.url}/hooks/single`, {
+      method: 'POST',
+      headers: { ...signWebhook(SECRET_A, body), 'content-type': 'text/plain' },
+      body,
+    });
+    expect(answer.status).toBe(415);
+    expect(handledOn('single')).toEqual([]);
+  });
 });
