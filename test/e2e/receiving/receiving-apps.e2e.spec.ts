@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisWebhookDedupeStore, signWebhook } from '../../../lib/index.js';
 import {
   SECRET_A,
+  postWebhook,
   startReceiverApp,
   SubscriptionCreatedWebhook,
   type ReceiverApp,
@@ -16,18 +17,8 @@ import { bootDeliveryApp, waitUntil } from '../../support/delivery-app.js';
 
 const BODY = JSON.stringify({ username: 'rick', monthly_fee: 9.99 });
 
-const post = async (url: string, headers: Record<string, string>, body = BODY) => {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body,
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : null,
-  };
-};
+const post = (url: string, headers: Record<string, string>, body = BODY) =>
+  postWebhook(url, headers, body);
 
 describe.each(['express', 'fastify'] as const)('receiving webhooks on %s', (adapter) => {
   const redis = new Redis(process.env.WEBHOOKS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', {
@@ -90,7 +81,7 @@ describe.each(['express', 'fastify'] as const)('receiving webhooks on %s', (adap
     const timestamp = Math.floor(Date.now() / 1000) - 100;
     const headers = signWebhook(SECRET_A, BODY, { timestamp });
     expect((await post(`${first.url}/hooks/redis`, headers)).status).toBe(204);
-    expect(await post(`${second.url}/hooks/redis`, headers)).toEqual({
+    expect(await post(`${second.url}/hooks/redis`, headers)).toMatchObject({
       status: 200,
       body: { duplicate: true, id: headers['webhook-id'] },
     });

@@ -4,6 +4,7 @@ import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { signWebhook } from '../../../lib/index.js';
 import {
+  postWebhook,
   SECRET_A,
   SECRET_B,
   startReceiverApp,
@@ -19,12 +20,6 @@ const EVENT = { username: 'rick', monthly_fee: 9.99 };
 const BODY = JSON.stringify(EVENT);
 const now = () => Math.floor(Date.now() / 1000);
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown> | null;
-  headers: Headers;
-}
-
 /** `v1,<base64>` of the Standard Webhooks signed content under `secret`. */
 function v1(secret: string, id: string, timestamp: number, body: string) {
   const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
@@ -33,23 +28,8 @@ function v1(secret: string, id: string, timestamp: number, body: string) {
 
 describe.each(['express', 'fastify'] as const)('@VerifyWebhook on %s', (adapter) => {
   let receiver: ReceiverApp;
-  const post = async (
-    path: string,
-    headers: Record<string, string>,
-    body: string = BODY,
-  ): Promise<Answer> => {
-    const response = await fetch(`${receiver.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body,
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      body: text ? (JSON.parse(text) as Record<string, unknown>) : null,
-      headers: response.headers,
-    };
-  };
+  const post = (path: string, headers: Record<string, string>, body: string = BODY) =>
+    postWebhook(`${receiver.url}${path}`, headers, body);
   const handledOn = (route: string) => receiver.handled.filter((h) => h.route === route);
 
   beforeAll(async () => {
