@@ -106,10 +106,8 @@ export class SecretSealer {
     return { secret: current ?? '', retired: opened, ...(unreadable && { unreadable }) };
   }
 
-  /** Whether a stored `value` is as `seal` would write it now (under the newest key, if any). */
+  /** Whether a stored `value` is sealed under the newest key (none is, without keys). */
   isCurrent(value: string): boolean {
-    return this.newest
-      ? value.startsWith(`${PREFIX}${this.newest.id}:`)
-      : !value.startsWith(PREFIX);
+    return this.newest !== undefined && value.startsWith(`${PREFIX}${this.newest.id}:`);
   }
 }
