@@ -70,3 +70,10 @@ export {
   type WebhookDedupeStore,
 } from './receiving/webhook-dedupe.js';
 export { signWebhook, type SignWebhookOptions } from './receiving/sign-webhook.js';
+export { WebhooksPortalModule } from './portal/webhooks-portal.module.js';
+export {
+  WebhookPortal,
+  type CreatePortalLinkOptions,
+  type WebhookPortalLink,
+} from './portal/webhook-portal.js';
+export type { WebhookPortalAuthorization, WebhooksPortalOptions } from './portal/portal.options.js';

@@ -28,3 +28,8 @@ export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
 
 /** Reflector key of `@VerifyWebhook()` on a controller or route: its checked options. */
 export const VERIFY_WEBHOOK_METADATA = 'webhooks:verify';
+
+/** Injection token of the `WebhooksPortalOptions` given to `WebhooksPortalModule`. */
+export const WEBHOOKS_PORTAL_OPTIONS = Symbol('WEBHOOKS_PORTAL_OPTIONS');
+/** Injection token of the portal options checked and completed with their defaults. */
+export const WEBHOOKS_PORTAL_RESOLVED_OPTIONS = Symbol('WEBHOOKS_PORTAL_RESOLVED_OPTIONS');

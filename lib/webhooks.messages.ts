@@ -816,3 +816,108 @@ export const webhookDedupeUnavailable = (route: string, reason: string) =>
 export const webhookDedupeCompleteFailed = (id: string, reason: string) =>
   `Webhook ${id} was handled, but marking it as done in the dedupe store failed (${reason}): ` +
   `a retry of it would run the handler again.`;
+
+// The tenant portal.
+
+export const portalOptionsNotAnObject = (value: unknown) =>
+  `WebhooksPortalModule options must be an object, e.g. WebhooksPortalModule.forRoot({ secret: ` +
+  `config.get('PORTAL_SECRET') }) (got ${showValue(value)}).`;
+
+export const unknownPortalOption = (name: string, known: readonly string[]) =>
+  `WebhooksPortalModule has no option '${name}'${didYouMean(name, known)} Known options: ${list(known)}.`;
+
+export const invalidPortalOption = (name: string, value: unknown, expected: string) =>
+  `WebhooksPortalModule option '${name}' must be ${expected} (got ${showValue(value)}).`;
+
+// Neither the secret nor a part of it is shown: only how long it was.
+export const portalSecretTooShort = (length: number, min: number) =>
+  `WebhooksPortalModule option 'secret' must be a string of at least ${min} characters (got ` +
+  `${length}): it signs the portal links. Make one with \`openssl rand -base64 48\` and read it ` +
+  `from the app's configuration.`;
+
+export const portalSecretNotAString = (value: unknown) =>
+  `WebhooksPortalModule option 'secret' must be a string of at least 32 characters (got ` +
+  `${showSecretValue(value)}): it signs the portal links.`;
+
+export const portalNeedsSecretOrAuthorize = () =>
+  `WebhooksPortalModule needs 'secret' (a string of at least 32 characters that signs the links ` +
+  `of WebhookPortal.createLink()), or 'authorize' (request) => tenant for a portal behind the ` +
+  `app's own login, or both.`;
+
+export const portalNeedsWebhooksModule = () =>
+  `WebhooksPortalModule needs WebhooksModule: import WebhooksModule.forRoot() (or forRootAsync) ` +
+  `in the application as well.`;
+
+export const portalLinksNeedSecret = () =>
+  `WebhookPortal.createLink(): this portal has no 'secret' to sign links with (it was set up ` +
+  `with 'authorize' only). Add WebhooksPortalModule.forRoot({ secret }) to issue links.`;
+
+export const portalWithoutHttpServer = () =>
+  `WebhooksPortalModule is imported into an application without an HTTP server: the portal is ` +
+  `not mounted.`;
+
+export const portalUnauthenticated = () =>
+  `No portal session: open the portal with a link from WebhookPortal.createLink(), and send its ` +
+  `token as "Authorization: Bearer <token>".`;
+
+export const portalTokenMalformed = () =>
+  `The portal token is not one WebhookPortal.createLink() makes: ask for a new link.`;
+
+export const portalTokenTampered = () =>
+  `The portal token's signature does not match: ask for a new link.`;
+
+export const portalTokenExpired = (expiresAt: Date) =>
+  `The portal link expired at ${expiresAt.toISOString()}: ask for a new link.`;
+
+export const portalTokenRevoked = () =>
+  `The portal link was revoked (WebhookPortal.revokeLinks()): ask for a new link.`;
+
+export const portalNotAuthorized = () =>
+  `Not signed in to the portal: the application's authorize() gave no tenant for this request.`;
+
+export const portalReadOnly = () =>
+  `This portal link is read-only: it can look, not change. Ask for a link without readOnly.`;
+
+export const portalRevealReadOnly = () =>
+  `This portal link is read-only: it cannot reveal endpoint secrets. Ask for a link without ` +
+  `readOnly.`;
+
+export const portalNotFound = (kind: string, id: string) =>
+  `No ${kind} ${showValue(id)} in this portal.`;
+
+export const portalBodyNotAnObject = (value: unknown) =>
+  `The request body must be a JSON object (got ${showValue(value)}).`;
+
+export const portalUnknownField = (name: string, known: readonly string[]) =>
+  `The request body has no field '${name}'${didYouMean(name, known)} It takes ${list(known)}.`;
+
+export const portalFieldInvalid = (name: string, expected: string, value: unknown) =>
+  `'${name}' must be ${expected} (got ${showValue(value)}).`;
+
+export const portalEndpointDisabled = (id: string) =>
+  `Endpoint '${id}' is disabled: enable it before sending it a test event.`;
+
+export const portalDeliveryPending = (id: string) =>
+  `Delivery '${id}' is still pending: it is attempted on its own schedule; redeliver it once it ` +
+  `has failed or been delivered.`;
+
+export const portalSecretUnreadable = (id: string) =>
+  `The secret of endpoint '${id}' cannot be read by the server: rotate it to make a new one.`;
+
+export const portalServerError = () =>
+  `The portal could not answer: the server logged why. Try again later.`;
+
+export const portalUnavailable = () =>
+  `The portal is unavailable for a moment (the server is shutting down or its database is ` +
+  `unreachable). Try again later.`;
+
+export const portalRequestFailed = (method: string, path: string, reason: string) =>
+  `Portal ${method} ${path} failed: ${reason}`;
+
+export const portalWriteHeaderMissing = (header: string) =>
+  `A write to the portal behind the app's login must send the header '${header}: 1' (the ` +
+  `portal's page does): it keeps other sites from writing with the user's cookies.`;
+
+export const portalAuthorizeInvalid = (given: unknown) =>
+  `WebhooksPortalModule option 'authorize' must return a tenant (a non-empty string), ` +
+  `{ tenant, readOnly? } or null (got ${showValue(given)}).`;

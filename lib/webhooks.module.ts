@@ -75,7 +75,8 @@ const providers: Provider[] = [
 /** Declares, documents and delivers outgoing webhooks. Global; `forRoot()` needs no options. */
 @Module({
   providers,
-  exports: [WebhookEmitter, WebhookEndpoints, WebhookDeliveries],
+  // The runtime is exported for WebhooksPortalModule, which is built on its parts.
+  exports: [WebhookEmitter, WebhookEndpoints, WebhookDeliveries, WebhooksRuntime],
 })
 export class WebhooksModule extends ConfigurableWebhooksModule {
   /** The options are checked completely at bootstrap (see `resolveOptions`). */

@@ -13,6 +13,7 @@ import { WebhookDispatcher } from './delivery/webhook-dispatcher.js';
 import { WebhookEmitter } from './delivery/webhook-emitter.js';
 import { WebhookLifecycle } from './delivery/webhook-lifecycle.js';
 import { WebhookPayloadSerializer } from './delivery/webhook-payload.js';
+import { WebhookTestSender } from './delivery/webhook-test-sender.js';
 import type { AddressPolicy } from './endpoints/address-policy.js';
 import { UrlPolicy } from './endpoints/url-policy.js';
 import { WebhookEndpoints } from './endpoints/webhook-endpoints.js';
@@ -46,6 +47,7 @@ export class WebhooksRuntime
   readonly emitter: WebhookEmitter;
   readonly endpoints: WebhookEndpoints;
   readonly deliveries: WebhookDeliveries;
+  readonly tests: WebhookTestSender;
   private readonly worker: boolean;
 
   constructor(
@@ -86,6 +88,7 @@ export class WebhooksRuntime
       this.lifecycle,
     );
     this.deliveries = new WebhookDeliveries(this.store, this.queue, this.lifecycle, options.worker);
+    this.tests = new WebhookTestSender(this.store, this.queue, options.worker);
     this.worker = options.worker;
   }
 
@@ -107,6 +110,7 @@ export class WebhooksRuntime
     // sent by surprise after a restart).
     this.emitter.close();
     this.deliveries.close();
+    this.tests.close();
     await this.dispatcher.stop();
   }
 

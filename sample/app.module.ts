@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { WebhooksModule } from '../lib/index.js';
-import { DashboardController } from './dashboard.controller.js';
+import { WebhooksModule, WebhooksPortalModule } from '../lib/index.js';
 import { NewSubscriptionWebhook } from './new-subscription.webhook.js';
+import { PortalLinkController } from './portal-link.controller.js';
 import { SubscriptionsController } from './subscriptions.controller.js';
 import { UsersController } from './users.controller.js';
 
@@ -23,8 +23,14 @@ import { UsersController } from './users.controller.js';
         },
       }),
     }),
+    // The tenant portal at /webhooks/portal, where each customer manages its own endpoints and
+    // reads and replays its deliveries. A real app reads the secret from its configuration; the
+    // sample falls back to a fixed one so that `npm start` needs nothing.
+    WebhooksPortalModule.forRoot({
+      secret: process.env.PORTAL_SECRET ?? 'sample-only-portal-secret-never-use-in-production',
+    }),
   ],
-  controllers: [UsersController, SubscriptionsController, DashboardController],
+  controllers: [UsersController, SubscriptionsController, PortalLinkController],
   providers: [NewSubscriptionWebhook],
 })
 export class AppModule {}

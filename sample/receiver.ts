@@ -1,5 +1,5 @@
-// A customer's receiver for the sample, as a NestJS app of its own: it registers itself with
-// the sample app's dashboard, then takes each `new-subscription` webhook through
+// A customer's receiver for the sample, as a NestJS app of its own: it registers itself through
+// the sample app's tenant portal (as the tenant `demo`, with the demo link route), then takes each `new-subscription` webhook through
 // @VerifyWebhook (signature over the raw body, timestamp, repeats) and the sample's own
 // `Subscription` DTO.
 import 'reflect-metadata';
@@ -22,7 +22,7 @@ const port = Number(process.env.RECEIVER_PORT ?? 9000);
 const app = process.env.APP_URL ?? 'http://127.0.0.1:8000';
 const url = `http://127.0.0.1:${port}/webhooks`;
 
-/** The endpoint's secret, as the dashboard answered it when the receiver registered. */
+/** The endpoint's secret, as the portal answered it when the receiver registered. */
 let secret: string | undefined;
 
 @Controller('webhooks')
@@ -49,19 +49,31 @@ class PrintRefusals extends BaseExceptionFilter {
 class ReceiverModule {}
 
 async function register(): Promise<string> {
-  const response = await fetch(`${app}/dashboard/endpoints`, {
+  // What a customer does in the portal's page, through its API: the link's token is the
+  // fragment of its URL.
+  const link = await call(`${app}/portal-link?tenant=demo`, {});
+  const token = new URL(link.url as string).hash.replace('#token=', '');
+  const endpoint = await call(`${app}/webhooks/portal/api/endpoints`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    },
     body: JSON.stringify({ url, events: ['new-subscription'], description: 'sample receiver' }),
   });
+  console.log(`Registered endpoint ${String(endpoint.id)} for ${url} (tenant demo)`);
+  console.log(`The portal: ${String(link.url)}`);
+  return endpoint.secret as string;
+}
+
+async function call(target: string, init: RequestInit): Promise<Record<string, unknown>> {
+  const response = await fetch(target, init);
   if (!response.ok) {
     throw new Error(
       `Registering ${url} at ${app} failed: ${response.status} ${await response.text()}`,
     );
   }
-  const endpoint = (await response.json()) as { id: string; secret: string };
-  console.log(`Registered endpoint ${endpoint.id} for ${url}`);
-  return endpoint.secret;
+  return (await response.json()) as Record<string, unknown>;
 }
 
 async function main() {

@@ -1,6 +1,6 @@
 import { Body, Controller, Post } from '@nestjs/common';
-import { ApiProperty } from '@nestjs/swagger';
-import { IsNumber, IsString, Min } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsNumber, IsOptional, IsString, Min } from 'class-validator';
 import { WebhookEmitter, type EmitResult } from '../lib/index.js';
 import { NewSubscriptionWebhook } from './new-subscription.webhook.js';
 import { Subscription } from './subscription.dto.js';
@@ -14,6 +14,14 @@ export class CreateSubscription {
   @IsNumber()
   @Min(0)
   monthly_fee: number;
+
+  @ApiPropertyOptional({
+    description: "The customer (tenant) whose endpoints hear of it, in the portal's terms",
+    default: 'demo',
+  })
+  @IsOptional()
+  @IsString()
+  tenant?: string;
 }
 
 export class SubscriptionCreated {
@@ -31,14 +39,17 @@ export class SubscriptionCreated {
 export class SubscriptionsController {
   constructor(private readonly webhooks: WebhookEmitter) {}
 
-  /** Creates a subscription and tells every registered endpoint about it. */
+  /** Creates a subscription and tells the endpoints its tenant registered about it. */
   @Post()
   async create(@Body() input: CreateSubscription): Promise<SubscriptionCreated> {
+    const { tenant = 'demo', ...fields } = input;
     const subscription = Object.assign(new Subscription(), {
-      ...input,
+      ...fields,
       start_date: new Date(),
     });
-    const sent: EmitResult = await this.webhooks.emit(NewSubscriptionWebhook, subscription);
+    const sent: EmitResult = await this.webhooks.emit(NewSubscriptionWebhook, subscription, {
+      tenant,
+    });
     return { subscription, webhookId: sent.id, endpoints: sent.endpoints };
   }
 }

@@ -11,6 +11,8 @@ export interface WebhookMessage {
   body: string;
   idempotencyKey: string | null;
   createdAt: Date;
+  /** Set on a test event sent to one endpoint from the tenant portal; absent otherwise. */
+  test?: true;
 }
 
 /** `pending` while attempts remain, then `delivered` or `failed`. */

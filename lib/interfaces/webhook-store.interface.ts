@@ -56,6 +56,11 @@ export interface WebhookEmitRequest {
    * rollback), whatever `notify` says. A store without transactions refuses it, storing nothing.
    */
   transaction?: WebhookTransactionRunner;
+  /**
+   * Fans out to this one endpoint only, subscribed to the event or not, if it is enabled and of
+   * the message's tenant: a test event (the message says `test: true`). No idempotency key.
+   */
+  endpointId?: string;
 }
 
 /**
@@ -309,6 +314,15 @@ export interface WebhookStore {
    * batches, for its `retention`; callable for tests and manual clean-ups.
    */
   prune(before: Date, limit: number): Promise<number>;
+
+  /**
+   * The tenant's portal link generation: a link carries the one it was issued under, and is
+   * refused once the tenant's has moved on. Before the first `revokePortalLinks`, a value of the
+   * store's choosing (a store that forgets revocations on restart starts from a new one).
+   */
+  portalLinkGeneration(tenant: string): Promise<number>;
+  /** Moves the tenant's portal link generation on, in one step; resolves to the new one. */
+  revokePortalLinks(tenant: string): Promise<number>;
 
   /** Releases what the store holds (timers, connections) as the application shuts down, last. */
   close(): Promise<void>;

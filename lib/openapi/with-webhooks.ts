@@ -21,7 +21,11 @@ const OPERATION_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'p
  * `3.1.0`, and the whole document made valid OpenAPI 3.1. The input is not modified.
  */
 export function withWebhooks(app: INestApplicationContext, document: OpenAPIObject): OpenAPIObject {
-  const catalog = findCatalog(app);
+  return documentWebhooks(findCatalog(app), document);
+}
+
+/** `withWebhooks` with the catalog at hand (the portal documents its event catalog with it). */
+export function documentWebhooks(catalog: WebhookCatalog, document: OpenAPIObject): OpenAPIObject {
   const result = cloneDocument(document);
   const schemas: Record<string, SchemaObject> = {
     ...(result.components?.schemas as Record<string, SchemaObject> | undefined),

@@ -147,6 +147,14 @@ export class MemoryWebhookStore implements WebhookStore {
   readonly shared = false;
 
   private readonly endpoints = new Map<string, StoredWebhookEndpoint>();
+  /** Portal link generations by tenant, once revoked (see `revokePortalLinks`). */
+  private readonly linkGenerations = new Map<string, number>();
+  /**
+   * The generation of every tenant until its first revocation: the time the store was made, so
+   * that a link revoked before a restart, which forgot the revocation, is not valid again (no
+   * link of an earlier process is).
+   */
+  private readonly firstLinkGeneration = Date.now();
   /** About in id order: ids are made before the emit that stores them, and emits overlap. */
   private readonly messages = new Map<string, MessageEntry>();
   /**
@@ -262,6 +270,7 @@ export class MemoryWebhookStore implements WebhookStore {
     message,
     idempotentSince,
     transaction,
+    endpointId,
   }: WebhookEmitRequest): Promise<EmittedMessage> {
     if (transaction) {
       throw new WebhookArgumentError(
@@ -291,16 +300,13 @@ export class MemoryWebhookStore implements WebhookStore {
       }
     }
 
-    const subscribed: StoredWebhookEndpoint[] = [];
-    for (const endpoint of this.endpoints.values()) {
-      if (
-        !endpoint.disabled &&
-        endpoint.tenant === message.tenant &&
-        endpoint.events.includes(message.event)
-      ) {
-        subscribed.push(endpoint);
-      }
-    }
+    const subscribed =
+      endpointId === undefined
+        ? this.subscribed(message)
+        : [this.endpoints.get(endpointId)].filter(
+            (endpoint): endpoint is StoredWebhookEndpoint =>
+              endpoint !== undefined && !endpoint.disabled && endpoint.tenant === message.tenant,
+          );
     const bytes =
       MEMORY_COSTS.message +
       message.body.length +
@@ -350,6 +356,21 @@ export class MemoryWebhookStore implements WebhookStore {
     if (entry.pending === 0) this.finish(entry);
     if (!this.closed) this.pruneTimer ??= this.startPruning();
     return { inserted: true, deliveries: emitted };
+  }
+
+  /** The enabled endpoints of the message's tenant subscribed to its event. */
+  private subscribed(message: WebhookMessage): StoredWebhookEndpoint[] {
+    const subscribed: StoredWebhookEndpoint[] = [];
+    for (const endpoint of this.endpoints.values()) {
+      if (
+        !endpoint.disabled &&
+        endpoint.tenant === message.tenant &&
+        endpoint.events.includes(message.event)
+      ) {
+        subscribed.push(endpoint);
+      }
+    }
+    return subscribed;
   }
 
   async getMessage(id: string): Promise<WebhookMessage | undefined> {
@@ -534,6 +555,19 @@ export class MemoryWebhookStore implements WebhookStore {
       keys++;
     }
     return deleted;
+  }
+
+  // The portal's links.
+
+  async portalLinkGeneration(tenant: string): Promise<number> {
+    return this.linkGenerations.get(tenant) ?? this.firstLinkGeneration;
+  }
+
+  async revokePortalLinks(tenant: string): Promise<number> {
+    // No await between the read and the write: one step.
+    const generation = (this.linkGenerations.get(tenant) ?? this.firstLinkGeneration) + 1;
+    this.linkGenerations.set(tenant, generation);
+    return generation;
   }
 
   private lease(delivery: DeliveryEntry, lease: WebhookLease): ClaimedDelivery {

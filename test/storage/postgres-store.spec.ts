@@ -173,6 +173,7 @@ describe('migrations at open()', () => {
       'endpoints',
       'idempotency_keys',
       'messages',
+      'portal_tenants',
       'schema_migrations',
     ]);
     const applied = await db.admin(
@@ -181,6 +182,7 @@ describe('migrations at open()', () => {
     expect(applied).toEqual([
       { version: 1, name: 'initial' },
       { version: 2, name: 'lighter_delivery_updates' },
+      { version: 3, name: 'portal' },
     ]);
     const collations = await db.admin<{ table: string; collation: string }>(
       `SELECT c.relname AS table, co.collname AS collation
@@ -190,6 +192,13 @@ describe('migrations at open()', () => {
       [schema],
     );
     expect(collations.map(({ collation }) => collation)).toEqual(['C', 'C', 'C']);
+    const portalKey = await db.admin<{ collation: string }>(
+      `SELECT co.collname AS collation FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_collation co ON co.oid = a.attcollation
+       WHERE n.nspname = $1 AND c.relname = 'portal_tenants' AND a.attname = 'tenant'`,
+      [schema],
+    );
+    expect(portalKey).toEqual([{ collation: 'C' }]);
     const due = await db.admin<{ definition: string }>(
       `SELECT indexdef AS definition FROM pg_indexes
        WHERE schemaname = $1 AND indexname = 'deliveries_due_idx'`,
@@ -224,14 +233,15 @@ describe('migrations at open()', () => {
     );
     await expect(
       PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false }),
-    ).rejects.toThrow('missing migration(s): 2 (lighter_delivery_updates)');
+    ).rejects.toThrow('missing migration(s): 2 (lighter_delivery_updates), 3 (portal)');
 
     const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
     const pending = await emitTo(store, ep);
     const { deliveryId } = await emitTo(store, ep);
     await deliver(store, deliveryId);
 
-    expect(await count(`${schema}.schema_migrations`)).toBe(2);
+    expect(await count(`${schema}.schema_migrations`)).toBe(webhookMigrations().length);
+    expect((await store.getMessage(pending.message.id))?.test).toBeUndefined();
     const ids = async (status: 'pending' | 'delivered' | 'failed') =>
       (await store.listDeliveries({ status })).items.map(({ id }) => id);
     expect(await ids('pending')).toEqual([pending.deliveryId]);

@@ -751,6 +751,40 @@ export function describeStoreContract(
         expect(insertedDeliveries(result).map((d) => d.endpointId)).toEqual([ep.id]);
       });
 
+      describe('a test event (endpointId)', () => {
+        it('goes to that one endpoint, subscribed or not, and the message is marked test', async () => {
+          const store = await open();
+          const target = await addEndpoint(store, { tenant: 't', events: ['other'] });
+          await addEndpoint(store, { tenant: 't', events: ['order.created'] });
+          const test = message({ tenant: 't', event: 'order.created', test: true });
+
+          const result = await store.emit(emitRequest(test, { endpointId: target.id }));
+
+          const deliveries = insertedDeliveries(result);
+          expect(deliveries.map((d) => d.endpointId)).toEqual([target.id]);
+          expect(await store.getMessage(test.id)).toEqual(test);
+          expect((await store.getMessage(test.id))?.test).toBe(true);
+          expect(await store.getDelivery(deliveries[0].id)).toMatchObject({
+            status: 'pending',
+            endpointId: target.id,
+            event: 'order.created',
+          });
+          const plain = await emit(store, { tenant: 't', event: 'order.created' });
+          expect((await store.getMessage(plain.message.id))?.test).toBeUndefined();
+        });
+
+        it("makes no delivery to a disabled endpoint, another tenant's, or an unknown one", async () => {
+          const store = await open();
+          const disabled = await addEndpoint(store, { tenant: 't', disabled: true });
+          const other = await addEndpoint(store, { tenant: 'u' });
+          for (const endpointId of [disabled.id, other.id, createId('ep')]) {
+            const test = message({ tenant: 't', event: disabled.events[0], test: true });
+            const result = await store.emit(emitRequest(test, { endpointId }));
+            expect(insertedDeliveries(result)).toEqual([]);
+          }
+        });
+      });
+
       describe('idempotency', () => {
         it('returns the message already stored with the same key and tenant, storing nothing', async () => {
           const store = await open();
@@ -830,6 +864,33 @@ export function describeStoreContract(
           expect(ids((await store.listMessages()).items)).toEqual([inserted[0].id]);
           expect((await store.listDeliveries()).items).toHaveLength(1);
         });
+      });
+    });
+
+    describe('portal link generations', () => {
+      it('move on by one per revocation, per tenant', async () => {
+        const store = await open();
+        const start = await store.portalLinkGeneration('acme');
+        expect(Number.isSafeInteger(start)).toBe(true);
+        const others = await store.portalLinkGeneration('globex');
+
+        expect(await store.revokePortalLinks('acme')).toBe(start + 1);
+        expect(await store.revokePortalLinks('acme')).toBe(start + 2);
+
+        expect(await store.portalLinkGeneration('acme')).toBe(start + 2);
+        expect(await store.portalLinkGeneration('globex')).toBe(others);
+        expect(await store.portalLinkGeneration('')).toBe(others);
+      });
+
+      it('of 10 concurrent revocations, each gets a generation of its own', async () => {
+        const store = await open();
+        const generations = await Promise.all(
+          Array.from({ length: 10 }, () => store.revokePortalLinks('acme')),
+        );
+        const start = (await store.portalLinkGeneration('acme')) - 10;
+        expect([...generations].sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 10 }, (_, i) => start + i + 1),
+        );
       });
     });
 

@@ -143,6 +143,20 @@ CREATE INDEX deliveries_unfinished_idx ON ${s}.deliveries (status, id)
 DROP INDEX ${s}.deliveries_status_idx;
 `,
   },
+  {
+    name: 'portal',
+    // Test events sent from the tenant portal are marked in the log. A link to the portal
+    // carries its tenant's generation; a revocation moves the generation on. Adding a column
+    // with a constant default rewrites no rows.
+    sql: (s) => `
+ALTER TABLE ${s}.messages ADD COLUMN test boolean NOT NULL DEFAULT false;
+
+CREATE TABLE ${s}.portal_tenants (
+  tenant text COLLATE "C" PRIMARY KEY,
+  link_generation integer NOT NULL
+);
+`,
+  },
 ];
 
 /**

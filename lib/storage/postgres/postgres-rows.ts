@@ -79,6 +79,7 @@ export const toMessage = (row: Row): WebhookMessage => ({
   body: row.body as string,
   idempotencyKey: row.idempotency_key as string | null,
   createdAt: row.created_at as Date,
+  ...(row.test === true && { test: true }),
 });
 
 export const toDelivery = (row: Row): WebhookDelivery => ({

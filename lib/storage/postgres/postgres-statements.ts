@@ -12,7 +12,7 @@ export const ENDPOINT_COLUMNS =
   'id, url, events, secret, retired_secrets, tenant, description, disabled, disabled_reason, ' +
   'failing_since, created_at, updated_at';
 
-export const MESSAGE_COLUMNS = 'id, event, method, tenant, body, idempotency_key, created_at';
+export const MESSAGE_COLUMNS = 'id, event, method, tenant, body, idempotency_key, created_at, test';
 
 export const ATTEMPT_COLUMNS =
   'a.delivery_id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error, ' +
@@ -144,6 +144,42 @@ export function storeStatements(schema: string) {
     emitTenant: named('emit_t', emit(false, false)),
     emitNullKeyed: named('emit_nk', emit(true, true)),
     emitTenantKeyed: named('emit_tk', emit(false, true)),
+
+    // A test event: the message, marked, and one delivery to the endpoint $8 if it is enabled
+    // and of the message's tenant (subscribed or not). Parameters as `emit`'s.
+    emitTest: named(
+      'emit_test',
+      `WITH target AS (
+        SELECT id FROM ${s}.endpoints
+        WHERE id = $8::text AND NOT disabled AND tenant IS NOT DISTINCT FROM $4::text
+      ),
+      msg AS (
+        INSERT INTO ${s}.messages (id, event, method, tenant, body, idempotency_key, created_at, test)
+        VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, NULL, $6::timestamptz, true)
+        RETURNING id
+      ),
+      dlv AS (
+        INSERT INTO ${s}.deliveries
+          (id, message_id, endpoint_id, tenant, event, status, next_attempt_at, created_at, updated_at)
+        SELECT $7::text || lpad('1', 6, '0'), msg.id, target.id, $4::text, $2::text,
+               'pending', $6::timestamptz, $6::timestamptz, $6::timestamptz
+        FROM msg, target
+        RETURNING id, endpoint_id
+      )
+      SELECT id, endpoint_id FROM dlv`,
+    ),
+
+    // $1 tenant.
+    portalLinkGeneration: named(
+      'portal_generation',
+      `SELECT link_generation FROM ${s}.portal_tenants WHERE tenant = $1::text`,
+    ),
+    revokePortalLinks: named(
+      'portal_revoke',
+      `INSERT INTO ${s}.portal_tenants AS t (tenant, link_generation) VALUES ($1::text, 1)
+       ON CONFLICT (tenant) DO UPDATE SET link_generation = t.link_generation + 1
+       RETURNING link_generation`,
+    ),
 
     // $1 id, $2 owner, $3 now, $4 until.
     claim: named(

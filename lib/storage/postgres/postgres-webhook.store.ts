@@ -377,6 +377,7 @@ export class PostgresWebhookStore implements WebhookStore {
     idempotentSince,
     notify,
     transaction,
+    endpointId,
   }: WebhookEmitRequest): Promise<EmittedMessage> {
     const tenantIsNull = message.tenant === null;
     const values: unknown[] = [
@@ -404,6 +405,9 @@ export class PostgresWebhookStore implements WebhookStore {
       }
       return { inserted: true, deliveries };
     };
+    if (endpointId !== undefined) {
+      return inserted(await write(this.sql.emitTest, [...values, endpointId]));
+    }
     if (message.idempotencyKey === null) {
       const statement = tenantIsNull ? this.sql.emitNull : this.sql.emitTenant;
       return inserted(await write(statement, values));
@@ -567,6 +571,26 @@ export class PostgresWebhookStore implements WebhookStore {
       matched: rows[0].matched as number,
       redelivered,
     };
+  }
+
+  // The portal's links.
+
+  async portalLinkGeneration(tenant: string): Promise<number> {
+    const rows = await this.run(
+      `read the portal link generation of tenant '${tenant}'`,
+      this.sql.portalLinkGeneration,
+      [tenant],
+    );
+    return rows.length === 0 ? 0 : (rows[0].link_generation as number);
+  }
+
+  async revokePortalLinks(tenant: string): Promise<number> {
+    const rows = await this.run(
+      `revoke the portal links of tenant '${tenant}'`,
+      this.sql.revokePortalLinks,
+      [tenant],
+    );
+    return rows[0].link_generation as number;
   }
 
   // Retention.

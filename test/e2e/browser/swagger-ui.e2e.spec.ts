@@ -1,11 +1,8 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../support/chromium.js';
 import { startSampleServer, type SampleServer } from '../../support/sample-server.js';
 
-// Debian's chromium, never a browser downloaded by a test tool (the machine has no route
-// to those downloads, and CI installs this one with apt).
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/swagger-ui.png';
 // Generous: a 2-core machine boots Nest, starts Chromium and renders Swagger UI in here.
 const TIMEOUT = 60_000;
@@ -17,29 +14,8 @@ describe('Swagger UI of the sample app (headless Chromium)', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is not installed at ${CHROMIUM}. The browser test needs Debian's chromium: ` +
-          'run `apt-get install chromium` (as root; `.ci/run` does it), then run the tests again.',
-      );
-    }
     server = await startSampleServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // The machine's network is closed: without the background-networking flags Chromium
-      // keeps trying (and failing) to reach Google's hosts.
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      timeout: TIMEOUT,
-    });
+    browser = await launchChromium(TIMEOUT);
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     page.setDefaultTimeout(TIMEOUT);
     page.on('pageerror', (error) => pageErrors.push(error.message));

@@ -58,6 +58,7 @@ interface ConsumerOutput {
   webhook: { post: { parameters: { name: string }[] } & Record<string, unknown> };
   schema: unknown;
   noRoute: number;
+  portal: { page: number; script: number; session: Record<string, unknown> };
   emitted: { id: string; event: string; endpoints: number };
   endpointSecretPrefix: string;
   received: {
@@ -140,8 +141,15 @@ describe('npm pack', () => {
     for (const dir of ['lib/', 'test/', 'sample/', 'bench/', 'src/', 'node_modules/']) {
       expect(paths.filter((path) => path.startsWith(dir))).toEqual([]);
     }
-    // Every module ships its declarations, and no test or sample code hides inside dist/.
-    const modules = paths.filter((path) => path.endsWith('.js'));
+    // Every module ships its declarations (the portal page's script is an asset it serves, not a
+    // module), and no test or sample code hides inside dist/.
+    const assets = ['index.html', 'portal.js', 'portal.css', 'favicon.svg'];
+    expect(paths).toEqual(
+      expect.arrayContaining(assets.map((name) => `dist/portal/assets/${name}`)),
+    );
+    const modules = paths.filter(
+      (path) => path.endsWith('.js') && !path.startsWith('dist/portal/assets/'),
+    );
     expect(modules.length).toBeGreaterThan(1);
     for (const module of modules) {
       expect(paths).toContain(module.replace(/\.js$/, '.d.ts'));
@@ -196,6 +204,9 @@ describe('npm pack', () => {
       required: ['orderId', 'quantity'],
     });
     expect(output.noRoute).toBe(404);
+    expect(output.portal.page).toBe(200);
+    expect(output.portal.script).toBeGreaterThan(1000);
+    expect(output.portal.session).toMatchObject({ tenant: 'consumer', readOnly: false });
 
     // Delivered: signed (verified with `standardwebhooks`), only the declared properties.
     expect(output.emitted).toMatchObject({ event: 'order-shipped', endpoints: 1 });

@@ -24,11 +24,16 @@ async function call<T = unknown>(
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<HttpAnswer<T>> {
   const init: RequestInit =
     body === undefined
-      ? { method }
-      : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+      ? { method, headers }
+      : {
+          method,
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        };
   const response = await fetch(`${baseUrl}${path}`, init);
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
@@ -61,7 +66,6 @@ interface RegisteredEndpoint {
   url: string;
   events: string[];
   secret: string;
-  tenant: string | null;
   disabled: boolean;
   createdAt: string;
 }
@@ -73,6 +77,7 @@ interface CreatedSubscription {
 }
 
 interface DeliveryLogEntry {
+  id: string;
   messageId: string;
   endpointId: string;
   event: string;
@@ -81,11 +86,18 @@ interface DeliveryLogEntry {
   attemptLog: { attempt: number; statusCode: number | null; outcome: string }[];
 }
 
-describe('sample app: register, subscribe, receive, inspect, replay', () => {
+describe('sample app: register in the portal, subscribe, receive, inspect, replay', () => {
   let server: SampleServer;
   let receiver: Receiver;
   let endpoint: RegisteredEndpoint;
   let created: CreatedSubscription;
+  let token: string;
+
+  /** A call to the portal's API as the tenant `demo`, with the token of its demo link. */
+  const portal = <T = unknown>(method: 'GET' | 'POST', route: string, body?: unknown) =>
+    call<T>(server.baseUrl, method, `/webhooks/portal/api/${route}`, body, {
+      authorization: `Bearer ${token}`,
+    });
 
   beforeAll(async () => {
     receiver = await startReceiver();
@@ -97,9 +109,26 @@ describe('sample app: register, subscribe, receive, inspect, replay', () => {
     await receiver?.close();
   });
 
-  it('registers a receiver through POST /dashboard/endpoints and answers its secret once', async () => {
-    const answer = await call<RegisteredEndpoint>(server.baseUrl, 'POST', '/dashboard/endpoints', {
+  it('GET /portal-link?tenant=demo (demo only) answers a link to the portal page', async () => {
+    const answer = await call<{ url: string; expiresAt: string }>(
+      server.baseUrl,
+      'GET',
+      '/portal-link?tenant=demo',
+    );
+    expect(answer.status).toBe(200);
+    const url = new URL(answer.body.url);
+    expect(`${url.origin}${url.pathname}`).toBe(`${server.baseUrl}/webhooks/portal`);
+    token = url.hash.replace('#token=', '');
+    const page = await fetch(`${url.origin}${url.pathname}`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/webhooks/portal/assets/portal.js');
+    expect((await call(server.baseUrl, 'GET', '/portal-link')).status).toBe(400);
+  });
+
+  it('registers a receiver through the portal and answers its secret once', async () => {
+    const answer = await portal<RegisteredEndpoint>('POST', 'endpoints', {
       url: `${receiver.url}/webhooks`,
+      events: ['new-subscription'],
       description: 'test receiver',
     });
     expect(answer.status).toBe(201);
@@ -107,23 +136,28 @@ describe('sample app: register, subscribe, receive, inspect, replay', () => {
     expect(endpoint).toMatchObject({
       url: `${receiver.url}/webhooks`,
       events: ['new-subscription'],
-      tenant: null,
       disabled: false,
     });
     expect(endpoint.secret).toMatch(/^whsec_[A-Za-z0-9+/]+={0,2}$/);
   });
 
-  it('lists the endpoint on GET /dashboard/endpoints without its secret', async () => {
-    const answer = await call<Record<string, unknown>[]>(
+  it("lists the endpoint in the portal without its secret, and not in another tenant's", async () => {
+    const answer = await portal<{ items: Record<string, unknown>[] }>('GET', 'endpoints');
+    expect(answer.status).toBe(200);
+    expect(answer.body.items).toHaveLength(1);
+    expect(answer.body.items[0]).toMatchObject({ id: endpoint.id, url: endpoint.url });
+    expect(answer.body.items[0]).not.toHaveProperty('secret');
+    expect(JSON.stringify(answer.body)).not.toContain(endpoint.secret);
+    const other = await call<{ url: string }>(server.baseUrl, 'GET', '/portal-link?tenant=other');
+    const otherToken = new URL(other.body.url).hash.replace('#token=', '');
+    const listed = await call<{ items: unknown[] }>(
       server.baseUrl,
       'GET',
-      '/dashboard/endpoints',
+      '/webhooks/portal/api/endpoints',
+      undefined,
+      { authorization: `Bearer ${otherToken}` },
     );
-    expect(answer.status).toBe(200);
-    expect(answer.body).toHaveLength(1);
-    expect(answer.body[0]).toMatchObject({ id: endpoint.id, url: endpoint.url });
-    expect(answer.body[0]).not.toHaveProperty('secret');
-    expect(JSON.stringify(answer.body)).not.toContain(endpoint.secret);
+    expect(listed.body.items).toEqual([]);
   });
 
   it('POST /subscriptions sends the new subscription, signed, to the receiver', async () => {
@@ -164,14 +198,10 @@ describe('sample app: register, subscribe, receive, inspect, replay', () => {
     expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
   });
 
-  it('GET /dashboard/deliveries shows the message delivered after one attempt', async () => {
+  it("the portal's log shows the message delivered after one attempt", async () => {
     const delivery = await eventually(async () => {
-      const { body } = await call<DeliveryLogEntry[]>(
-        server.baseUrl,
-        'GET',
-        '/dashboard/deliveries',
-      );
-      const entry = body.find((item) => item.messageId === created.webhookId);
+      const { body } = await portal<{ items: DeliveryLogEntry[] }>('GET', 'deliveries');
+      const entry = body.items.find((item) => item.messageId === created.webhookId);
       return entry?.status === 'delivered' ? entry : undefined;
     }, 'the delivery to be logged as delivered');
     expect(delivery).toMatchObject({
@@ -188,23 +218,20 @@ describe('sample app: register, subscribe, receive, inspect, replay', () => {
   });
 
   it('refuses a private-network URL with 400 naming the URL, and keeps no endpoint for it', async () => {
-    const answer = await call<{ message: string }>(server.baseUrl, 'POST', '/dashboard/endpoints', {
+    const answer = await portal<{ message: string }>('POST', 'endpoints', {
       url: 'http://10.0.0.1/x',
+      events: ['new-subscription'],
     });
     expect(answer.status).toBe(400);
     expect(answer.body.message).toContain('http://10.0.0.1/x');
-    const listed = await call<{ url: string }[]>(server.baseUrl, 'GET', '/dashboard/endpoints');
-    expect(listed.body.map((item) => item.url)).toEqual([endpoint.url]);
+    const listed = await portal<{ items: { url: string }[] }>('GET', 'endpoints');
+    expect(listed.body.items.map((item) => item.url)).toEqual([endpoint.url]);
   });
 
-  it('answers 400 to GET /dashboard/deliveries with a status the log does not know', async () => {
-    const answer = await call<{ message: string }>(
-      server.baseUrl,
-      'GET',
-      '/dashboard/deliveries?status=done',
-    );
+  it("answers 400 to the portal's log with a status it does not know", async () => {
+    const answer = await portal<{ message: string }>('GET', 'deliveries?status=done');
     expect(answer.status).toBe(400);
-    expect(answer.body.message).toContain('filter.status must be one of');
+    expect(answer.body.message).toContain("'status' must be one of");
   });
 
   it('answers 400 to POST /subscriptions with bad input and emits nothing', async () => {
@@ -223,19 +250,22 @@ describe('sample app: register, subscribe, receive, inspect, replay', () => {
       expect(answer.status, JSON.stringify(input)).toBe(400);
       expect(Array.isArray(answer.body.message)).toBe(true);
     }
-    const { body } = await call<DeliveryLogEntry[]>(server.baseUrl, 'GET', '/dashboard/deliveries');
-    expect(body.map((item) => item.messageId)).toEqual([created.webhookId]);
+    const { body } = await portal<{ items: DeliveryLogEntry[] }>('GET', 'deliveries');
+    expect(body.items.map((item) => item.messageId)).toEqual([created.webhookId]);
   });
 
-  it('POST /dashboard/messages/:id/redeliver sends the same webhook-id again', async () => {
+  it('a replay from the portal sends the same webhook-id again', async () => {
     const before = receiver.requests.length;
-    const answer = await call<{ id: string; deliveries: number }>(
-      server.baseUrl,
-      'POST',
-      `/dashboard/messages/${created.webhookId}/redeliver`,
+    const { body: log } = await portal<{ items: DeliveryLogEntry[] }>(
+      'GET',
+      `deliveries?message=${created.webhookId}`,
     );
-    expect(answer.status).toBe(201);
-    expect(answer.body).toEqual({ id: created.webhookId, deliveries: 1 });
+    const answer = await portal<{ deliveries: number }>(
+      'POST',
+      `deliveries/${log.items[0].id}/redeliver`,
+    );
+    expect(answer.status).toBe(202);
+    expect(answer.body).toEqual({ deliveries: 1 });
 
     const requests = await receiver.waitFor(before + 1);
     const again = requests[before];
@@ -243,7 +273,7 @@ describe('sample app: register, subscribe, receive, inspect, replay', () => {
     expect(again.body).toBe(receiver.requests[0].body);
     expect(verify(endpoint.secret, again)).toEqual(created.subscription);
 
-    const unknown = await call(server.baseUrl, 'POST', '/dashboard/messages/msg_nope/redeliver');
+    const unknown = await portal('POST', 'deliveries/dlv_nope/redeliver');
     expect(unknown.status).toBe(404);
   });
 });

@@ -31,37 +31,50 @@ describe('the sample with DATABASE_URL', () => {
     await db.drop();
   });
 
+  let token = '';
+  const headers = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
   const post = async (path: string, body: unknown) => {
     const response = await fetch(`${server!.baseUrl}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: headers(),
       body: JSON.stringify(body),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
-  const get = async (path: string) =>
-    (await (await fetch(`${server!.baseUrl}${path}`)).json()) as Record<string, unknown>[];
+  /** The items of a listing of the portal's API. */
+  const list = async (route: string) =>
+    (
+      (await (
+        await fetch(`${server!.baseUrl}/webhooks/portal/api/${route}`, { headers: headers() })
+      ).json()) as { items: Record<string, unknown>[] }
+    ).items;
 
   it('stores endpoints and deliveries in PostgreSQL, and keeps them across a restart', async () => {
     server = await startSampleServer();
     expect(server.app.get(WebhooksRuntime).store).toBeInstanceOf(PostgresWebhookStore);
-    const registered = await post('/dashboard/endpoints', { url: `${receiver.url}/hook` });
+    const link = (await (await fetch(`${server.baseUrl}/portal-link?tenant=demo`)).json()) as {
+      url: string;
+    };
+    token = new URL(link.url).hash.replace('#token=', '');
+    const registered = await post('/webhooks/portal/api/endpoints', {
+      url: `${receiver.url}/hook`,
+      events: ['new-subscription'],
+    });
     expect(registered.status).toBe(201);
     const created = await post('/subscriptions', { username: 'rick', monthly_fee: 9.99 });
     expect(created.body).toMatchObject({ endpoints: 1 });
     await receiver.waitFor(1);
     expect(receiver.requests[0].headers['webhook-id']).toBe(created.body.webhookId);
     await waitUntil(
-      async () => (await get('/dashboard/deliveries'))[0]?.status === 'delivered',
+      async () => (await list('deliveries'))[0]?.status === 'delivered',
       'the delivery to be recorded',
     );
     await server.close();
 
+    // The link made before the restart still opens the portal: it is signed, not remembered.
     server = await startSampleServer();
-    expect((await get('/dashboard/endpoints')).map((endpoint) => endpoint.id)).toEqual([
-      registered.body.id,
-    ]);
-    const [delivery] = await get('/dashboard/deliveries');
+    expect((await list('endpoints')).map((endpoint) => endpoint.id)).toEqual([registered.body.id]);
+    const [delivery] = await list('deliveries');
     expect(delivery).toMatchObject({ messageId: created.body.webhookId, status: 'delivered' });
   });
 });
