@@ -227,8 +227,10 @@ export interface WebhookStore {
     expected?: { disabled?: boolean; failingSince?: null },
   ): Promise<StoredWebhookEndpoint | undefined>;
   /**
-   * Deletes the endpoint and, in the same step, fails its pending deliveries with `lastError`
-   * (their queued jobs will find them finished and send nothing).
+   * Deletes the endpoint, then fails its pending deliveries with `lastError` (their queued jobs
+   * will find them finished and send nothing), in bounded steps for a database: the first batch
+   * goes with the deletion, and every one is failed by the time the call resolves. One left
+   * pending meanwhile (or by a crash) is claimed without its endpoint, and fails then.
    */
   removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint>;
   /**

@@ -591,6 +591,32 @@ export function describeStoreContract(
           }
         });
 
+        it('fails every pending delivery of an endpoint that has more than a database batch of them', async () => {
+          const store = await open();
+          const removed = await addEndpoint(store);
+          const other = await addEndpoint(store);
+          // Above the PostgreSQL store's batch of 1,000, and not a multiple of it.
+          const pending: string[] = [];
+          for (let i = 0; i < 2_345; i++) {
+            const { deliveries } = await emit(store, { event: removed.events[0] });
+            for (const delivery of deliveries) {
+              if (delivery.endpointId === removed.id) pending.push(delivery.id);
+            }
+          }
+
+          const result = await store.removeEndpoint(removed.id, 'endpoint removed', at(SECOND));
+
+          expect(result.removed).toBe(true);
+          expect(sortedIds(result.failed)).toEqual([...pending].sort());
+          const left = await store.listDeliveries({ endpointId: removed.id, status: 'pending' });
+          expect(left.items).toEqual([]);
+          const others = await store.listDeliveries(
+            { endpointId: other.id, status: 'pending' },
+            { limit: 3_000 },
+          );
+          expect(others.items).toHaveLength(2_345);
+        });
+
         it('leaves its finished deliveries and the deliveries of other endpoints as they are', async () => {
           const store = await open();
           const removed = await addEndpoint(store);

@@ -280,20 +280,37 @@ export function storeStatements(schema: string) {
       FROM done LEFT JOIN ${s}.endpoints e ON e.id = done.endpoint_id`,
     ),
 
-    // $1 id, $2 last error, $3 now.
+    // $1 id, $2 last error, $3 now, $4 batch: the endpoint, and the first batch of its pending
+    // deliveries (the rest go by `failRemoved`, so that no statement locks all of them).
     removeEndpoint: named(
       'remove_endpoint',
       `WITH gone AS (
         DELETE FROM ${s}.endpoints WHERE id = $1::text RETURNING id
       ),
+      batch AS (
+        SELECT d.id FROM ${s}.deliveries d JOIN gone ON d.endpoint_id = gone.id
+        WHERE d.status = 'pending' ORDER BY d.id LIMIT $4::int FOR UPDATE OF d
+      ),
       failed AS (
         UPDATE ${s}.deliveries d SET status = 'failed', next_attempt_at = NULL,
           last_error = $2::text, updated_at = $3::timestamptz, lease_owner = NULL, lease_until = NULL
-        FROM gone WHERE d.endpoint_id = gone.id AND d.status = 'pending'
+        FROM batch WHERE d.id = batch.id
         RETURNING ${qualified('d', DELIVERY_COLUMNS)}
       )
       SELECT (SELECT count(*) FROM gone)::int AS removed, f.*
       FROM (SELECT 1) one LEFT JOIN failed f ON true ORDER BY f.id`,
+    ),
+    // $1 endpoint id, $2 last error, $3 now, $4 batch.
+    failRemoved: named(
+      'fail_removed',
+      `WITH batch AS (
+        SELECT id FROM ${s}.deliveries WHERE endpoint_id = $1::text AND status = 'pending'
+        ORDER BY id LIMIT $4::int FOR UPDATE
+      )
+      UPDATE ${s}.deliveries d SET status = 'failed', next_attempt_at = NULL,
+        last_error = $2::text, updated_at = $3::timestamptz, lease_owner = NULL, lease_until = NULL
+      FROM batch WHERE d.id = batch.id
+      RETURNING ${qualified('d', DELIVERY_COLUMNS)}`,
     ),
 
     // $1 message id, $2 endpoint id or null, $3 now.

@@ -110,6 +110,8 @@ const DEFAULT_PRUNE_INTERVAL = 60_000;
 const DEFAULT_PAGE_LIMIT = 100;
 /** Endpoints `reencryptSecrets` reads (and rewrites) per round trip. */
 const REENCRYPT_BATCH = 500;
+/** Pending deliveries of a removed endpoint failed per statement. */
+const REMOVE_BATCH = 1000;
 /** Messages (and expired keys) one retention batch deletes. */
 const PRUNE_BATCH = 1_000;
 /** How long a pool the store makes waits for a connection: a database that is down rejects. */
@@ -297,15 +299,19 @@ export class PostgresWebhookStore implements WebhookStore {
   }
 
   async removeEndpoint(id: string, lastError: string, now: Date): Promise<RemovedEndpoint> {
-    const rows = await this.run(`remove endpoint ${id}`, this.sql.removeEndpoint, [
-      id,
-      lastError,
-      now,
-    ]);
-    return {
-      removed: (rows[0].removed as number) > 0,
-      failed: rows.filter((row) => row.id !== null).map(toDelivery),
-    };
+    const operation = `remove endpoint ${id}`;
+    const values = [id, lastError, now, REMOVE_BATCH];
+    const rows = await this.run(operation, this.sql.removeEndpoint, values);
+    const removed = (rows[0].removed as number) > 0;
+    const failed = rows.filter((row) => row.id !== null).map(toDelivery);
+    // A short batch was the last: nothing can become pending for an endpoint that is gone, but
+    // a redelivery (whose claim fails it without the endpoint).
+    for (let batch = failed.length; removed && batch === REMOVE_BATCH;) {
+      const more = await this.run(operation, this.sql.failRemoved, values);
+      failed.push(...more.map(toDelivery));
+      batch = more.length;
+    }
+    return { removed, failed };
   }
 
   async reencryptSecrets(): Promise<{ reencrypted: number; unreadable: string[] }> {
