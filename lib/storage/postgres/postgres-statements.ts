@@ -300,11 +300,13 @@ export function storeStatements(schema: string) {
       SELECT (SELECT count(*) FROM gone)::int AS removed, f.*
       FROM (SELECT 1) one LEFT JOIN failed f ON true ORDER BY f.id`,
     ),
-    // $1 endpoint id, $2 last error, $3 now, $4 batch.
+    // $1 endpoint id, $2 last error, $3 now, $4 batch, $5 the last id of the batch before (the
+    // walk along the endpoint's index goes on from there, past the deliveries failed already).
     failRemoved: named(
       'fail_removed',
       `WITH batch AS (
-        SELECT id FROM ${s}.deliveries WHERE endpoint_id = $1::text AND status = 'pending'
+        SELECT id FROM ${s}.deliveries
+        WHERE endpoint_id = $1::text AND id > $5::text AND status = 'pending'
         ORDER BY id LIMIT $4::int FOR UPDATE
       )
       UPDATE ${s}.deliveries d SET status = 'failed', next_attempt_at = NULL,

@@ -306,10 +306,17 @@ export class PostgresWebhookStore implements WebhookStore {
     const failed = rows.filter((row) => row.id !== null).map(toDelivery);
     // A short batch was the last: nothing can become pending for an endpoint that is gone, but
     // a redelivery (whose claim fails it without the endpoint).
-    for (let batch = failed.length; removed && batch === REMOVE_BATCH;) {
-      const more = await this.run(operation, this.sql.failRemoved, values);
-      failed.push(...more.map(toDelivery));
-      batch = more.length;
+    // Each batch goes on from the largest id of the one before.
+    let after = failed.at(-1)?.id ?? '';
+    let batch = failed.length;
+    while (removed && batch === REMOVE_BATCH) {
+      const rows = await this.run(operation, this.sql.failRemoved, [...values, after]);
+      for (const row of rows) {
+        const delivery = toDelivery(row);
+        if (delivery.id > after) after = delivery.id;
+        failed.push(delivery);
+      }
+      batch = rows.length;
     }
     return { removed, failed };
   }
