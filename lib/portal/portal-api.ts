@@ -119,10 +119,9 @@ export class PortalApi {
       description: readDescription(fields) ?? null,
       tenant: session.tenant,
     });
-    // The only answer that holds the secret without asking for it: the page shows it once.
-    const stored = await this.store.getEndpoint(added.id);
-    const view = stored ? await this.endpointView(stored) : publicView(added);
-    return { status: 201, body: { ...view, secret: added.secret } };
+    // The only answer that holds the secret without asking for it: the page shows it once. A
+    // new endpoint has no deliveries and no failures yet: nothing more to read.
+    return { status: 201, body: { ...newEndpointView(added), secret: added.secret } };
   }
 
   async updateEndpoint(request: PortalRequest): Promise<PortalReply> {
@@ -356,7 +355,7 @@ function endpointFields(endpoint: WebhookEndpoint | StoredWebhookEndpoint) {
   };
 }
 
-const publicView = (endpoint: WebhookEndpoint) => ({
+const newEndpointView = (endpoint: WebhookEndpoint) => ({
   ...endpointFields(endpoint),
   failingSince: null,
   recent: [],
