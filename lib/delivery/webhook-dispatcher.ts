@@ -111,6 +111,11 @@ export class WebhookDispatcher {
   private sweeping?: Promise<void>;
   /** A sweep was asked for while one ran, or the last one filled its batch: sweep again. */
   private sweepAgain = false;
+  /**
+   * The last sweep skipped endpoints that had no room, and may have left their due deliveries
+   * behind: sweep again once an attempt ends and makes room (not at once: they are still full).
+   */
+  private sweepWhenRoom = false;
   private started = false;
 
   constructor(
@@ -230,7 +235,7 @@ export class WebhookDispatcher {
       const {
         delivery: done,
         applied,
-        endpoint: current,
+        endpointFailingSince,
       } = await this.store.record(delivery.id, this.owner, attempt, {
         status: 'delivered',
         scheduleAttempts: delivery.scheduleAttempts,
@@ -241,7 +246,7 @@ export class WebhookDispatcher {
       // The endpoint as stored now, not as claimed: a delivery that failed while this one was
       // in flight may have started the failing clock since. A write per success only when there
       // is a clock to stop.
-      if (current?.failingSince) {
+      if (endpointFailingSince) {
         await this.store.updateEndpoint(endpoint.id, { failingSince: null });
       }
       if (done && applied) this.lifecycle.publish({ type: 'delivered', delivery: done, attempt });
@@ -254,7 +259,7 @@ export class WebhookDispatcher {
       this.swept.delete(job.deliveryId);
       if (this.sweeping) this.endedDuringSweep.add(job.deliveryId);
       if (this.again.delete(job.deliveryId)) this.requeue(job);
-      if (this.sweepAgain && !this.sweeping) this.sweepSoon();
+      if ((this.sweepAgain || this.sweepWhenRoom) && !this.sweeping) this.sweepSoon();
     }
   }
 
@@ -568,7 +573,10 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Sweeps at the next turn, unless a sweep is running (it sweeps again when done). */
+  /**
+   * Sweeps at the next turn, unless a sweep is running (it sweeps again when done). The next
+   * turn, so that the queue has freed the slots of the attempts that asked for it as they ended.
+   */
   private sweepSoon() {
     if (!this.started) return;
     if (this.sweeping) {
@@ -577,13 +585,15 @@ export class WebhookDispatcher {
     }
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
-    this.sweeping = this.sweep().finally(() => {
-      this.sweeping = undefined;
-      this.endedDuringSweep.clear();
-      if (!this.started) return;
-      if (this.sweepAgain && this.queue.capacity > 0) return this.sweepSoon();
-      this.sweepTimer = backgroundTimer(() => this.sweepSoon(), this.options.sweepInterval);
-    });
+    this.sweeping = new Promise((resolve) => setImmediate(resolve))
+      .then(() => this.sweep())
+      .finally(() => {
+        this.sweeping = undefined;
+        this.endedDuringSweep.clear();
+        if (!this.started) return;
+        if (this.sweepAgain && this.queue.capacity > 0) return this.sweepSoon();
+        this.sweepTimer = backgroundTimer(() => this.sweepSoon(), this.options.sweepInterval);
+      });
   }
 
   /**
@@ -592,7 +602,9 @@ export class WebhookDispatcher {
    * sweep comes as soon as the queue has room again.
    */
   private async sweep() {
+    if (!this.started) return;
     this.sweepAgain = false;
+    this.sweepWhenRoom = false;
     const limit = Math.min(this.queue.capacity, SWEEP_BATCH);
     if (limit === 0) {
       this.sweepAgain = true;
@@ -603,12 +615,14 @@ export class WebhookDispatcher {
       const until = new Date(now.getTime() + this.leaseMs);
       // Fair between endpoints: one slow endpoint's oldest due deliveries must not fill every
       // batch while the others wait.
+      const skipEndpoints = this.queue.busyEndpoints;
       const claimed = await this.store.sweep({ owner: this.owner, now, until }, limit, {
         perEndpoint: this.options.endpointConcurrency,
-        skipEndpoints: this.queue.busyEndpoints,
+        skipEndpoints,
       });
       // A fair batch may be short with more due behind it: again until one finds nothing.
       if (claimed.length > 0) this.sweepAgain = true;
+      else if (skipEndpoints.length > 0) this.sweepWhenRoom = true;
       if (claimed.length === 0) return;
       // Those of the last batch not started yet are dropped: their attempts claim again.
       this.swept.clear();

@@ -142,17 +142,17 @@ export interface WebhookDeliveryOutcome {
 }
 
 /**
- * What `record` did: the delivery and its endpoint as stored now (read in the same step), and
- * whether the outcome was applied.
+ * What `record` did: the delivery and its endpoint's failing clock as stored now (read in the
+ * same step), and whether the outcome was applied.
  */
 export interface RecordedOutcome {
   /** `undefined` when the delivery is gone. */
   delivery: WebhookDelivery | undefined;
   /**
-   * `undefined` when the endpoint is removed. As stored after the step, not as claimed: another
-   * attempt may have ended a run of failures meanwhile.
+   * The endpoint's `failingSince` as stored after the step, not as claimed: another attempt may
+   * have started or ended a run of failures meanwhile. `null` when it is not failing, or gone.
    */
-  endpoint: StoredWebhookEndpoint | undefined;
+  endpointFailingSince: Date | null;
   /**
    * `false` when the delivery was no longer the claimer's to change: finished meanwhile (its
    * endpoint removed), or claimed by another owner after the lease ran out. The attempt, if
@@ -275,7 +275,9 @@ export interface WebhookStore {
    * leased to `owner` (even if the lease ran out, as long as no one took it over), releasing
    * the lease. The delivery's `attempts` becomes the larger of itself and the attempt's number.
    * An attempt whose number is logged already (two owners sent it after a lease ran out) is not
-   * logged again: the first stays.
+   * logged again: the first stays. Calls of one store may run at once, for different
+   * deliveries or the same one; a store may group concurrent calls into one write, as long as
+   * each call's outcome is stored (or fails) as if it ran alone.
    */
   record(
     deliveryId: string,

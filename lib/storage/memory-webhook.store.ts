@@ -456,7 +456,7 @@ export class MemoryWebhookStore implements WebhookStore {
     outcome: WebhookDeliveryOutcome,
   ): Promise<RecordedOutcome> {
     const delivery = this.delivery(deliveryId);
-    if (!delivery) return { delivery: undefined, applied: false, endpoint: undefined };
+    if (!delivery) return { delivery: undefined, applied: false, endpointFailingSince: null };
     const entry = delivery.message;
     if (attempt && !delivery.log?.some((logged) => logged.attempt === attempt.attempt)) {
       // A first attempt makes a list of one: most deliveries never need a second.
@@ -483,8 +483,12 @@ export class MemoryWebhookStore implements WebhookStore {
     // Never refused: the attempt was made, for a delivery the store accepted. Room is made for it
     // from what has finished; a store of only pending messages goes over until they finish.
     if (this.bytes > this.maxBytes) this.makeRoom(0);
-    const endpoint = this.endpoints.get(delivery.endpointId);
-    return { delivery: stored, applied, endpoint: endpoint && copyEndpoint(endpoint) };
+    const failingSince = this.endpoints.get(delivery.endpointId)?.failingSince;
+    return {
+      delivery: stored,
+      applied,
+      endpointFailingSince: failingSince ? new Date(failingSince.getTime()) : null,
+    };
   }
 
   async sweep(

@@ -2,7 +2,11 @@ import { Logger } from '@nestjs/common';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StoredWebhookEndpoint } from '../../lib/interfaces/webhook-endpoint.interface.js';
-import type { WebhookMessage } from '../../lib/interfaces/webhook-message.interface.js';
+import type {
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookMessage,
+} from '../../lib/interfaces/webhook-message.interface.js';
 import type {
   WebhookDeliveryOutcome,
   WebhookStore,
@@ -10,7 +14,10 @@ import type {
 import { attemptId, createId } from '../../lib/storage/ids.js';
 import { WebhookStoreError } from '../../lib/webhooks.errors.js';
 import { PostgresNotifier } from '../../lib/storage/postgres/postgres-notifier.js';
-import { migrationLockKey } from '../../lib/storage/postgres/postgres-statements.js';
+import {
+  migrationLockKey,
+  storeStatements,
+} from '../../lib/storage/postgres/postgres-statements.js';
 import {
   PostgresWebhookStore,
   webhookMigrations,
@@ -534,6 +541,142 @@ describe('sweep', () => {
       claims[0].endpoint!.events.push('changed');
       claims[0].endpoint!.createdAt.setTime(0);
       expect(claims[1].endpoint).toEqual(ep);
+    }
+    await store.close();
+  });
+});
+
+describe('record', () => {
+  /** `count` deliveries to a new endpoint, claimed by `owner`. */
+  async function claimedDeliveries(store: WebhookStore, count: number, owner = 'w') {
+    const ep = endpoint();
+    await store.insertEndpoint(ep);
+    const claims = [];
+    for (let i = 0; i < count; i++) {
+      const { deliveryId } = await emitTo(store, ep);
+      const claim = await store.claim(deliveryId, lease(owner));
+      if (!claim) throw new Error(`expected to claim ${deliveryId}`);
+      claims.push(claim.delivery);
+    }
+    return claims;
+  }
+
+  const attemptOf = (delivery: WebhookDelivery, responseBody = 'ok'): WebhookAttempt => ({
+    id: attemptId(delivery.id, 1),
+    deliveryId: delivery.id,
+    messageId: delivery.messageId,
+    endpointId: delivery.endpointId,
+    attempt: 1,
+    startedAt: new Date(),
+    durationMs: 2,
+    statusCode: 200,
+    error: null,
+    responseBody,
+    outcome: 'delivered',
+  });
+
+  it('writes the records made while none is being written as one statement', async () => {
+    const pool = db.newPool();
+    const store = await PostgresWebhookStore.open({ pool, schema: freshSchema() });
+    const claims = await claimedDeliveries(store, 60);
+    const queries = vi.spyOn(pool, 'query');
+
+    const recorded = await Promise.all(
+      claims.map((delivery) =>
+        store.record(delivery.id, 'w', attemptOf(delivery), deliveredOutcome(new Date())),
+      ),
+    );
+
+    expect(queries).toHaveBeenCalledTimes(1);
+    expect(recorded.map((one) => [one.applied, one.delivery?.id])).toEqual(
+      claims.map(({ id }) => [true, id]),
+    );
+    await store.close();
+  });
+
+  it('fails only the record PostgreSQL refuses; the others written with it are stored', async () => {
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema: freshSchema() });
+    const claims = await claimedDeliveries(store, 12);
+    // PostgreSQL's text cannot hold a NUL character.
+    const bad = claims[5];
+
+    const recorded = await Promise.allSettled(
+      claims.map((delivery) =>
+        store.record(
+          delivery.id,
+          'w',
+          attemptOf(delivery, delivery === bad ? 'a\u0000b' : 'ok'),
+          deliveredOutcome(new Date()),
+        ),
+      ),
+    );
+
+    const refused = recorded[5];
+    expect(refused.status).toBe('rejected');
+    const error = (refused as PromiseRejectedResult).reason as Error;
+    expect(error).toBeInstanceOf(WebhookStoreError);
+    expect(error.message).toContain(`record the attempt of delivery ${bad.id}`);
+    for (const [i, one] of recorded.entries()) {
+      if (i !== 5) expect(one).toMatchObject({ status: 'fulfilled', value: { applied: true } });
+    }
+    expect(await store.getDelivery(bad.id)).toMatchObject({ status: 'pending', attempts: 0 });
+    const logged = await store.listAttempts(claims.map(({ id }) => id));
+    expect([...logged.keys()].sort()).toEqual(
+      claims
+        .filter((delivery) => delivery !== bad)
+        .map(({ id }) => id)
+        .sort(),
+    );
+    await store.close();
+  });
+
+  it('finds its deliveries by primary key even when a generic plan thinks none are pending', async () => {
+    const schema = freshSchema();
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
+    const claims = await claimedDeliveries(store, 1);
+    // A log of delivered ones too large to scan, and statistics that say that none is pending,
+    // as after a quiet spell.
+    await db.admin(
+      `INSERT INTO ${schema}.deliveries (id, message_id, endpoint_id, event, status, created_at,
+         updated_at)
+       SELECT 'dlv_old' || lpad(n::text, 6, '0'), 'msg_old', 'ep_old', 'ping', 'delivered', now(),
+         now()
+       FROM generate_series(1, 20000) AS n`,
+    );
+    await db.admin(`ANALYZE ${schema}.deliveries`);
+    const { text } = storeStatements(schema).record;
+    const client = await db.pool.connect();
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      await client.query(`PREPARE generic_record AS ${text}`);
+      const arrays = Array.from({ length: 14 }, () => 'NULL');
+      arrays[0] = `ARRAY['${claims[0].id}']`;
+      const { rows } = await client.query(
+        `EXPLAIN (FORMAT JSON) EXECUTE generic_record(${arrays.join(', ')})`,
+      );
+      const scans: { relation: string; type: string; index?: string }[] = [];
+      const walk = (node: Record<string, unknown>) => {
+        if (node['Relation Name'] === 'deliveries' && node['Node Type'] !== 'ModifyTable') {
+          scans.push({
+            relation: node['Relation Name'] as string,
+            type: node['Node Type'] as string,
+            index: node['Index Name'] as string | undefined,
+          });
+        }
+        for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) {
+          walk(child);
+        }
+      };
+      walk(rows[0]['QUERY PLAN'][0].Plan);
+      // Both updates, each through the primary key.
+      expect(scans).toEqual([
+        { relation: 'deliveries', type: 'Index Scan', index: 'deliveries_pkey' },
+        { relation: 'deliveries', type: 'Index Scan', index: 'deliveries_pkey' },
+      ]);
+    } finally {
+      await client.query('DEALLOCATE ALL').catch(() => undefined);
+      await client.query('RESET plan_cache_mode').catch(() => undefined);
+      client.release();
     }
     await store.close();
   });

@@ -1337,31 +1337,35 @@ export function describeStoreContract(
           lastError: null,
           updatedAt: at(SECOND),
         };
-        expect(recorded).toEqual({ applied: true, delivery: expected, endpoint: ep });
+        expect(recorded).toEqual({ applied: true, delivery: expected, endpointFailingSince: null });
         expect(await store.getDelivery(deliveryId)).toEqual(expected);
         expect((await store.listAttempts([deliveryId])).get(deliveryId)).toEqual([attempt]);
       });
 
-      it('returns the endpoint as stored after the step, not as claimed, as a copy', async () => {
+      it("returns the endpoint's failing clock as stored after the step, not as claimed", async () => {
         const store = await open();
         const ep = await addEndpoint(store, { failingSince: at(-HOUR) });
-        const { deliveryId } = await emitOne(store, ep);
-        const { delivery } = await claimed(store, deliveryId, lease('w', 0));
-        const healed = await store.updateEndpoint(ep.id, { failingSince: null });
+        const other = await addEndpoint(store, { events: ['order.paid'] });
+        const [first, second] = [await emitOne(store, ep), await emitOne(store, other)];
+        const claims = [
+          await claimed(store, first.deliveryId, lease('w', 0)),
+          await claimed(store, second.deliveryId, lease('w', 0)),
+        ];
+        // The first endpoint's clock stops while its attempt runs, the second's starts.
+        await store.updateEndpoint(ep.id, { failingSince: null });
+        await store.updateEndpoint(other.id, { failingSince: at(-SECOND) });
 
-        const recorded = await store.record(
-          deliveryId,
-          'w',
-          attemptOf(delivery, 0),
-          deliveredAt(0),
+        const recorded = await Promise.all(
+          claims.map(({ delivery }) =>
+            store.record(delivery.id, 'w', attemptOf(delivery, 0), deliveredAt(0)),
+          ),
         );
 
-        expect(recorded.endpoint).toEqual(healed);
-        recorded.endpoint!.events.push('changed');
-        recorded.endpoint!.createdAt.setTime(0);
-        recorded.delivery!.nextAttemptAt = at(HOUR);
-        expect(await store.getEndpoint(ep.id)).toEqual(healed);
-        expect((await store.getDelivery(deliveryId))?.nextAttemptAt).toBeNull();
+        expect(recorded.map((one) => one.endpointFailingSince)).toEqual([null, at(-SECOND)]);
+        recorded[1].endpointFailingSince!.setTime(0);
+        recorded[0].delivery!.nextAttemptAt = at(HOUR);
+        expect((await store.getEndpoint(other.id))?.failingSince).toEqual(at(-SECOND));
+        expect((await store.getDelivery(first.deliveryId))?.nextAttemptAt).toBeNull();
       });
 
       it('ends a delivered or failed delivery: it cannot be claimed again', async () => {
@@ -1434,7 +1438,7 @@ export function describeStoreContract(
         const recorded = await store.record(deliveryId, 'w', attempt, deliveredAt(2 * SECOND));
 
         expect(recorded.applied).toBe(false);
-        expect(recorded.endpoint).toBeUndefined();
+        expect(recorded.endpointFailingSince).toBeNull();
         expect(recorded.delivery).toMatchObject({
           status: 'failed',
           lastError: 'endpoint removed',
@@ -1485,7 +1489,7 @@ export function describeStoreContract(
 
         const recorded = await store.record(deliveryId, 'w', null, deliveredAt(SECOND));
 
-        expect(recorded).toEqual({ applied: false, delivery: before, endpoint: ep });
+        expect(recorded).toEqual({ applied: false, delivery: before, endpointFailingSince: null });
       });
 
       it('by the owner of a lease that ran out unclaimed, applies the outcome', async () => {
@@ -1507,7 +1511,116 @@ export function describeStoreContract(
 
         expect(recorded.applied).toBe(false);
         expect(recorded.delivery).toBeUndefined();
-        expect(recorded.endpoint).toBeUndefined();
+        expect(recorded.endpointFailingSince).toBeNull();
+      });
+
+      it('of many deliveries at once, stores each outcome as if it ran alone', async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        // More than a store is likely to write in one go, of every kind a record can be.
+        const count = 250;
+        const deliveryIds: string[] = [];
+        for (let i = 0; i < count; i++) deliveryIds.push((await emitOne(store, ep)).deliveryId);
+        const claims = new Map<string, WebhookDelivery>();
+        for (const [i, id] of deliveryIds.entries()) {
+          if (i % 5 !== 4) claims.set(id, (await claimed(store, id, lease('w', 0))).delivery);
+        }
+        const kinds = ['delivered', 'retry', 'failed', 'no attempt', 'not claimed'] as const;
+        const kindOf = (i: number) => kinds[i % kinds.length];
+        const unknown = createId('dlv');
+
+        const recorded = await Promise.all([
+          ...deliveryIds.map((id, i) => {
+            const delivery = claims.get(id);
+            switch (kindOf(i)) {
+              case 'delivered':
+                return store.record(id, 'w', attemptOf(delivery!, i), deliveredAt(SECOND + i));
+              case 'retry':
+                return store.record(
+                  id,
+                  'w',
+                  attemptOf(delivery!, i, { statusCode: 503, outcome: 'failed', error: `e${i}` }),
+                  retryAt(HOUR + i, SECOND + i),
+                );
+              case 'failed':
+                return store.record(
+                  id,
+                  'w',
+                  attemptOf(delivery!, i, { statusCode: 500, outcome: 'failed' }),
+                  failedAt(SECOND + i, `last ${i}`),
+                );
+              case 'no attempt':
+                return store.record(id, 'w', null, failedAt(SECOND + i, `gave up ${i}`));
+              case 'not claimed':
+                return store.record(id, 'w', null, deliveredAt(SECOND + i));
+            }
+          }),
+          store.record(unknown, 'w', null, deliveredAt(0)),
+        ]);
+
+        expect(recorded.at(-1)).toEqual({
+          applied: false,
+          delivery: undefined,
+          endpointFailingSince: null,
+        });
+        const attempts = await store.listAttempts(deliveryIds);
+        for (const [i, id] of deliveryIds.entries()) {
+          const kind = kindOf(i);
+          const stored = defined(await store.getDelivery(id), `delivery ${id}`);
+          expect(recorded[i].delivery, `${kind} ${i}`).toEqual(stored);
+          expect(recorded[i].applied, `${kind} ${i}`).toBe(kind !== 'not claimed');
+          const expected = {
+            delivered: { status: 'delivered', attempts: 1, updatedAt: at(SECOND + i) },
+            retry: { status: 'pending', attempts: 1, nextAttemptAt: at(HOUR + i) },
+            failed: { status: 'failed', attempts: 1, lastError: `last ${i}` },
+            'no attempt': { status: 'failed', attempts: 0, lastError: `gave up ${i}` },
+            'not claimed': { status: 'pending', attempts: 0, updatedAt: at(0) },
+          }[kind];
+          expect(stored, `${kind} ${i}`).toMatchObject(expected);
+          const logged = attempts.get(id)?.map((attempt) => [attempt.statusCode, attempt.error]);
+          expect(logged, `${kind} ${i}`).toEqual(
+            {
+              delivered: [[200, null]],
+              retry: [[503, `e${i}`]],
+              failed: [[500, null]],
+              'no attempt': undefined,
+              'not claimed': undefined,
+            }[kind],
+          );
+        }
+      });
+
+      it('of one delivery twice at once, applies the first and logs its attempt once', async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        const { deliveryId } = await emitOne(store, ep);
+        const { delivery } = await claimed(store, deliveryId, lease('w', 0));
+        const attempt = attemptOf(delivery, 0);
+
+        const [first, second] = await Promise.all([
+          store.record(deliveryId, 'w', attempt, deliveredAt(SECOND)),
+          store.record(deliveryId, 'w', { ...attempt, responseBody: 'again' }, failedAt(SECOND)),
+        ]);
+
+        expect([first.applied, second.applied]).toEqual([true, false]);
+        expect(second.delivery).toMatchObject({ status: 'delivered', attempts: 1 });
+        expect((await store.listAttempts([deliveryId])).get(deliveryId)).toEqual([attempt]);
+      });
+
+      it('started before close() are stored', async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        const deliveryIds: string[] = [];
+        for (let i = 0; i < 30; i++) {
+          const { deliveryId } = await emitOne(store, ep);
+          await claimed(store, deliveryId, lease('w', 0));
+          deliveryIds.push(deliveryId);
+        }
+
+        const recording = deliveryIds.map((id) => store.record(id, 'w', null, deliveredAt(0)));
+        await store.close();
+
+        for (const recorded of await Promise.all(recording)) expect(recorded.applied).toBe(true);
       });
     });
 

@@ -542,7 +542,7 @@ describe('MemoryWebhookStore', () => {
           lastError: 'HTTP 500',
           updatedAt: expect.any(Date),
         },
-        endpoint: await store.getEndpoint(delivery.endpointId),
+        endpointFailingSince: null,
       });
       expect(await store.getDelivery(delivery.id)).toEqual(recorded.delivery);
       expect((await store.listAttempts([delivery.id])).get(delivery.id)).toEqual([sent]);
@@ -561,7 +561,7 @@ describe('MemoryWebhookStore', () => {
       expect(late).toEqual({
         applied: false,
         delivery: { ...delivery, attempts: 1 },
-        endpoint: await store.getEndpoint(delivery.endpointId),
+        endpointFailingSince: null,
       });
       // The new owner's attempt counts on from it and applies.
       const own = await store.record(delivery.id, 'b', attempt(delivery, 2), outcome('delivered'));
@@ -590,6 +590,7 @@ describe('MemoryWebhookStore', () => {
       expect(await other.record('dlv_nope', OWNER, null, outcome('failed'))).toEqual({
         applied: false,
         delivery: undefined,
+        endpointFailingSince: null,
       });
     });
 

@@ -234,28 +234,44 @@ export function storeStatements(schema: string) {
       ORDER BY d.next_attempt_at, d.id`,
     ),
 
-    // $1 id, $2 owner, $3 attempt number (null: none sent), $4 status, $5 schedule attempts,
-    // $6 next attempt, $7 last error, $8 updated at, $9..$14 the attempt.
-    // `applied` applies the outcome if the delivery is still pending and leased to $2, as the
-    // row is once locked (an UPDATE rechecks its WHERE on the latest version), so that tells
+    // A batch of records, each element of the arrays one record (see recordColumns): $1 ids
+    // (each once), $2 owners, $3 attempt numbers (null: none sent), $4 statuses, $5 schedule
+    // attempts, $6 next attempts, $7 last errors, $8 updated at, $9..$14 the attempts.
+    // `applied` applies an outcome if its delivery is still pending and leased to its owner, as
+    // the row is once locked (an UPDATE rechecks its WHERE on the latest version), so that tells
     // `applied` without a read before it; it returns only what the outcome does not give.
-    // Otherwise `kept` keeps the attempt count in step and returns the delivery as it is: it
-    // runs only when `applied` found nothing (a one-time filter), so no row is updated twice.
-    // Either locks the row, so the attempt is logged only while its delivery exists (a prune
-    // waits, or has deleted it). The endpoint comes back with it, as this statement reads it.
+    // Otherwise `kept` keeps the attempt count in step and returns the delivery as it is; it
+    // skips the rows `applied` took, so no row is updated twice. Either locks the row, so an
+    // attempt is logged only while its delivery exists (a prune waits, or has deleted it).
+    // A delivery gone has no row. Rows are found through the primary key alone (`id = ANY`),
+    // and the status test is kept out of the index conditions (`IS TRUE`): statistics of how
+    // many deliveries are pending go stale, and a plan that walked the pending ones would read
+    // them all.
     record: named(
       'record',
-      `WITH applied AS (
+      `WITH input AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::int[],
+          $6::timestamptz[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::float8[],
+          $11::int[], $12::text[], $13::text[], $14::text[])
+          AS i(id, owner, attempt, status, schedule_attempts, next_attempt_at, last_error,
+               updated_at, started_at, duration_ms, status_code, error, response_body, outcome)
+      ),
+      applied AS (
         UPDATE ${s}.deliveries d SET
-          status = $4::text, schedule_attempts = $5::int, next_attempt_at = $6::timestamptz,
-          last_error = $7::text, updated_at = $8::timestamptz, lease_owner = NULL,
-          lease_until = NULL, attempts = GREATEST(d.attempts, COALESCE($3::int, 0))
-        WHERE d.id = $1::text AND d.status = 'pending' AND d.lease_owner = $2::text
+          status = i.status, schedule_attempts = i.schedule_attempts,
+          next_attempt_at = i.next_attempt_at, last_error = i.last_error,
+          updated_at = i.updated_at, lease_owner = NULL, lease_until = NULL,
+          attempts = GREATEST(d.attempts, COALESCE(i.attempt, 0))
+        FROM input i
+        WHERE d.id = ANY($1::text[]) AND d.id = i.id AND (d.status = 'pending') IS TRUE
+          AND d.lease_owner = i.owner
         RETURNING ${qualified('d', RECORDED_COLUMNS)}
       ),
       kept AS (
-        UPDATE ${s}.deliveries d SET attempts = GREATEST(d.attempts, COALESCE($3::int, 0))
-        WHERE d.id = $1::text AND NOT EXISTS (SELECT 1 FROM applied)
+        UPDATE ${s}.deliveries d SET attempts = GREATEST(d.attempts, COALESCE(i.attempt, 0))
+        FROM input i
+        WHERE d.id = ANY($1::text[]) AND d.id = i.id
+          AND NOT EXISTS (SELECT 1 FROM applied a WHERE a.id = i.id)
         RETURNING ${qualified('d', DELIVERY_COLUMNS)}
       ),
       done AS (
@@ -271,12 +287,13 @@ export function storeStatements(schema: string) {
       logged AS (
         INSERT INTO ${s}.attempts
           (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body, outcome)
-        SELECT done.id, $3::int, $9::timestamptz, $10::float8, $11::int, $12::text, $13::text,
-               $14::text
-        FROM done WHERE $3::int IS NOT NULL
+        SELECT i.id, i.attempt, i.started_at, i.duration_ms, i.status_code, i.error,
+               i.response_body, i.outcome
+        FROM input i JOIN done ON done.id = i.id
+        WHERE i.attempt IS NOT NULL
         ON CONFLICT (delivery_id, attempt) DO NOTHING
       )
-      SELECT done.*, ${ENDPOINT_JOINED}
+      SELECT done.*, e.failing_since AS e_failing_since
       FROM done LEFT JOIN ${s}.endpoints e ON e.id = done.endpoint_id`,
     ),
 

@@ -39,6 +39,7 @@ import { createId } from '../ids.js';
 import { checkSchemaName } from './migrations.js';
 import { PostgresListener } from './postgres-listener.js';
 import { PostgresNotifier } from './postgres-notifier.js';
+import { StatementBatcher } from './statement-batcher.js';
 import { checkMigrated, migrate, PostgresSchemaError } from './postgres-migrator.js';
 import {
   DELIVERY_COLUMNS,
@@ -112,6 +113,10 @@ const DEFAULT_PAGE_LIMIT = 100;
 const REENCRYPT_BATCH = 500;
 /** Pending deliveries of a removed endpoint failed per statement. */
 const REMOVE_BATCH = 1000;
+/** Record statements running at once; records that come meanwhile wait and go as one. */
+const RECORDS_IN_FLIGHT = 2;
+/** Most records in one statement. */
+const RECORD_BATCH = 100;
 /** Messages (and expired keys) one retention batch deletes. */
 const PRUNE_BATCH = 1_000;
 /** How long a pool the store makes waits for a connection: a database that is down rejects. */
@@ -141,6 +146,11 @@ export class PostgresWebhookStore implements WebhookStore {
   private pruning: Promise<void> | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Concurrent records go as one statement (see StatementBatcher). */
+  private readonly records = new StatementBatcher<PendingRecord, RecordedOutcome>(
+    (records) => this.recordBatch(records),
+    { maxInFlight: RECORDS_IN_FLIGHT, maxBatch: RECORD_BATCH, key: (record) => record.deliveryId },
+  );
 
   private constructor(
     private readonly pool: Pool,
@@ -211,6 +221,8 @@ export class PostgresWebhookStore implements WebhookStore {
   }
 
   private async shutDown() {
+    // Records already taken are written: their attempts were sent.
+    await this.records.drain();
     this.closed = true;
     clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
@@ -520,30 +532,28 @@ export class PostgresWebhookStore implements WebhookStore {
     attempt: WebhookAttempt | null,
     outcome: WebhookDeliveryOutcome,
   ): Promise<RecordedOutcome> {
-    const rows = await this.run(`record the attempt of delivery ${deliveryId}`, this.sql.record, [
-      deliveryId,
-      owner,
-      attempt?.attempt ?? null,
-      outcome.status,
-      outcome.scheduleAttempts,
-      outcome.nextAttemptAt,
-      outcome.lastError,
-      outcome.updatedAt,
-      attempt?.startedAt ?? null,
-      attempt?.durationMs ?? null,
-      attempt?.statusCode ?? null,
-      attempt?.error ?? null,
-      attempt?.responseBody ?? null,
-      attempt?.outcome ?? null,
-    ]);
-    if (rows.length === 0) return { delivery: undefined, endpoint: undefined, applied: false };
-    const [row] = rows;
-    const applied = row.applied as boolean;
-    return {
-      delivery: applied ? toRecordedDelivery(row, outcome) : toDelivery(row),
-      endpoint: row.e_id === null ? undefined : toEndpoint(row, this.secrets, 'e_'),
-      applied,
-    };
+    this.checkOpen(`record the attempt of delivery ${deliveryId}`);
+    return this.records.run({ deliveryId, owner, attempt, outcome });
+  }
+
+  /** Records as one statement: each record's row, or none when its delivery is gone. */
+  private async recordBatch(records: PendingRecord[]): Promise<RecordedOutcome[]> {
+    const operation =
+      records.length === 1
+        ? `record the attempt of delivery ${records[0].deliveryId}`
+        : `record the attempts of ${records.length} deliveries`;
+    const rows = await this.run(operation, this.sql.record, recordColumns(records));
+    const byId = new Map(rows.map((row) => [row.id as string, row]));
+    return records.map(({ deliveryId, outcome }): RecordedOutcome => {
+      const row = byId.get(deliveryId);
+      if (!row) return { delivery: undefined, endpointFailingSince: null, applied: false };
+      const applied = row.applied as boolean;
+      return {
+        delivery: applied ? toRecordedDelivery(row, outcome) : toDelivery(row),
+        endpointFailingSince: row.e_failing_since as Date | null,
+        applied,
+      };
+    });
   }
 
   async sweep(
@@ -758,6 +768,39 @@ function describeError(error: unknown): string {
   const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
   const text = typeof message === 'string' && message ? message : String(error);
   return typeof code === 'string' ? `${text} [${code}]` : text;
+}
+
+/** One call of `record`, waiting for its statement. */
+interface PendingRecord {
+  deliveryId: string;
+  owner: string;
+  attempt: WebhookAttempt | null;
+  outcome: WebhookDeliveryOutcome;
+}
+
+/** The parameters of the `record` statement: a column per field, a row per record. */
+function recordColumns(records: readonly PendingRecord[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 14 }, () => []);
+  for (const { deliveryId, owner, attempt, outcome } of records) {
+    const values = [
+      deliveryId,
+      owner,
+      attempt?.attempt ?? null,
+      outcome.status,
+      outcome.scheduleAttempts,
+      outcome.nextAttemptAt,
+      outcome.lastError,
+      outcome.updatedAt,
+      attempt?.startedAt ?? null,
+      attempt?.durationMs ?? null,
+      attempt?.statusCode ?? null,
+      attempt?.error ?? null,
+      attempt?.responseBody ?? null,
+      attempt?.outcome ?? null,
+    ];
+    values.forEach((value, column) => columns[column].push(value));
+  }
+  return columns;
 }
 
 const statementConfig = (statement: Statement, values: unknown[]) => ({

@@ -159,6 +159,19 @@ describe('durable delivery on PostgreSQL', () => {
     expect(receiver.requests.filter((request) => request.url === '/slow').length).toBeLessThan(20);
   });
 
+  it('sweeps again when a busy endpoint has room, not only at the next sweepInterval', async () => {
+    const api = await boot({ worker: false });
+    await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    for (let seq = 0; seq < 6; seq++) await api.emitter.emit(PingWebhook, { seq });
+
+    // One at a time to the endpoint: every sweep after the first skips it while it is busy.
+    const started = Date.now();
+    await boot({ concurrency: 4, endpointConcurrency: 1, sweepInterval: 60_000 });
+
+    await receiver.waitFor(6, 10_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it('claims nothing with worker: false', async () => {
     const api = await boot({ worker: false, sweepInterval: 50 });
     await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
