@@ -62,10 +62,17 @@ export class BodyCap {
     // No body (a 204, the usual answer of a receiver) is the common case.
     if (kept.length === 0) return '';
     const bytes = kept.length === 1 ? kept[0] : Buffer.concat(kept);
-    if (this.encoding === undefined) return bytes.toString('utf8');
+    if (this.encoding === undefined) return withoutNul(bytes.toString('utf8'));
     return encodedResponseBody(this.encoding, bytes.toString('base64'));
   }
 }
+
+/**
+ * The text with each NUL character replaced by U+FFFD, as UTF-8 decoding does with bytes it
+ * cannot read: PostgreSQL's text cannot hold NUL, and a store that refused the log of an
+ * answer would have the message sent again.
+ */
+const withoutNul = (text: string) => (text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text);
 
 /** The content-encoding an answer's header names, or `undefined` for none (or `identity`). */
 function contentEncoding(header: string | string[] | undefined): string | undefined {

@@ -671,6 +671,11 @@ describe.each(cappedTransports)('%s transport response bodies', (_name, create) 
     expect(cut.response).toMatchObject({ statusCode: 500, body: TEN_KB.slice(0, 4096) });
   });
 
+  it('keeps a NUL character of an answer body as U+FFFD, which every store can hold', async () => {
+    const { response } = await answerWith(64 * 1024, 500, 'bad\0byte\0');
+    expect(response.body).toBe('bad\uFFFDbyte\uFFFD');
+  });
+
   describe('sent with a content-encoding', () => {
     // A gzip bomb: 1,024 gzip members of 1 MiB of zeros each, about 1 MB on the wire, which
     // inflates to 1 GiB. Decoded, it would cost that memory and the CPU to inflate it.

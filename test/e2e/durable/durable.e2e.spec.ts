@@ -172,6 +172,27 @@ describe('durable delivery on PostgreSQL', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('logs an answer body with NUL characters and does not send the message again', async () => {
+    const app = await boot();
+    receiver.behave((_request, res) => {
+      res.statusCode = 200;
+      res.end('ok\0done');
+    });
+    await app.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 });
+
+    await waitUntil(
+      async () => (await app.deliveries.list({ messageId: sent.id }))[0]?.status === 'delivered',
+      'the delivery to be recorded',
+    );
+    const [delivery] = await app.deliveries.list({ messageId: sent.id });
+    expect(delivery.attemptLog.map((attempt) => attempt.responseBody)).toEqual(['ok\uFFFDdone']);
+    // Past the first retry delay: nothing more was sent.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received(sent.id)).toHaveLength(1);
+  });
+
   it('claims nothing with worker: false', async () => {
     const api = await boot({ worker: false, sweepInterval: 50 });
     await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
