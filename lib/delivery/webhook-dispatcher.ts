@@ -589,9 +589,12 @@ export class WebhookDispatcher {
       .then(() => this.sweep())
       .finally(() => {
         this.sweeping = undefined;
+        // An attempt that ended while this sweep skipped busy endpoints may have made the room
+        // it lacked, and asked for no sweep since one was running.
+        const roomMade = this.sweepWhenRoom && this.endedDuringSweep.size > 0;
         this.endedDuringSweep.clear();
         if (!this.started) return;
-        if (this.sweepAgain && this.queue.capacity > 0) return this.sweepSoon();
+        if ((this.sweepAgain || roomMade) && this.queue.capacity > 0) return this.sweepSoon();
         this.sweepTimer = backgroundTimer(() => this.sweepSoon(), this.options.sweepInterval);
       });
   }

@@ -19,12 +19,17 @@ function gatedBatcher(options: { maxInFlight?: number; maxBatch?: number; fails?
       key: (input) => input.split(':')[0],
     },
   );
+  /** Lets the oldest batch running now finish. */
+  const releaseOldest = async () => {
+    gates.shift()?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  };
   /** Lets every batch running now finish. */
   const release = async () => {
     for (const open of gates.splice(0)) open();
     await new Promise((resolve) => setImmediate(resolve));
   };
-  return { batcher, batches, release };
+  return { batcher, batches, release, releaseOldest };
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -68,6 +73,22 @@ describe('StatementBatcher', () => {
     ]);
     await release();
     expect(await Promise.all(calls)).toEqual(['X:1', 'X:2', 'Y', 'Z']);
+  });
+
+  it('starts a call only once the batch running its key has ended, so they apply in order', async () => {
+    const { batcher, batches, release, releaseOldest } = gatedBatcher({ maxInFlight: 2 });
+    const first = batcher.run('x:1');
+    await turn();
+    const later = ['x:2', 'y', 'x:3'].map((input) => batcher.run(input));
+    await turn();
+    // A batch is free, but x:2 and x:3 wait for x:1.
+    expect(batches).toEqual([['x:1'], ['y']]);
+    await releaseOldest();
+    expect(batches).toEqual([['x:1'], ['y'], ['x:2']]);
+    await release();
+    expect(batches).toEqual([['x:1'], ['y'], ['x:2'], ['x:3']]);
+    await release();
+    expect([await first, ...(await Promise.all(later))]).toEqual(['X:1', 'X:2', 'Y', 'X:3']);
   });
 
   it('runs a failed batch again call by call: only the call that fails is rejected', async () => {

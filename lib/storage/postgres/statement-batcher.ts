@@ -11,7 +11,11 @@ export interface StatementBatcherOptions<In> {
   maxInFlight: number;
   /** Most calls in one batch. */
   maxBatch: number;
-  /** Calls with the same key never share a batch: the later one goes in a batch after. */
+  /**
+   * Calls with the same key never share a batch, nor run while another batch holds their key:
+   * the later one goes in a batch that starts after the earlier one's ended, so that they
+   * apply in the order they came.
+   */
   key: (input: In) => string;
 }
 
@@ -25,6 +29,8 @@ export interface StatementBatcherOptions<In> {
 export class StatementBatcher<In, Out> {
   private waiting: Waiting<In, Out>[] = [];
   private inFlight = 0;
+  /** The keys of the calls in the batches running now. */
+  private readonly running = new Set<string>();
   private scheduled = false;
   private drained: (() => void)[] = [];
 
@@ -56,32 +62,40 @@ export class StatementBatcher<In, Out> {
 
   private flush() {
     while (this.inFlight < this.options.maxInFlight && this.waiting.length > 0) {
-      void this.send(this.take());
+      const batch = this.take();
+      // All that waits is held by a running batch: the next one starts when that one ends.
+      if (batch.length === 0) break;
+      void this.send(batch);
     }
     if (this.inFlight === 0 && this.waiting.length === 0) {
       for (const resolve of this.drained.splice(0)) resolve();
     }
   }
 
-  /** The next batch: the oldest calls, at most one per key, in the order they came. */
+  /**
+   * The next batch: the oldest calls, at most one per key and none of a running batch's keys,
+   * in the order they came. A call passed over keeps its place: a later call of its key waits too.
+   */
   private take(): Waiting<In, Out>[] {
     const batch: Waiting<In, Out>[] = [];
     const later: Waiting<In, Out>[] = [];
     const keys = new Set<string>();
     for (const call of this.waiting) {
       const key = this.options.key(call.input);
-      if (batch.length < this.options.maxBatch && !keys.has(key)) {
-        keys.add(key);
+      if (batch.length < this.options.maxBatch && !keys.has(key) && !this.running.has(key)) {
         batch.push(call);
       } else {
         later.push(call);
       }
+      keys.add(key);
     }
     this.waiting = later;
     return batch;
   }
 
   private async send(batch: Waiting<In, Out>[]) {
+    const keys = batch.map((call) => this.options.key(call.input));
+    for (const key of keys) this.running.add(key);
     this.inFlight++;
     try {
       const outputs = await this.runBatch(batch.map((call) => call.input));
@@ -90,6 +104,7 @@ export class StatementBatcher<In, Out> {
       if (batch.length === 1) batch[0].reject(error);
       else await Promise.all(batch.map((call) => this.alone(call)));
     } finally {
+      for (const key of keys) this.running.delete(key);
       this.inFlight--;
       this.flush();
     }

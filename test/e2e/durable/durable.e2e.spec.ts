@@ -172,6 +172,43 @@ describe('durable delivery on PostgreSQL', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
+  it('sweeps again when an attempt ends while a sweep that skipped its busy endpoint runs', async () => {
+    const api = await boot({ worker: false });
+    await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    for (let seq = 0; seq < 4; seq++) await api.emitter.emit(PingWebhook, { seq });
+    // Every sweep that skips the busy endpoint ends only after the attempt there was recorded:
+    // the attempt ends while a sweep runs, so it asks for no sweep of its own.
+    const { record, sweep } = PostgresWebhookStore.prototype;
+    const whenRecorded: (() => void)[] = [];
+    vi.spyOn(PostgresWebhookStore.prototype, 'record').mockImplementation(async function (
+      this: PostgresWebhookStore,
+      ...args: Parameters<PostgresWebhookStore['record']>
+    ) {
+      const outcome = await record.apply(this, args);
+      for (const resolve of whenRecorded.splice(0)) setImmediate(resolve);
+      return outcome;
+    });
+    vi.spyOn(PostgresWebhookStore.prototype, 'sweep').mockImplementation(async function (
+      this: PostgresWebhookStore,
+      ...args: Parameters<PostgresWebhookStore['sweep']>
+    ) {
+      const skipped = (args[2]?.skipEndpoints?.length ?? 0) > 0;
+      const recorded = skipped ? new Promise<void>((resolve) => whenRecorded.push(resolve)) : undefined;
+      const claimed = await sweep.apply(this, args);
+      await recorded;
+      return claimed;
+    });
+
+    await boot({ concurrency: 4, endpointConcurrency: 1, sweepInterval: 60_000 });
+
+    await receiver.waitFor(4, 10_000);
+    // Recorded while the spies are on: a sweep waiting for a record ends.
+    await waitUntil(
+      async () => (await api.deliveries.list()).every((one) => one.status === 'delivered'),
+      'the deliveries to be recorded',
+    );
+  });
+
   it('logs an answer body with NUL characters and does not send the message again', async () => {
     const app = await boot();
     receiver.behave((_request, res) => {
