@@ -193,7 +193,9 @@ describe('durable delivery on PostgreSQL', () => {
       ...args: Parameters<PostgresWebhookStore['sweep']>
     ) {
       const skipped = (args[2]?.skipEndpoints?.length ?? 0) > 0;
-      const recorded = skipped ? new Promise<void>((resolve) => whenRecorded.push(resolve)) : undefined;
+      const recorded = skipped
+        ? new Promise<void>((resolve) => whenRecorded.push(resolve))
+        : undefined;
       const claimed = await sweep.apply(this, args);
       await recorded;
       return claimed;
