@@ -190,6 +190,7 @@ describe('migrations at open()', () => {
       { version: 1, name: 'initial' },
       { version: 2, name: 'lighter_delivery_updates' },
       { version: 3, name: 'portal' },
+      { version: 4, name: 'prune_cursor' },
     ]);
     const collations = await db.admin<{ table: string; collation: string }>(
       `SELECT c.relname AS table, co.collname AS collation
@@ -227,6 +228,18 @@ describe('migrations at open()', () => {
       'deliveries_tenant_idx',
       'deliveries_unfinished_idx',
     ]);
+    const messageIndexes = await db.admin<{ name: string }>(
+      `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = 'messages'
+       ORDER BY 1`,
+      [schema],
+    );
+    // Retention walks the old messages by (created_at, id).
+    expect(messageIndexes.map(({ name }) => name)).toEqual([
+      'messages_created_id_idx',
+      'messages_event_idx',
+      'messages_pkey',
+      'messages_tenant_idx',
+    ]);
   });
 
   it('upgrades a schema at version 1, keeping its rows and listing them by status', async () => {
@@ -240,7 +253,9 @@ describe('migrations at open()', () => {
     );
     await expect(
       PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false }),
-    ).rejects.toThrow('missing migration(s): 2 (lighter_delivery_updates), 3 (portal)');
+    ).rejects.toThrow(
+      'missing migration(s): 2 (lighter_delivery_updates), 3 (portal), 4 (prune_cursor)',
+    );
 
     const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
     const pending = await emitTo(store, ep);
@@ -842,6 +857,53 @@ describe('retention', () => {
     expect(await count(`${schema}.attempts`)).toBe(1);
     expect(await store.getMessage(pending.message.id)).toBeDefined();
     expect(await store.getMessage(young.message.id)).toBeDefined();
+    await store.close();
+  });
+
+  it('walks old messages kept for their pending deliveries in bounded windows, deleting the finished ones after them', async () => {
+    const schema = freshSchema();
+    const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
+    // 2,500 messages from three hours ago, each still pending, before 10 finished ones from two
+    // hours ago: a statement that looked for finished messages among all the old ones would
+    // read every pending one, every time.
+    const kept = 2_500;
+    await db.admin(
+      `INSERT INTO ${schema}.messages (id, event, method, tenant, body, idempotency_key, created_at)
+       SELECT 'msg_kept_' || lpad(i::text, 6, '0'), 'ping', 'post', NULL, '{}', NULL,
+              now() - interval '3 hours'
+       FROM generate_series(1, ${kept}) i
+       UNION ALL
+       SELECT 'msg_done_' || lpad(i::text, 6, '0'), 'ping', 'post', NULL, '{}', NULL,
+              now() - interval '2 hours'
+       FROM generate_series(1, 10) i`,
+    );
+    await db.admin(
+      `INSERT INTO ${schema}.deliveries
+         (id, message_id, endpoint_id, tenant, event, status, attempts, next_attempt_at,
+          created_at, updated_at)
+       SELECT 'dlv_kept_' || lpad(i::text, 6, '0'), 'msg_kept_' || lpad(i::text, 6, '0'), 'ep_x',
+              NULL, 'ping', 'pending', 1, now() + interval '1 hour', now(), now()
+       FROM generate_series(1, ${kept}) i
+       UNION ALL
+       SELECT 'dlv_done_' || lpad(i::text, 6, '0'), 'msg_done_' || lpad(i::text, 6, '0'), 'ep_x',
+              NULL, 'ping', 'failed', 1, NULL, now(), now()
+       FROM generate_series(1, 10) i`,
+    );
+    const statements = vi.spyOn(pg.Client.prototype, 'query');
+    const windows = () =>
+      statements.mock.calls.filter(([config]) => /prune_lock/.test(JSON.stringify(config))).length;
+    const before = new Date(Date.now() - HOUR);
+
+    // At most 4 a call: the walk stops where it has deleted them.
+    expect(await store.prune(before, 4)).toBe(4);
+    expect(windows()).toBe(3);
+    expect(await store.prune(before, 1_000)).toBe(6);
+    expect(windows()).toBe(6);
+    expect(await store.prune(before, 1_000)).toBe(0);
+    statements.mockRestore();
+
+    expect(await count(`${schema}.messages`)).toBe(kept);
+    expect(await count(`${schema}.deliveries WHERE status = 'pending'`)).toBe(kept);
     await store.close();
   });
 

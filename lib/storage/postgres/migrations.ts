@@ -157,6 +157,17 @@ CREATE TABLE ${s}.portal_tenants (
 );
 `,
   },
+  {
+    name: 'prune_cursor',
+    // Retention walks the old messages in windows, oldest first, each window going on from the
+    // last message of the one before: the index must order by id within a created_at, so that
+    // a window starts where the last one ended instead of reading past every message before it
+    // (old ones kept for their pending deliveries). It is built while writes to messages wait.
+    sql: (s) => `
+CREATE INDEX messages_created_id_idx ON ${s}.messages (created_at, id);
+DROP INDEX ${s}.messages_created_idx;
+`,
+  },
 ];
 
 /**

@@ -362,27 +362,45 @@ export function storeStatements(schema: string) {
     // rollback.
     notify: named('notify', `SELECT pg_notify('${channel}', '')`),
 
-    // Pruning, in one transaction: first lock a batch of finished messages (skipping those a
-    // redeliver or another prune holds) and their deliveries, which waits for a `record` in
-    // flight and keeps later ones out; then delete them with a snapshot taken after that, so
-    // that an attempt such a `record` logged goes with its delivery.
-    // $1 before, $2 limit.
+    // Pruning, in one transaction: first lock the finished messages of a window of old ones
+    // (skipping those a redeliver or another prune holds) and their deliveries, which waits for
+    // a `record` in flight and keeps later ones out; then delete them with a snapshot taken
+    // after that, so that an attempt such a `record` logged goes with its delivery.
+    // A window is the next $2 messages created before $1, oldest first, after the message
+    // ($3 created at, $4 id; null for the first) that ended the one before: each statement
+    // reads a bounded number of messages, however many old ones are kept for their pending
+    // deliveries. Of them it takes the oldest $5 finished ones. The row with a null id gives
+    // how many the window read and its last message, where the next window starts (its
+    // created_at as ISO 8601 text, whatever the DateStyle: a Date would drop the microseconds,
+    // and the next window start again where this one did).
     pruneLock: named(
       'prune_lock',
-      `WITH victims AS (
-        SELECT m.id FROM ${s}.messages m
+      `WITH scanned AS (
+        SELECT m.id, m.created_at FROM ${s}.messages m
         WHERE m.created_at < $1::timestamptz
-          AND NOT EXISTS (
+          AND (m.created_at, m.id) >
+            (COALESCE($3::timestamptz, '-infinity'), COALESCE($4::text, ''))
+        ORDER BY m.created_at, m.id
+        LIMIT $2::int
+      ),
+      victims AS (
+        SELECT m.id FROM ${s}.messages m JOIN scanned w ON w.id = m.id
+        WHERE NOT EXISTS (
             SELECT 1 FROM ${s}.deliveries d WHERE d.message_id = m.id AND d.status = 'pending'
           )
-        ORDER BY m.created_at
-        LIMIT $2::int
-        FOR UPDATE SKIP LOCKED
+        ORDER BY m.created_at, m.id
+        LIMIT $5::int
+        FOR UPDATE OF m SKIP LOCKED
       ),
       locked AS (
         SELECT d.id FROM ${s}.deliveries d JOIN victims v ON d.message_id = v.id FOR UPDATE OF d
       )
-      SELECT v.id FROM victims v WHERE (SELECT count(*) FROM locked) >= 0`,
+      SELECT v.id, NULL::int AS scanned, NULL::text AS last_created_at, NULL::text AS last_id
+      FROM victims v WHERE (SELECT count(*) FROM locked) >= 0
+      UNION ALL
+      SELECT NULL, (SELECT count(*) FROM scanned)::int, to_json(last.created_at) #>> '{}', last.id
+      FROM (SELECT 1) one
+      LEFT JOIN (SELECT * FROM scanned ORDER BY created_at DESC, id DESC LIMIT 1) last ON true`,
     ),
     // $1 message ids, $2 keys created before, $3 limit of keys.
     pruneDelete: named(

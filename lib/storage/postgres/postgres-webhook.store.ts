@@ -117,8 +117,28 @@ const REMOVE_BATCH = 1000;
 const RECORDS_IN_FLIGHT = 2;
 /** Most records in one statement. */
 const RECORD_BATCH = 100;
-/** Messages (and expired keys) one retention batch deletes. */
+/** Old messages one retention statement reads (and most expired keys it deletes). */
 const PRUNE_BATCH = 1_000;
+
+/** Where a walk of the old messages has got to: the last message of its last window. */
+interface WalkPosition {
+  /** As PostgreSQL writes a timestamptz, to the microsecond. */
+  createdAt: string;
+  id: string;
+}
+
+/** What one retention statement reads and deletes. */
+interface PruneWindow {
+  /** Old messages it reads. */
+  size: number;
+  /** Most of them it deletes (the finished ones, oldest first). */
+  victims: number;
+  /** Most expired idempotency keys it deletes. */
+  keyLimit: number;
+  /** Where the window before ended; none for the first. */
+  from: WalkPosition | undefined;
+}
+
 /** How long a pool the store makes waits for a connection: a database that is down rejects. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** SQLSTATE classes and error codes that mean the connection, not the statement, failed. */
@@ -619,28 +639,62 @@ export class PostgresWebhookStore implements WebhookStore {
   // Retention.
 
   async prune(before: Date, limit: number): Promise<number> {
-    return (await this.pruneBatch(before, limit)).messages;
+    const most = Math.max(0, Math.floor(limit));
+    let messages = 0;
+    let keys = 0;
+    let from: WalkPosition | undefined;
+    // Window after window until `limit` messages are deleted or every old one was read, and
+    // `limit` expired keys or every one: each statement bounded, whatever the backlog.
+    let moreMessages = most > 0;
+    let moreKeys = most > 0;
+    while (moreMessages || moreKeys) {
+      const victims = moreMessages ? Math.min(most - messages, PRUNE_BATCH) : 0;
+      const size = victims > 0 ? PRUNE_BATCH : 0;
+      const keyLimit = moreKeys ? Math.min(most - keys, PRUNE_BATCH) : 0;
+      const window = await this.pruneWindow(before, { size, victims, keyLimit, from });
+      messages += window.messages;
+      keys += window.keys;
+      moreMessages = size > 0 && window.scanned === size && messages < most;
+      moreKeys = keyLimit > 0 && window.keys === keyLimit && keys < most;
+      from = window.last ?? from;
+    }
+    return messages;
   }
 
-  /** One batch: at most `limit` finished messages and `limit` expired keys. */
-  private async pruneBatch(before: Date, limit: number) {
+  /**
+   * One window, in one transaction: of the next `size` messages created before `before`
+   * (oldest first, after `from`, or from the first), the oldest `victims` finished ones; and at
+   * most `keyLimit` expired keys.
+   */
+  private async pruneWindow(before: Date, window: PruneWindow) {
     this.checkOpen('delete finished messages');
-    const batch = Math.max(0, Math.floor(limit));
-    if (batch === 0) return { messages: 0, keys: 0 };
     const keysBefore = new Date(Date.now() - this.idempotencyTtlMs);
     let client: PoolClient | undefined;
     let broken: unknown;
     try {
       client = await this.pool.connect();
       await client.query('BEGIN');
-      const locked = await client.query(statementConfig(this.sql.pruneLock, [before, batch]));
-      const ids = locked.rows.map((row: Row) => row.id as string);
+      const { rows } = await client.query(
+        statementConfig(this.sql.pruneLock, [
+          before,
+          window.size,
+          window.from?.createdAt ?? null,
+          window.from?.id ?? null,
+          window.victims,
+        ]),
+      );
+      const walked = rows.find((row: Row) => row.scanned !== null) as Row;
+      const ids = rows.filter((row: Row) => row.id !== null).map((row: Row) => row.id as string);
       const deleted = await client.query(
-        statementConfig(this.sql.pruneDelete, [ids, keysBefore, batch]),
+        statementConfig(this.sql.pruneDelete, [ids, keysBefore, window.keyLimit]),
       );
       await client.query('COMMIT');
       const { messages, keys } = deleted.rows[0] as { messages: number; keys: number };
-      return { messages, keys };
+      const last: WalkPosition | undefined =
+        walked.last_id === null
+          ? undefined
+          : { createdAt: walked.last_created_at as string, id: walked.last_id as string };
+      return { messages, keys, scanned: walked.scanned as number, last };
     } catch (error) {
       broken = error;
       await client?.query('ROLLBACK').catch(() => undefined);
@@ -662,11 +716,7 @@ export class PostgresWebhookStore implements WebhookStore {
   /** Batches until one comes back short, so that a backlog goes in bounded statements. */
   private async pruneExpired() {
     try {
-      const before = new Date(Date.now() - this.retentionMs);
-      while (!this.closed) {
-        const { messages, keys } = await this.pruneBatch(before, PRUNE_BATCH);
-        if (messages < PRUNE_BATCH && keys < PRUNE_BATCH) break;
-      }
+      await this.prune(new Date(Date.now() - this.retentionMs), Infinity);
     } catch (error) {
       if (!this.closed) this.logger.warn(pruneFailed(this.schema, (error as Error).message));
     }
