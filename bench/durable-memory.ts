@@ -35,6 +35,8 @@ export interface MemoryReport {
   after: MemoryReading;
   /** Highest RSS sampled (every 100 ms) while the backlog was attempted. */
   peakRssMB: number;
+  /** Highest heap used sampled with it (garbage included). */
+  peakHeapUsedMB: number;
   /** From starting the worker until every first attempt was recorded. */
   ms: number;
   /** This process's CPU over the same span. */
@@ -69,6 +71,7 @@ let expected = Infinity;
 let resolveAttempted!: () => void;
 const attempted = new Promise<void>((resolve) => (resolveAttempted = resolve));
 let peakRss = 0;
+let peakHeapUsed = 0;
 let sampler: NodeJS.Timeout | undefined;
 
 /** Makes the worker app, not started, and takes the first reading. */
@@ -101,7 +104,11 @@ async function start(): Promise<MemoryReading> {
 async function attemptedAll(count: number): Promise<MemoryReport> {
   expected = count;
   take();
-  sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+  sampler = setInterval(() => {
+    const { rss, heapUsed } = process.memoryUsage();
+    peakRss = Math.max(peakRss, rss);
+    peakHeapUsed = Math.max(peakHeapUsed, heapUsed);
+  }, 100);
   cpuStart = process.cpuUsage();
   started = performance.now();
   await bench.app.init();
@@ -127,6 +134,7 @@ async function attemptedAll(count: number): Promise<MemoryReport> {
     before,
     after,
     peakRssMB: Math.max(peakRss, process.memoryUsage().rss) / MB,
+    peakHeapUsedMB: peakHeapUsed / MB,
     ms,
     cpuMs: (cpu.user + cpu.system) / 1000,
     firstAttempts,

@@ -350,7 +350,8 @@ function printMemory(report: MemoryReport & { emit: Sample }) {
   console.log(
     `  heap used ${mb(before.heapUsedMB)} -> ${mb(after.heapUsedMB)} (${delta('heapUsedMB')}), ` +
       `heap total ${delta('heapTotalMB')}, rss ${mb(before.rssMB)} -> ${mb(after.rssMB)} ` +
-      `(${delta('rssMB')}; peak ${mb(report.peakRssMB)}), external ${delta('externalMB')}`,
+      `(${delta('rssMB')}; peak ${mb(report.peakRssMB)}), external ${delta('externalMB')}; ` +
+      `peak heap used ${mb(report.peakHeapUsedMB)}`,
   );
 }
 
