@@ -213,13 +213,16 @@ describe('migrations at open()', () => {
       [schema],
     );
     expect(due[0].definition).toMatch(/\(next_attempt_at, id\) WHERE \(status = 'pending'::text\)/);
-    const indexes = await db.admin<{ name: string }>(
-      `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = 'deliveries'
-       ORDER BY 1`,
-      [schema],
-    );
+    const indexesOf = async (table: string) =>
+      (
+        await db.admin<{ name: string }>(
+          `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = $2
+           ORDER BY 1`,
+          [schema, table],
+        )
+      ).map(({ name }) => name);
     // A delivered delivery is in all but the due and the unfinished ones.
-    expect(indexes.map(({ name }) => name)).toEqual([
+    expect(await indexesOf('deliveries')).toEqual([
       'deliveries_due_idx',
       'deliveries_endpoint_idx',
       'deliveries_event_idx',
@@ -228,13 +231,8 @@ describe('migrations at open()', () => {
       'deliveries_tenant_idx',
       'deliveries_unfinished_idx',
     ]);
-    const messageIndexes = await db.admin<{ name: string }>(
-      `SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = 'messages'
-       ORDER BY 1`,
-      [schema],
-    );
     // Retention walks the old messages by (created_at, id).
-    expect(messageIndexes.map(({ name }) => name)).toEqual([
+    expect(await indexesOf('messages')).toEqual([
       'messages_created_id_idx',
       'messages_event_idx',
       'messages_pkey',
