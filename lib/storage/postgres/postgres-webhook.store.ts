@@ -713,7 +713,7 @@ export class PostgresWebhookStore implements WebhookStore {
     this.pruneTimer.unref();
   }
 
-  /** Batches until one comes back short, so that a backlog goes in bounded statements. */
+  /** All that is past `retention`, in bounded windows (see `prune`), whatever the backlog. */
   private async pruneExpired() {
     try {
       await this.prune(new Date(Date.now() - this.retentionMs), Infinity);
