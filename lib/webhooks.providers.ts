@@ -1,7 +1,10 @@
 import { Logger, type FactoryProvider } from '@nestjs/common';
 import { MemoryWebhookQueue } from './delivery/memory-webhook.queue.js';
 import { HttpWebhookTransport } from './delivery/transports/http.transport.js';
-import { UndiciWebhookTransport } from './delivery/transports/undici.transport.js';
+import {
+  UNDICI_IDLE_POOL_MS,
+  UndiciWebhookTransport,
+} from './delivery/transports/undici.transport.js';
 import { AddressPolicy } from './endpoints/address-policy.js';
 import { MemoryWebhookStore } from './storage/memory-webhook.store.js';
 import {
@@ -84,6 +87,7 @@ const transport: FactoryProvider<WebhookTransport> = {
           maxResponseBodyBytes: resolved.maxResponseBodyBytes,
           connectionsPerEndpoint: resolved.endpointConcurrency,
           connectTimeoutMs: resolved.timeout,
+          idlePoolMs: UNDICI_IDLE_POOL_MS,
         })
       : new HttpWebhookTransport(addresses, resolved.maxResponseBodyBytes, resolved.concurrency),
   inject: [WEBHOOKS_RESOLVED_OPTIONS, WEBHOOK_ADDRESS_POLICY],

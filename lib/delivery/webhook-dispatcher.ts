@@ -392,7 +392,18 @@ export class WebhookDispatcher {
       attemptFailed(attempt.messageId, endpoint.id, attempt.attempt, lastError, delay),
     );
     this.lifecycle.publish({ type: 'attempt-failed', delivery: updated, attempt, nextAttemptAt });
-    await this.queue.enqueue({ deliveryId: delivery.id, endpointId: endpoint.id }, delay);
+    await this.scheduleRetry({ deliveryId: delivery.id, endpointId: endpoint.id }, delay);
+  }
+
+  /**
+   * Queues a retry whose schedule the store holds. With a shared store, one due later than the
+   * next sweep is left to the sweep, which claims it once due, at most one `sweepInterval` late:
+   * else every delivery waiting for its retry would be a job in this process's memory (or in
+   * Redis), and a backlog at an endpoint that is down would grow the process with it.
+   */
+  private async scheduleRetry(job: WebhookJob, delay: number): Promise<void> {
+    if (this.store.shared && delay > this.options.sweepInterval) return;
+    await this.queue.enqueue(job, delay);
   }
 
   private failingTooLong(failingSince: Date, now: Date): boolean {

@@ -59,6 +59,7 @@ export interface WebhooksModuleOptions {
   /**
    * Milliseconds between a worker's looks for due deliveries that no queue handed it (left by a
    * crash or a restart, or written by another process), with a shared store. Default 5000.
+   * A retry due later than the next sweep is left to the sweep: up to this much late.
    */
   sweepInterval?: number;
 }

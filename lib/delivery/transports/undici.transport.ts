@@ -26,6 +26,10 @@ interface EndpointTarget {
   path: string;
   pool: Pool;
   connected: number;
+  /** When the endpoint's last attempt was sent (`performance.now()`). */
+  lastSent: number;
+  /** Set while a pool that failed to connect waits to be idle for `idlePoolMs`. */
+  idleCheck?: NodeJS.Timeout;
 }
 
 /** How the undici transport sends. */
@@ -36,7 +40,15 @@ export interface UndiciTransportOptions {
   connectionsPerEndpoint: number;
   /** How long a connection may take to open: the attempt timeout, so none outlives its attempt. */
   connectTimeoutMs: number;
+  /**
+   * How long a pool that could not connect is kept for its endpoint's next attempt
+   * (`UNDICI_IDLE_POOL_MS` unless a test says otherwise).
+   */
+  idlePoolMs: number;
 }
+
+/** Four seconds, undici's own keep-alive: an unused pool goes as an idle connection would. */
+export const UNDICI_IDLE_POOL_MS = 4_000;
 
 /**
  * The throughput transport (`transport: 'undici'`): an undici pool of connections per endpoint,
@@ -54,9 +66,12 @@ export interface UndiciTransportOptions {
  * per tenant, say) gets up to `endpointConcurrency` connections for each that is busy; no more
  * than `concurrency` carry attempts at once, and the idle ones close after their keep-alive.
  * Every pool connects through one connector, so TLS sessions are resumed across endpoints of a
- * host. A pool whose connections have all closed (idle past their keep-alive, or failed to
- * connect) is closed and forgotten, as an `Agent` does with its origins, so endpoints that come
- * and go leave nothing behind.
+ * host. A pool whose connections have all closed (idle past their keep-alive) is closed and
+ * forgotten, as an `Agent` does with its origins, so endpoints that come and go leave nothing
+ * behind. A pool that failed to connect is kept until its endpoint has sent nothing for
+ * `idlePoolMs`: an endpoint that refuses connections while its backlog is attempted would
+ * otherwise build a pool and its clients for each attempt, the bulk of what such a backlog
+ * allocates (see `npm run bench:durable`, part 3).
  *
  * Requests go through `pool.dispatch()` with a handler of our own rather than `pool.request()`:
  * the response body arrives as chunks the handler keeps (up to the cap) instead of through a
@@ -96,6 +111,7 @@ export class UndiciWebhookTransport implements WebhookTransport {
         resolve(failedResponse(error, request.timeoutMs));
         return;
       }
+      target.lastSent = performance.now();
       // Answers are never decoded (see `BodyCap`): the receiver is asked not to encode them.
       request.headers['accept-encoding'] = 'identity';
       const attempt = new AttemptHandler(
@@ -128,7 +144,9 @@ export class UndiciWebhookTransport implements WebhookTransport {
     this.closed = true;
     // The dispatcher calls this after waiting its shutdownTimeout for attempts in flight; what
     // is still running must be aborted. `pool.close()` would wait for it, up to `timeout`.
-    const pools = [...this.retired, ...[...this.targets.values()].map((target) => target.pool)];
+    const targets = [...this.targets.values()];
+    for (const target of targets) clearTimeout(target.idleCheck);
+    const pools = [...this.retired, ...targets.map((target) => target.pool)];
     this.targets.clear();
     this.retired.clear();
     await Promise.all(pools.map((pool) => pool.destroy()));
@@ -156,7 +174,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
       return target;
     }
     if (target) this.retire(endpointId, target);
-    target = { url, origin: parsed.origin, path, pool: this.openPool(parsed.origin), connected: 0 };
+    const pool = this.openPool(parsed.origin);
+    target = { url, origin: parsed.origin, path, pool, connected: 0, lastSent: 0 };
     this.watch(endpointId, target);
     this.targets.set(endpointId, target);
     return target;
@@ -169,18 +188,34 @@ export class UndiciWebhookTransport implements WebhookTransport {
     });
   }
 
-  /** Counts the pool's open connections; retires it once it has none left. */
+  /**
+   * Counts the pool's open connections; retires it once it has none left, or, when it failed to
+   * connect, once its endpoint has sent nothing for `idlePoolMs`.
+   */
   private watch(endpointId: string, target: EndpointTarget) {
-    const retireIfUnused = () => {
-      if (target.connected <= 0) this.retire(endpointId, target);
-    };
     target.pool
       .on('connect', () => target.connected++)
       .on('disconnect', () => {
         target.connected--;
-        retireIfUnused();
+        if (target.connected <= 0) this.retire(endpointId, target);
       })
-      .on('connectionError', retireIfUnused);
+      .on('connectionError', () => {
+        if (target.connected <= 0 && !target.idleCheck) this.retireWhenIdle(endpointId, target);
+      });
+  }
+
+  private retireWhenIdle(endpointId: string, target: EndpointTarget) {
+    const check = (delay: number) => {
+      target.idleCheck = setTimeout(() => {
+        target.idleCheck = undefined;
+        // Connected since (its disconnect retires it) or no longer the endpoint's pool.
+        if (target.connected > 0 || this.targets.get(endpointId) !== target) return;
+        const idleFor = performance.now() - target.lastSent;
+        if (idleFor >= this.options.idlePoolMs) this.retire(endpointId, target);
+        else check(this.options.idlePoolMs - idleFor);
+      }, delay).unref();
+    };
+    check(this.options.idlePoolMs);
   }
 
   /**

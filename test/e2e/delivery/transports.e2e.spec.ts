@@ -5,6 +5,7 @@ import {
 } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { setTimeout as sleep } from 'node:timers/promises';
 import axios from 'axios';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpWebhookTransport } from '../../../lib/delivery/transports/http.transport.js';
@@ -35,6 +36,7 @@ const undiciOptions = (connectionsPerEndpoint: number) => ({
   maxResponseBodyBytes: 1024,
   connectionsPerEndpoint,
   connectTimeoutMs: 5_000,
+  idlePoolMs: 200,
 });
 const transports: [string, () => WebhookTransport][] = [
   ['http', () => new HttpWebhookTransport(policy(), 1024, 10)],
@@ -290,19 +292,35 @@ describe('undici transport connection pools', () => {
     expect(transport['retired'].size).toBe(0);
   });
 
-  it('forgets the pool of an endpoint whose receiver refuses connections', async () => {
+  it('keeps the pool of an endpoint that refuses connections while it sends, then forgets it', async () => {
     const transport = new UndiciWebhookTransport(policy(), undiciOptions(2));
     cleanups.push(() => transport.close());
     const port = await freePort();
+    const url = `http://127.0.0.1:${port}/hook`;
+    const poolOf = () => transport['targets'].get('ep_a')?.pool;
 
-    const response = await transport.send(request(`http://127.0.0.1:${port}/hook`, 5_000, 'ep_a'));
+    const first = await transport.send(request(url, 5_000, 'ep_a'));
+    expect(first.statusCode).toBeNull();
+    expect(first.error).toContain('ECONNREFUSED');
+    const pool = poolOf();
+    expect(pool).toBeDefined();
 
-    expect(response.statusCode).toBeNull();
-    expect(response.error).toContain('ECONNREFUSED');
+    // Attempts that follow within `idlePoolMs` (200 ms here) of each other reuse it, for longer
+    // than that in all.
+    const started = performance.now();
+    while (performance.now() - started < 500) {
+      const next = await transport.send(request(url, 5_000, 'ep_a'));
+      expect(next.error).toContain('ECONNREFUSED');
+      expect(poolOf()).toBe(pool);
+      await sleep(50);
+    }
+
+    // Unused for that long, it is closed and forgotten.
     await until(
       () => transport['targets'].size === 0 && transport['retired'].size === 0,
       'the pool to be forgotten',
     );
+    expect(pool?.closed).toBe(true);
   });
 
   it('times out each of overlapping attempts at its own deadline, answered or not', async () => {

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MemoryWebhookQueue } from '../../../lib/delivery/memory-webhook.queue.js';
 import { PostgresWebhookStore } from '../../../lib/storage/postgres/postgres-webhook.store.js';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
 import { bootDeliveryApp, waitUntil, type DeliveryApp } from '../../support/delivery-app.js';
@@ -110,6 +111,44 @@ describe('durable delivery on PostgreSQL', () => {
 
     expect(received()[0].headers['webhook-id']).toBe(sent.id);
     expect(received()[0].receivedAt - started).toBeLessThan(5_000);
+  });
+
+  it('queues a retry due before the next sweep, and leaves a later one to the sweep', async () => {
+    const delays: number[] = [];
+    const { enqueue } = MemoryWebhookQueue.prototype;
+    vi.spyOn(MemoryWebhookQueue.prototype, 'enqueue').mockImplementation(function (
+      this: MemoryWebhookQueue,
+      ...args: Parameters<MemoryWebhookQueue['enqueue']>
+    ) {
+      delays.push(args[1]);
+      return enqueue.apply(this, args);
+    });
+    // The first retry is due before the next sweep, 300 ms away; the second after it.
+    const app = await boot({ retryDelays: [100, 600], sweepInterval: 300 });
+    let calls = 0;
+    receiver.behave((_request, res) => {
+      res.statusCode = calls++ < 2 ? 503 : 204;
+      res.end();
+    });
+    const retriesAt: number[] = [];
+    app.deliveries.events.subscribe((event) => {
+      if (event.type === 'attempt-failed') retriesAt.push(event.nextAttemptAt.getTime());
+    });
+    await app.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 });
+
+    await receiver.waitFor(3);
+    // Only the first retry (100 ms, give or take its jitter) waited in memory as a job; a sweep
+    // claimed the second once due, not before.
+    const queued = delays.filter((delay) => delay > 0);
+    expect(queued).toHaveLength(1);
+    expect(queued[0]).toBeLessThanOrEqual(300);
+    expect(retriesAt).toHaveLength(2);
+    expect(received(sent.id)[2].receivedAt).toBeGreaterThanOrEqual(retriesAt[1]);
+    await waitUntil(
+      async () => (await app.deliveries.list({ messageId: sent.id }))[0]?.status === 'delivered',
+      'the delivery to be recorded',
+    );
   });
 
   it('runs what a sweep claimed on that claim, without claiming it again', async () => {
