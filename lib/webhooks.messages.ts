@@ -548,6 +548,10 @@ export const queueStopped = (running: number, pending: number, kept: boolean) =>
     : `${pending} queued delivery(ies) dropped from the in-memory queue. Use the PostgreSQL ` +
       `store to keep them.`);
 
+export const leaseReleaseFailed = (count: number, reason: string, leaseMs: number) =>
+  `Handing back ${count} swept webhook delivery(ies) this worker did not start failed ` +
+  `(${reason}); other workers claim them once their leases end, within ${Math.round(leaseMs)} ms.`;
+
 export const sweepFailed = (reason: string, delayMs: number) =>
   `Looking for due webhook deliveries in the store failed (${reason}); trying again in ` +
   `${Math.round(delayMs)} ms. Deliveries stay pending meanwhile.`;

@@ -16,6 +16,7 @@ import {
   httpStatusError,
   messageUnavailable,
   queueStopped,
+  leaseReleaseFailed,
   sweepFailed,
   unexpectedAttemptError,
   watchFailed,
@@ -99,7 +100,8 @@ export class WebhookDispatcher {
   /**
    * Deliveries a sweep claimed and queued, with what it read, until their attempt starts: an
    * attempt that starts while the sweep's lease has at least `timeout` left runs on that claim
-   * instead of claiming again (one statement per swept delivery saved). At most one sweep batch.
+   * instead of claiming again (one statement per swept delivery saved). No more than the queue
+   * had room for: each leaves as its attempt starts. What is left at shutdown is handed back.
    */
   private readonly swept = new Map<string, { claimed: ClaimedDelivery; until: number }>();
   /**
@@ -160,12 +162,25 @@ export class WebhookDispatcher {
       ),
     ]);
     clearTimeout(timer);
-    this.swept.clear();
     const { running, pending } = await this.queue.stop(this.options.shutdownTimeout);
     if (running > 0 || pending > 0) {
       this.logger.warn(queueStopped(running, pending, this.store.shared));
     }
+    // The queue starts nothing more: what is left of the sweeps' claims will not be used.
+    await this.releaseSwept();
     await this.transport.close();
+  }
+
+  /** Hands back the leases of swept deliveries whose attempt never started. */
+  private async releaseSwept() {
+    const unused = [...this.swept.keys()];
+    this.swept.clear();
+    if (unused.length === 0) return;
+    try {
+      await this.store.release(unused, this.owner);
+    } catch (error) {
+      this.logger.warn(leaseReleaseFailed(unused.length, describeError(error), this.leaseMs));
+    }
   }
 
   /**
@@ -638,19 +653,20 @@ export class WebhookDispatcher {
       if (claimed.length > 0) this.sweepAgain = true;
       else if (skipEndpoints.length > 0) this.sweepWhenRoom = true;
       if (claimed.length === 0) return;
-      // Those of the last batch not started yet are dropped: their attempts claim again.
-      this.swept.clear();
       for (const one of claimed) {
         const { id } = one.delivery;
         if (this.inFlight.has(id) || this.endedDuringSweep.has(id)) continue;
         this.swept.set(id, { claimed: one, until: until.getTime() });
       }
-      await this.queue.enqueueAll(
-        claimed.map(({ delivery }) => ({
-          deliveryId: delivery.id,
-          endpointId: delivery.endpointId,
-        })),
-      );
+      const jobs = claimed.map(({ delivery }) => ({
+        deliveryId: delivery.id,
+        endpointId: delivery.endpointId,
+      }));
+      await this.queue.enqueueAll(jobs).catch((error: unknown) => {
+        // Not queued: no attempt will take these claims (their leases end on their own).
+        for (const job of jobs) this.swept.delete(job.deliveryId);
+        throw error;
+      });
     } catch (error) {
       this.logger.warn(sweepFailed(describeError(error), this.options.sweepInterval));
     }

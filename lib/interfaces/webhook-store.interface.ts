@@ -299,6 +299,14 @@ export interface WebhookStore {
   ): Promise<ClaimedDelivery[]>;
 
   /**
+   * Ends `owner`'s leases of the deliveries without an attempt, in one step, leaving them as
+   * they were otherwise: claims their owner will not use (a worker shutting down with swept
+   * deliveries it did not start), so another worker may claim them at once rather than when
+   * the leases run out. Leases of other owners are left alone. Resolves to how many it ended.
+   */
+  release(deliveryIds: readonly string[], owner: string): Promise<number>;
+
+  /**
    * Turns the message's finished deliveries (to `endpointId` only, when given) back to pending,
    * due at `now` with a new retry schedule, in one step; pending ones are left to their own.
    */

@@ -518,6 +518,17 @@ export class MemoryWebhookStore implements WebhookStore {
     return chosen.map((delivery) => this.lease(delivery, lease));
   }
 
+  async release(deliveryIds: readonly string[], owner: string): Promise<number> {
+    let released = 0;
+    for (const id of deliveryIds) {
+      const delivery = this.delivery(id);
+      if (delivery?.lease?.owner !== owner) continue;
+      delivery.lease = null;
+      released++;
+    }
+    return released;
+  }
+
   async redeliver({ messageId, endpointId, now }: WebhookRedeliverRequest): Promise<Redelivered> {
     const entry = this.messages.get(messageId);
     if (!entry) return { found: false, matched: 0, redelivered: [] };

@@ -1728,6 +1728,60 @@ export function describeStoreContract(
       });
     });
 
+    describe('release', () => {
+      it("ends the owner's leases, so another owner claims them at once, and leaves them as they were", async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        const first = await emitOne(store, ep);
+        const second = await emitOne(store, ep);
+        const before = await store.getDelivery(first.deliveryId);
+        await claimed(store, first.deliveryId, lease('a', 0, 30 * SECOND));
+        await claimed(store, second.deliveryId, lease('a', 0, 30 * SECOND));
+
+        expect(await store.release([first.deliveryId, second.deliveryId], 'a')).toBe(2);
+
+        expect(await store.getDelivery(first.deliveryId)).toEqual(before);
+        expect(await store.claim(first.deliveryId, lease('b', SECOND))).toBeDefined();
+        const swept = await store.sweep(lease('b', SECOND), 10);
+        expect(swept.map((claim) => claim.delivery.id)).toEqual([second.deliveryId]);
+      });
+
+      it("leaves other owners' leases, and finished or unknown deliveries, alone", async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        const theirs = await emitOne(store, ep);
+        await claimed(store, theirs.deliveryId, lease('b', 0, 30 * SECOND));
+        const finished = (await emitOne(store, ep)).deliveryId;
+        await finish(store, finished, 'delivered');
+
+        expect(await store.release([theirs.deliveryId, finished, createId('dlv')], 'a')).toBe(0);
+
+        expect(await store.claim(theirs.deliveryId, lease('c', 10 * SECOND))).toBeUndefined();
+        expect(await store.claim(finished, lease('a', HOUR))).toBeUndefined();
+        expect(await store.release([], 'a')).toBe(0);
+      });
+
+      it('keeps a released delivery due as scheduled: a retry not yet due stays unclaimable', async () => {
+        const store = await open();
+        const ep = await addEndpoint(store);
+        const { deliveryId } = await emitOne(store, ep);
+        await claimed(store, deliveryId, lease('a', 0, 30 * SECOND));
+        await store.record(deliveryId, 'a', null, {
+          status: 'pending',
+          scheduleAttempts: 1,
+          nextAttemptAt: at(HOUR),
+          lastError: 'HTTP 503',
+          updatedAt: at(SECOND),
+        });
+        await claimed(store, deliveryId, lease('a', HOUR, HOUR + 30 * SECOND));
+
+        expect(await store.release([deliveryId], 'a')).toBe(1);
+
+        expect(await store.claim(deliveryId, lease('b', HOUR - 1))).toBeUndefined();
+        expect(await store.claim(deliveryId, lease('b', HOUR))).toBeDefined();
+      });
+    });
+
     describe('redeliver', () => {
       /** A message to three endpoints: delivered, failed and still pending. */
       async function threeDeliveries(store: WebhookStore) {

@@ -332,6 +332,15 @@ export function storeStatements(schema: string) {
       RETURNING ${qualified('d', DELIVERY_COLUMNS)}`,
     ),
 
+    // $1 delivery ids, $2 owner. Only the owner's leases of pending deliveries: a finished one
+    // has none.
+    release: named(
+      'release',
+      `UPDATE ${s}.deliveries SET lease_owner = NULL, lease_until = NULL
+      WHERE id = ANY($1::text[]) AND lease_owner = $2::text AND status = 'pending'
+      RETURNING id`,
+    ),
+
     // $1 message id, $2 endpoint id or null, $3 now.
     // The message is share-locked so that a prune running at the same moment skips it.
     redeliver: named(

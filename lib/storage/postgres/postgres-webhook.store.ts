@@ -596,6 +596,13 @@ export class PostgresWebhookStore implements WebhookStore {
     return toClaimedBatch(rows, this.secrets);
   }
 
+  async release(deliveryIds: readonly string[], owner: string): Promise<number> {
+    if (deliveryIds.length === 0) return 0;
+    const operation = `release the leases of ${deliveryIds.length} deliveries`;
+    const rows = await this.run(operation, this.sql.release, [deliveryIds, owner]);
+    return rows.length;
+  }
+
   async redeliver({
     messageId,
     endpointId,

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryWebhookQueue } from '../../../lib/delivery/memory-webhook.queue.js';
 import { PostgresWebhookStore } from '../../../lib/storage/postgres/postgres-webhook.store.js';
+import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
 import { bootDeliveryApp, waitUntil, type DeliveryApp } from '../../support/delivery-app.js';
 import { postgresModuleOptions, startDatabase, type TestDatabase } from '../../support/postgres.js';
@@ -15,7 +16,7 @@ describe('durable delivery on PostgreSQL', () => {
   let db: TestDatabase;
   let receiver: Receiver;
   const apps: DeliveryApp[] = [];
-  const boot = async (options?: WebhooksModuleOptions) => {
+  const boot = async (options?: WebhooksModuleOptions, logger?: CaptureLogger) => {
     const app = await bootDeliveryApp({
       options: postgresModuleOptions(db.schema, db.applicationName, {
         retryDelays: [50, 100],
@@ -24,6 +25,7 @@ describe('durable delivery on PostgreSQL', () => {
         ...options,
       }),
       providers: [PingWebhook],
+      logger,
     });
     apps.push(app);
     return app;
@@ -247,6 +249,89 @@ describe('durable delivery on PostgreSQL', () => {
     await waitUntil(
       async () => (await api.deliveries.list()).every((one) => one.status === 'delivered'),
       'the deliveries to be recorded',
+    );
+  });
+
+  /**
+   * A worker that has swept a delivery and not started it: two attempts of the endpoint at a
+   * time, both held by the receiver, the third swept with the second and waiting for room. On
+   * leases that outlast the test; `answer` lets the receiver answer.
+   */
+  const leaveOneSwept = async (logger?: CaptureLogger) => {
+    const api = await boot({ worker: false });
+    await api.endpoints.add({ url: `${receiver.url}/hook`, events: ['ping'] });
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    receiver.behave(() => answered);
+    const worker = await boot(
+      {
+        concurrency: 4,
+        endpointConcurrency: 2,
+        timeout: 30_000,
+        sweepInterval: 60_000,
+        shutdownTimeout: 0,
+      },
+      logger,
+    );
+    await api.emitter.emit(PingWebhook, { seq: 0 });
+    await receiver.waitFor(1);
+    // Two more in one commit, so that one sweep claims both.
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await api.emitter.emit(PingWebhook, { seq: 1 }, { transaction: client });
+      await api.emitter.emit(PingWebhook, { seq: 2 }, { transaction: client });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await receiver.waitFor(2);
+    await waitUntil(
+      async () => (await deliveryRows()).every((row) => row.lease_owner !== null),
+      'the three deliveries to be leased',
+    );
+    const sent = new Set(received().map((request) => request.headers['webhook-id']));
+    const [waiting] = (await deliveryRows()).filter((row) => !sent.has(row.message_id));
+    expect(waiting).toBeDefined();
+    const waitingNow = async () =>
+      (await deliveryRows()).find((row) => row.message_id === waiting.message_id);
+    return { worker, waitingNow, answer };
+  };
+  const deliveryRows = () =>
+    db.admin<{ message_id: string; lease_owner: string | null; attempts: number }>(
+      `SELECT message_id, lease_owner, attempts FROM ${db.schema}.deliveries`,
+    );
+
+  it('hands back at shutdown the leases of swept deliveries it had not started', async () => {
+    const { worker, waitingNow, answer } = await leaveOneSwept();
+
+    await worker.close();
+    answer();
+
+    const waiting = await waitingNow();
+    expect(waiting).toMatchObject({ lease_owner: null, attempts: 0 });
+    // Another worker sends it at once, not once the lease (35 s) would have run out.
+    await boot();
+    await waitUntil(
+      () => received().some((request) => request.headers['webhook-id'] === waiting?.message_id),
+      'the released delivery to be sent',
+    );
+  });
+
+  it('shuts down all the same when handing back the leases fails, and says so', async () => {
+    const logger = new CaptureLogger();
+    const { worker, waitingNow, answer } = await leaveOneSwept(logger);
+    vi.spyOn(PostgresWebhookStore.prototype, 'release').mockRejectedValue(
+      new Error('connection terminated'),
+    );
+
+    await worker.close();
+    answer();
+
+    expect((await waitingNow())?.lease_owner).not.toBeNull();
+    const warnings = logger.at('warn').map((line) => line.message);
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/^Handing back 1 swept webhook delivery\(ies\).*connection terminated/),
     );
   });
 
