@@ -70,8 +70,8 @@ export const UNDICI_IDLE_POOL_MS = 4_000;
  * forgotten, as an `Agent` does with its origins, so endpoints that come and go leave nothing
  * behind. A pool that failed to connect is kept until its endpoint has sent nothing for
  * `idlePoolMs`: an endpoint that refuses connections while its backlog is attempted would
- * otherwise build a pool and its clients for each attempt, the bulk of what such a backlog
- * allocates (see `npm run bench:durable`, part 3).
+ * otherwise get a new pool for each attempt, on top of the new client that undici makes in
+ * place of one that failed to connect (see `npm run bench:durable`, part 3).
  *
  * Requests go through `pool.dispatch()` with a handler of our own rather than `pool.request()`:
  * the response body arrives as chunks the handler keeps (up to the cap) instead of through a
