@@ -26,9 +26,7 @@ interface EndpointTarget {
   path: string;
   pool: Pool;
   connected: number;
-  /** When the endpoint's last attempt was sent (`performance.now()`). */
-  lastSent: number;
-  /** Set while a pool that failed to connect waits to be idle for `idlePoolMs`. */
+  /** Set while a pool that failed to connect waits `idlePoolMs` for its next attempt. */
   idleCheck?: NodeJS.Timeout;
 }
 
@@ -41,8 +39,8 @@ export interface UndiciTransportOptions {
   /** How long a connection may take to open: the attempt timeout, so none outlives its attempt. */
   connectTimeoutMs: number;
   /**
-   * How long a pool that could not connect is kept for its endpoint's next attempt
-   * (`UNDICI_IDLE_POOL_MS` unless a test says otherwise).
+   * How long after its last failed connect a pool that could not connect is kept for its
+   * endpoint's next attempt (`UNDICI_IDLE_POOL_MS` unless a test says otherwise).
    */
   idlePoolMs: number;
 }
@@ -68,8 +66,8 @@ export const UNDICI_IDLE_POOL_MS = 4_000;
  * Every pool connects through one connector, so TLS sessions are resumed across endpoints of a
  * host. A pool whose connections have all closed (idle past their keep-alive) is closed and
  * forgotten, as an `Agent` does with its origins, so endpoints that come and go leave nothing
- * behind. A pool that failed to connect is kept until its endpoint has sent nothing for
- * `idlePoolMs`: an endpoint that refuses connections while its backlog is attempted would
+ * behind. A pool that failed to connect is kept until `idlePoolMs` after its last failed
+ * connect: an endpoint that refuses connections while its backlog is attempted would
  * otherwise get a new pool for each attempt, on top of the new client that undici makes in
  * place of one that failed to connect (see `npm run bench:durable`, part 3).
  *
@@ -111,7 +109,6 @@ export class UndiciWebhookTransport implements WebhookTransport {
         resolve(failedResponse(error, request.timeoutMs));
         return;
       }
-      target.lastSent = performance.now();
       // Answers are never decoded (see `BodyCap`): the receiver is asked not to encode them.
       request.headers['accept-encoding'] = 'identity';
       const attempt = new AttemptHandler(
@@ -175,7 +172,7 @@ export class UndiciWebhookTransport implements WebhookTransport {
     }
     if (target) this.retire(endpointId, target);
     const pool = this.openPool(parsed.origin);
-    target = { url, origin: parsed.origin, path, pool, connected: 0, lastSent: 0 };
+    target = { url, origin: parsed.origin, path, pool, connected: 0 };
     this.watch(endpointId, target);
     this.targets.set(endpointId, target);
     return target;
@@ -190,7 +187,7 @@ export class UndiciWebhookTransport implements WebhookTransport {
 
   /**
    * Counts the pool's open connections; retires it once it has none left, or, when it failed to
-   * connect, once its endpoint has sent nothing for `idlePoolMs`.
+   * connect, `idlePoolMs` after its last failed connect (each refused attempt puts that off).
    */
   private watch(endpointId: string, target: EndpointTarget) {
     target.pool
@@ -200,22 +197,17 @@ export class UndiciWebhookTransport implements WebhookTransport {
         if (target.connected <= 0) this.retire(endpointId, target);
       })
       .on('connectionError', () => {
-        if (target.connected <= 0 && !target.idleCheck) this.retireWhenIdle(endpointId, target);
+        if (target.connected > 0) return;
+        if (target.idleCheck) {
+          target.idleCheck.refresh();
+          return;
+        }
+        target.idleCheck = setTimeout(() => {
+          target.idleCheck = undefined;
+          // Connected since: its disconnect retires it.
+          if (target.connected <= 0) this.retire(endpointId, target);
+        }, this.options.idlePoolMs).unref();
       });
-  }
-
-  private retireWhenIdle(endpointId: string, target: EndpointTarget) {
-    const check = (delay: number) => {
-      target.idleCheck = setTimeout(() => {
-        target.idleCheck = undefined;
-        // Connected since (its disconnect retires it) or no longer the endpoint's pool.
-        if (target.connected > 0 || this.targets.get(endpointId) !== target) return;
-        const idleFor = performance.now() - target.lastSent;
-        if (idleFor >= this.options.idlePoolMs) this.retire(endpointId, target);
-        else check(this.options.idlePoolMs - idleFor);
-      }, delay).unref();
-    };
-    check(this.options.idlePoolMs);
   }
 
   /**
