@@ -69,13 +69,30 @@ export function createId(prefix: string): string {
 }
 
 /**
- * `text` as one flat string: what a template or `+` makes is a tree of strings, which costs the
- * heap more for every id kept and is flattened into another copy when used as a map key.
- * Characters past U+00FF are not for ids.
+ * The ids `<prefix>_<base>_<place>` of `count` records made together (a message's deliveries),
+ * each one flat string, as `createId` makes them. `<place>` is the record's index in base 36
+ * after one digit that says how many follow, so the ids sort as text in the order made. The
+ * shared head is written once for all of them.
  */
-export function flatId(text: string): string {
-  if (scratch.length < text.length) scratch = Buffer.alloc(2 * text.length);
-  return scratch.toString('latin1', 0, writeText(text, 0));
+export function numberedIds(prefix: string, base: string, count: number): string[] {
+  const head = prefix.length + base.length + 2;
+  // The place: at most one digit of length and 11 digits of a safe integer in base 36.
+  if (scratch.length < head + 12) scratch = Buffer.alloc(2 * (head + 12));
+  let at = writeText(prefix, 0);
+  scratch[at++] = 0x5f; // '_'
+  at = writeText(base, at);
+  scratch[at++] = 0x5f;
+  const ids = new Array<string>(count);
+  for (let index = 0; index < count; index++) {
+    let digits = 1;
+    for (let rest = index; rest >= 36; rest = Math.floor(rest / 36)) digits++;
+    scratch[at] = DIGITS[digits - 1];
+    for (let digit = digits, rest = index; digit >= 1; digit--, rest = Math.floor(rest / 36)) {
+      scratch[at + digit] = DIGITS[rest % 36];
+    }
+    ids[index] = scratch.toString('latin1', 0, at + 1 + digits);
+  }
+  return ids;
 }
 
 /** Copies `text` (one byte per character) into the scratch buffer at `at`; returns its end. */

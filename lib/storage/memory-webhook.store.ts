@@ -33,7 +33,7 @@ import {
   storeFull,
   transactionNeedsPostgres,
 } from '../webhooks.messages.js';
-import { flatId } from './ids.js';
+import { numberedIds } from './ids.js';
 import { copyAttempt, copyEndpoint, copyMessage } from './record-copies.js';
 
 /** How long the memory store keeps what it no longer needs for delivery, and how much. */
@@ -83,7 +83,7 @@ const PRUNE_BATCH = 1_000;
 /** A stored message, with its deliveries and what the size bound needs to know. */
 interface MessageEntry {
   message: WebhookMessage;
-  /** In the order they were made: each one's place is in its id (see `deliveryId`). */
+  /** In the order they were made: each one's place is in its id (see `deliveryIds`). */
   deliveries: DeliveryEntry[];
   /** How many of its deliveries are pending: none, and it may be forgotten. */
   pending: number;
@@ -132,7 +132,7 @@ interface KeyMarker {
  *
  * Records are kept as the contract's own types, copied on the way in and on the way out, but for
  * deliveries: each is a `DeliveryEntry` in its message's, found by its id, which names the
- * message and the delivery's place among its deliveries (`deliveryId`). Every method does its work without an `await` between reading and writing, which is what makes each
+ * message and the delivery's place among its deliveries (`deliveryIds`). Every method does its work without an `await` between reading and writing, which is what makes each
  * one a single step (claims and compare-and-set included) in one event loop.
  *
  * Finished messages (every delivery delivered or failed) are pruned after `retention` on a
@@ -278,7 +278,7 @@ export class MemoryWebhookStore implements WebhookStore {
         transactionNeedsPostgres('a transaction'),
       );
     }
-    // Its deliveries are named after it (see `deliveryId`): a second message of the same id
+    // Its deliveries are named after it (see `deliveryIds`): a second message of the same id
     // would take the first one's place and names.
     if (this.messages.has(message.id)) throw new Error(duplicateMessageId(message.id));
     const key = message.idempotencyKey === null ? undefined : idempotencyKey(message);
@@ -331,9 +331,10 @@ export class MemoryWebhookStore implements WebhookStore {
       bytes,
     };
     const createdAt = message.createdAt.getTime();
+    const ids = deliveryIds(message.id, subscribed.length);
     const emitted = subscribed.map((endpoint, index) => {
       const delivery: DeliveryEntry = {
-        id: deliveryId(message.id, index),
+        id: ids[index],
         message: entry,
         endpointId: endpoint.id,
         status: 'pending',
@@ -411,7 +412,7 @@ export class MemoryWebhookStore implements WebhookStore {
     const entries =
       filter.messageId === undefined ? this.newestMessages(filter, from) : one ? [one] : [];
     const matching: DeliveryEntry[] = [];
-    // Newest first, message by message (see `deliveryId`); one more than a page, to tell whether
+    // Newest first, message by message (see `deliveryIds`); one more than a page, to tell whether
     // there is a next one.
     for (const entry of entries) {
       const { tenant, event } = entry.message;
@@ -596,7 +597,7 @@ export class MemoryWebhookStore implements WebhookStore {
     };
   }
 
-  /** The delivery of that id, found through its message (see `deliveryId`). */
+  /** The delivery of that id, found through its message (see `deliveryIds`). */
   private delivery(id: string): DeliveryEntry | undefined {
     const place = deliveryPlace(id);
     const delivery = place && this.messages.get(place.messageId)?.deliveries[place.index];
@@ -743,17 +744,14 @@ const isDue = (delivery: DeliveryEntry, now: number) =>
   delivery.status === 'pending' && delivery.nextAttemptAt !== null && delivery.nextAttemptAt <= now;
 
 /**
- * The id of a message's `index`-th delivery: `dlv_`, the message's id, `_`, then the index in
- * base 36 after one digit that says how many follow, so that ids sort as text in the order
- * made (for message ids of one length, as `createId` makes them), and a delivery is found
- * from its id without a map of every delivery.
+ * The ids of a message's `count` deliveries: `dlv_`, the message's id, `_`, then the delivery's
+ * place (see `numberedIds`). They sort as text in the order made (for message ids of one
+ * length, as `createId` makes them), and a delivery is found from its id without a map of
+ * every delivery.
  */
-function deliveryId(messageId: string, index: number): string {
-  const digits = index.toString(36);
-  return flatId(`dlv_${messageId}_${(digits.length - 1).toString(36)}${digits}`);
-}
+const deliveryIds = (messageId: string, count: number) => numberedIds('dlv', messageId, count);
 
-/** Which message and place `id` names, if it is an id that `deliveryId` makes. */
+/** Which message and place `id` names, if it is an id that `deliveryIds` makes. */
 function deliveryPlace(id: string): { messageId: string; index: number } | undefined {
   const end = id.lastIndexOf('_');
   if (!id.startsWith('dlv_') || end < 5) return undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attemptId, createId } from '../../lib/storage/ids.js';
+import { attemptId, createId, numberedIds } from '../../lib/storage/ids.js';
 
 describe('ids', () => {
   it('makes prefixed ids: the time in base 36, a sequence, then 64 random bits in hex', () => {
@@ -33,6 +33,23 @@ describe('ids', () => {
   it('takes a prefix longer than ids usually have', () => {
     const prefix = 'x'.repeat(100);
     expect(createId(prefix)).toMatch(new RegExp(`^${prefix}_[0-9a-z]{13}[0-9a-f]{16}$`));
+    expect(createId('msg')).toMatch(/^msg_[0-9a-z]{13}[0-9a-f]{16}$/);
+  });
+
+  it('numbers the ids of records made together, sorting in the order made past each digit', () => {
+    const ids = numberedIds('dlv', 'msg_abc', 1_300);
+    expect(ids.slice(0, 2)).toEqual(['dlv_msg_abc_00', 'dlv_msg_abc_01']);
+    // Past 36 the place takes two base-36 digits, and past 1,296 three.
+    expect(ids.slice(35, 37)).toEqual(['dlv_msg_abc_0z', 'dlv_msg_abc_110']);
+    expect(ids.slice(1_295, 1_297)).toEqual(['dlv_msg_abc_1zz', 'dlv_msg_abc_2100']);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(ids);
+    expect(numberedIds('dlv', 'msg_abc', 0)).toEqual([]);
+  });
+
+  it('numbers ids under a base longer than ids usually have, and makes the next id whole', () => {
+    const base = 'm'.repeat(200);
+    expect(numberedIds('dlv', base, 2)).toEqual([`dlv_${base}_00`, `dlv_${base}_01`]);
     expect(createId('msg')).toMatch(/^msg_[0-9a-z]{13}[0-9a-f]{16}$/);
   });
 
