@@ -132,8 +132,9 @@ interface KeyMarker {
  *
  * Records are kept as the contract's own types, copied on the way in and on the way out, but for
  * deliveries: each is a `DeliveryEntry` in its message's, found by its id, which names the
- * message and the delivery's place among its deliveries (`deliveryIds`). Every method does its work without an `await` between reading and writing, which is what makes each
- * one a single step (claims and compare-and-set included) in one event loop.
+ * message and the delivery's place among its deliveries (`deliveryIds`). Every method does its
+ * work without an `await` between reading and writing, which is what makes each one a single
+ * step (claims and compare-and-set included) in one event loop.
  *
  * Finished messages (every delivery delivered or failed) are pruned after `retention` on a
  * timer; pending ones are always kept. What the store holds is bounded as well: it keeps an
