@@ -171,8 +171,7 @@ export class UndiciWebhookTransport implements WebhookTransport {
       return target;
     }
     if (target) this.retire(endpointId, target);
-    const pool = this.openPool(parsed.origin);
-    target = { url, origin: parsed.origin, path, pool, connected: 0 };
+    target = { url, origin: parsed.origin, path, pool: this.openPool(parsed.origin), connected: 0 };
     this.watch(endpointId, target);
     this.targets.set(endpointId, target);
     return target;
@@ -215,6 +214,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
    * endpoint's next attempt gets a new one).
    */
   private retire(endpointId: string, target: EndpointTarget) {
+    clearTimeout(target.idleCheck);
+    target.idleCheck = undefined;
     if (this.targets.get(endpointId) === target) this.targets.delete(endpointId);
     const { pool } = target;
     if (this.retired.has(pool) || pool.closed || pool.destroyed) return;
