@@ -44,8 +44,11 @@ export interface RouteVerifyOptions {
 export interface VerifiedWebhook {
   headers: VerifiedWebhookHeaders;
   options: RouteVerifyOptions;
-  /** The signer's scope of ids, for the dedupe (see `signerScope`). */
-  scope: string;
+  /**
+   * The scopes of ids of the keys that signed, for the dedupe (see `signerScope`): two while a
+   * sender rotates its secret and signs with both.
+   */
+  scopes: string[];
 }
 
 const VERIFIED = Symbol('nestjs-webhooks:verified');
@@ -96,7 +99,7 @@ export class WebhookVerificationGuard implements CanActivate {
     request[VERIFIED] = {
       headers: verified.headers,
       options,
-      scope: signerScope(verified.key),
+      scopes: verified.signers.map(signerScope),
     } satisfies VerifiedWebhook;
     return true;
   }

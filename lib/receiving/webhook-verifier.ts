@@ -110,10 +110,10 @@ export function readWebhookHeaders(headers: Headers): WebhookRequestHeaders | We
   return { id, timestamp, signatures };
 }
 
-/** What verified: the headers, and the key that signed (the first of `keys` that did). */
+/** What verified: the headers, and every one of `keys` that signed, in their order. */
 export interface SignatureMatch {
   headers: VerifiedWebhookHeaders;
-  key: Buffer;
+  signers: Buffer[];
 }
 
 /**
@@ -140,16 +140,16 @@ export function verifyWebhook(
   if (keys.length === 0) return { status: 401, message: webhookNoSecret() };
 
   const signed = `${id}.${timestamp}.`;
-  let signer: Buffer | undefined;
+  const signers: Buffer[] = [];
   // Every pair is compared, match or not, so the time taken says nothing of which one matched.
   for (const key of keys) {
     const expected = createHmac('sha256', key).update(signed).update(body).digest();
     let matches = false;
     for (const candidate of signatures) matches = timingSafeEqual(expected, candidate) || matches;
-    if (matches) signer ??= key;
+    if (matches) signers.push(key);
   }
-  if (!signer) return { status: 401, message: webhookSignatureMismatch() };
-  return { headers: { id, timestamp: new Date(signedAtMs) }, key: signer };
+  if (signers.length === 0) return { status: 401, message: webhookSignatureMismatch() };
+  return { headers: { id, timestamp: new Date(signedAtMs) }, signers };
 }
 
 /** A header's one value; a header sent twice is malformed, and counts as missing here. */

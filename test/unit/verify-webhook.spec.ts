@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { Controller, Post } from '@nestjs/common';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
@@ -87,11 +87,21 @@ describe('the verifier', () => {
     });
   });
 
-  it('says which key signed: the first of the list that matches', () => {
+  it('says which keys signed, in the order of the list, and only those', () => {
     const other = randomBytes(32);
+    const stranger = randomBytes(32);
     const ts = Math.floor(Date.now() / 1000);
-    const verified = verifyWebhook(body, at(ts), [other, key], 300, Date.now());
-    expect('key' in verified && verified.key.equals(key)).toBe(true);
+    const signers = (keys: Buffer[], headers: WebhookRequestHeaders) => {
+      const verified = verifyWebhook(body, headers, keys, 300, Date.now());
+      return 'signers' in verified ? verified.signers : verified;
+    };
+    expect(signers([stranger, other, key], at(ts))).toEqual([key]);
+    // Signed with both, as a sender rotating its secret signs.
+    const both = at(ts);
+    const otherSignature = createHmac('sha256', other).update(`msg_x.${ts}.`).update(body).digest();
+    both.signatures.push(otherSignature);
+    expect(signers([key, stranger, other], both)).toEqual([key, other]);
+    expect(signers([other, key], both)).toEqual([other, key]);
   });
 });
 

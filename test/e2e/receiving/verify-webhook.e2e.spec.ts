@@ -153,6 +153,27 @@ describe.each(['express', 'fastify'] as const)('@VerifyWebhook on %s', (adapter)
     expect(handledOn('rotating')).toHaveLength(2);
   });
 
+  it('dedupes a message across a rotation of its secret: old key, then both, then the new one', async () => {
+    const id = `msg_${randomBytes(4).toString('hex')}`;
+    const signed = (...secrets: string[]) => {
+      const ts = now();
+      return {
+        'webhook-id': id,
+        'webhook-timestamp': String(ts),
+        'webhook-signature': secrets.map((secret) => v1(secret, id, ts, BODY)).join(' '),
+      };
+    };
+    // The route lists the new secret first; the first attempt was signed before the rotation.
+    expect((await post('/hooks/rotating', signed(SECRET_A))).status).toBe(201);
+    expect(await post('/hooks/rotating', signed(SECRET_B, SECRET_A))).toMatchObject({
+      status: 200,
+      body: { duplicate: true, id },
+    });
+    // Once the sender has dropped the old secret.
+    expect((await post('/hooks/rotating', signed(SECRET_B))).status).toBe(200);
+    expect(handledOn('rotating')).toHaveLength(1);
+  });
+
   it('resolves the secrets per request (a secret per tenant)', async () => {
     expect((await post('/hooks/tenants/acme', signWebhook(TENANT_SECRETS.acme, BODY))).status).toBe(
       204,
