@@ -968,6 +968,44 @@ describe('a database that fails', () => {
     await store.close();
   });
 
+  it('rejects a prune whose connection is terminated while it waits for a lock, without crashing', async () => {
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const applicationName = `${db.applicationName}-prune`;
+    const store = await PostgresWebhookStore.open(
+      db.storeOptions({ schema: db.schema, applicationName }),
+    );
+    // A tenant of its own: the message has this one delivery.
+    const ep = endpoint({ tenant: 'pruned' });
+    await store.insertEndpoint(ep);
+    const old = await emitTo(store, ep, { createdAt: new Date(Date.now() - 2 * HOUR) });
+    await deliver(store, old.deliveryId);
+    // The prune takes the finished message, then waits for its delivery's row.
+    const locker = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query(`SELECT 1 FROM ${db.schema}.deliveries WHERE id = $1 FOR UPDATE`, [
+      old.deliveryId,
+    ]);
+    const pruning = rejection(store.prune(new Date(Date.now() - HOUR), Infinity));
+    const waiting = () =>
+      db.admin<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+        [applicationName],
+      );
+    await waitUntil(async () => (await waiting()).length === 1, 'the prune waiting for the lock');
+    await db.admin(`SELECT pg_terminate_backend($1)`, [(await waiting())[0].pid]);
+
+    // Not an uncaught 'error' event of the connection, which would end the process.
+    const error = await pruning;
+    expect(error).toBeInstanceOf(WebhookStoreError);
+    expect(error.message).toContain('could not delete finished messages');
+    await locker.query('ROLLBACK');
+    await locker.end();
+    expect(await store.prune(new Date(Date.now() - HOUR), Infinity)).toBe(1);
+    expect(await store.getMessage(old.message.id)).toBeUndefined();
+    await store.close();
+  });
+
   it('rejects calls with a clear message while PostgreSQL is away, storing nothing, then works again', async () => {
     vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const proxy = await startPostgresProxy();

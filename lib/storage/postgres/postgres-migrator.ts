@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import { webhookMigrations, type WebhookMigration } from './migrations.js';
+import { withPoolClient } from './pool-client.js';
 import { migrationLockKey } from './postgres-statements.js';
 import { migrationFailed, migrationsMissing } from '../../webhooks.messages.js';
 
@@ -27,14 +28,8 @@ async function appliedVersions(client: Pool | PoolClient, schema: string) {
  * should the connection die midway.
  */
 export async function migrate(pool: Pool, schema: string): Promise<void> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  // A client out of the pool has no error listener of the pool's: a backend dying under it
-  // must not become an uncaught 'error' event.
-  const onError = (error: Error) => (broken = error);
-  client.on('error', onError);
   const key = migrationLockKey(schema);
-  try {
+  await withPoolClient(pool, async (client, lost) => {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
     try {
       const applied = (await appliedVersions(client, schema)) ?? new Set<number>();
@@ -42,16 +37,10 @@ export async function migrate(pool: Pool, schema: string): Promise<void> {
         if (!applied.has(migration.version)) await apply(client, schema, migration);
       }
     } finally {
-      if (!broken) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+      // A lock of a session that died went with it.
+      if (!lost()) await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
     }
-  } catch (error) {
-    broken ??= error as Error;
-    throw error;
-  } finally {
-    client.off('error', onError);
-    // A client that failed is not handed back to the pool: its session state is unknown.
-    client.release(broken ?? undefined);
-  }
+  });
 }
 
 async function apply(client: PoolClient, schema: string, migration: WebhookMigration) {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import pg from 'pg';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type {
   RetiredSecret,
   StoredWebhookEndpoint,
@@ -38,6 +38,7 @@ import {
 import { createId } from '../ids.js';
 import { checkSchemaName } from './migrations.js';
 import { PostgresListener } from './postgres-listener.js';
+import { withPoolClient } from './pool-client.js';
 import { PostgresNotifier } from './postgres-notifier.js';
 import { StatementBatcher } from './statement-batcher.js';
 import { checkMigrated, migrate, PostgresSchemaError } from './postgres-migrator.js';
@@ -676,39 +677,40 @@ export class PostgresWebhookStore implements WebhookStore {
   private async pruneWindow(before: Date, window: PruneWindow) {
     this.checkOpen('delete finished messages');
     const keysBefore = new Date(Date.now() - this.idempotencyTtlMs);
-    let client: PoolClient | undefined;
-    let broken: unknown;
     try {
-      client = await this.pool.connect();
-      await client.query('BEGIN');
-      const { rows } = await client.query(
-        statementConfig(this.sql.pruneLock, [
-          before,
-          window.size,
-          window.from?.createdAt ?? null,
-          window.from?.id ?? null,
-          window.victims,
-        ]),
-      );
-      const walked = rows.find((row: Row) => row.scanned !== null) as Row;
-      const ids = rows.filter((row: Row) => row.id !== null).map((row: Row) => row.id as string);
-      const deleted = await client.query(
-        statementConfig(this.sql.pruneDelete, [ids, keysBefore, window.keyLimit]),
-      );
-      await client.query('COMMIT');
-      const { messages, keys } = deleted.rows[0] as { messages: number; keys: number };
-      const last: WalkPosition | undefined =
-        walked.last_id === null
-          ? undefined
-          : { createdAt: walked.last_created_at as string, id: walked.last_id as string };
-      return { messages, keys, scanned: walked.scanned as number, last };
+      return await withPoolClient(this.pool, async (client) => {
+        await client.query('BEGIN');
+        try {
+          const { rows } = await client.query(
+            statementConfig(this.sql.pruneLock, [
+              before,
+              window.size,
+              window.from?.createdAt ?? null,
+              window.from?.id ?? null,
+              window.victims,
+            ]),
+          );
+          const walked = rows.find((row: Row) => row.scanned !== null) as Row;
+          const ids = rows
+            .filter((row: Row) => row.id !== null)
+            .map((row: Row) => row.id as string);
+          const deleted = await client.query(
+            statementConfig(this.sql.pruneDelete, [ids, keysBefore, window.keyLimit]),
+          );
+          await client.query('COMMIT');
+          const { messages, keys } = deleted.rows[0] as { messages: number; keys: number };
+          const last: WalkPosition | undefined =
+            walked.last_id === null
+              ? undefined
+              : { createdAt: walked.last_created_at as string, id: walked.last_id as string };
+          return { messages, keys, scanned: walked.scanned as number, last };
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      });
     } catch (error) {
-      broken = error;
-      await client?.query('ROLLBACK').catch(() => undefined);
       throw this.failure('delete finished messages', error);
-    } finally {
-      // After a failure the session's state is unknown: the connection is not reused.
-      client?.release(broken === undefined ? undefined : true);
     }
   }
 
