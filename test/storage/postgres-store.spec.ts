@@ -736,6 +736,72 @@ describe('concurrency between processes', () => {
     expect(await count(`${db.schema}.deliveries WHERE tenant = 'race'`)).toBe(1);
   });
 
+  it('never sweeps a delivery whose retry another process scheduled while the sweep ran', async () => {
+    // A backlog of due deliveries, and one of them that b claims, tries and reschedules an
+    // hour out while a sweeps: a sees it due in its snapshot, and locks it once b committed.
+    const ep = endpoint({ tenant: 'sweep-race' });
+    await a.insertEndpoint(ep);
+    const { message: emitted } = await emitTo(a, ep);
+    await db.admin(
+      `INSERT INTO ${db.schema}.deliveries
+         (id, message_id, endpoint_id, tenant, event, status, next_attempt_at, created_at, updated_at)
+       SELECT 'dlv_race_' || lpad(i::text, 4, '0'), $1, $2, $3, $4, 'pending', now(), now(), now()
+       FROM generate_series(1, 2000) i`,
+      [emitted.id, ep.id, ep.tenant, ep.events[0]],
+    );
+    const contested = 'dlv_race_0400';
+    let rescheduled = 0;
+    for (let round = 0; round < 15; round++) {
+      // All due again, in id order, so that the contested one is in a's batch.
+      await db.admin(
+        `UPDATE ${db.schema}.deliveries
+         SET status = 'pending', lease_owner = NULL, lease_until = NULL,
+           next_attempt_at = timestamptz '2020-01-01' + right(id, 4)::int * interval '1 ms'
+         WHERE id LIKE 'dlv_race_%'`,
+      );
+      const sweepLease = lease('a');
+      const [swept] = await Promise.all([
+        a.sweep(sweepLease, 500),
+        (async () => {
+          await new Promise((resolve) => setImmediate(resolve));
+          const now = new Date();
+          const claim = await b.claim(contested, lease('b', now));
+          if (!claim) return;
+          const recorded = await b.record(
+            contested,
+            'b',
+            {
+              id: attemptId(contested, claim.delivery.attempts + 1),
+              deliveryId: contested,
+              messageId: emitted.id,
+              endpointId: ep.id,
+              attempt: claim.delivery.attempts + 1,
+              startedAt: now,
+              durationMs: 1,
+              statusCode: 500,
+              error: null,
+              responseBody: null,
+              outcome: 'failed',
+            },
+            {
+              status: 'pending',
+              scheduleAttempts: 1,
+              nextAttemptAt: new Date(now.getTime() + HOUR),
+              lastError: 'HTTP 500',
+              updatedAt: now,
+            },
+          );
+          if (recorded.applied) rescheduled++;
+        })(),
+      ]);
+      for (const { delivery } of swept) {
+        expect(delivery.nextAttemptAt!.getTime()).toBeLessThanOrEqual(sweepLease.now.getTime());
+      }
+    }
+    // The race was run: b took the contested delivery in some rounds.
+    expect(rescheduled).toBeGreaterThan(0);
+  });
+
   it('never prunes a message while it is redelivered: all of it stays, or all of it goes', async () => {
     const ep = endpoint({ tenant: 'prune-race' });
     await a.insertEndpoint(ep);

@@ -198,7 +198,10 @@ export function storeStatements(schema: string) {
     // per endpoint, then those locked (SKIP LOCKED: another sweep may be taking them) and
     // leased; a window function cannot sit beside FOR UPDATE, hence the two steps.
     // Each endpoint comes once, with the first of its deliveries (`nth`), however many of them
-    // the batch has: toClaimedBatch gives the others copies of it.
+    // the batch has: toClaimedBatch gives the others copies of it. `due` tests every condition
+    // of `candidates` again: a row changed since the statement's snapshot (another process
+    // attempted it and set its retry) is locked in its latest version, and only `due`'s own
+    // conditions are checked on that version.
     sweep: named(
       'sweep',
       `WITH candidates AS (
@@ -216,7 +219,7 @@ export function storeStatements(schema: string) {
       ),
       due AS (
         SELECT x.id FROM ${s}.deliveries x JOIN ranked r ON r.id = x.id
-        WHERE r.n <= $6::int AND x.status = 'pending'
+        WHERE r.n <= $6::int AND x.status = 'pending' AND x.next_attempt_at <= $2::timestamptz
           AND (x.lease_owner IS NULL OR x.lease_until <= $2::timestamptz)
         ORDER BY r.next_attempt_at, r.id
         LIMIT $4::int
