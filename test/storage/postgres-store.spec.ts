@@ -1309,15 +1309,22 @@ describe('close', () => {
     await store.close();
   });
 
-  it("leaves the app's pool open, with the listener's connection gone", async () => {
-    const pool = db.newPool();
+  it("listens on a connection of its own, not one of the app's pool, gone at close", async () => {
+    const applicationName = `${db.applicationName}-listen`;
+    const pool = db.newPool({ application_name: applicationName });
     const store = await PostgresWebhookStore.open({ pool, schema: db.schema });
+    const listening = () =>
+      count(`pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN %'`, [
+        applicationName,
+      ]);
     await store.watch(() => undefined);
-    expect(pool.totalCount - pool.idleCount).toBe(1);
+    // Out of the pool, it would keep an app's own pool.end() waiting.
+    expect(pool.totalCount - pool.idleCount).toBe(0);
+    expect(await listening()).toBe(1);
 
     await store.close();
 
-    expect(pool.totalCount - pool.idleCount).toBe(0);
+    await waitUntil(async () => (await listening()) === 0, "the listener's connection to end");
     expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     expect(pool.listenerCount('error')).toBe(1);
   });

@@ -1,17 +1,21 @@
-import type { Notification, Pool, PoolClient } from 'pg';
+import type { Client, ClientConfig, Notification, Pool } from 'pg';
 
 /** Backoff between attempts to listen again: doubling from the first, up to the last. */
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 30_000;
 
 /**
- * One connection, taken from the pool for as long as the store is open, that LISTENs on the
- * store's channel and calls every watcher on each notification. When that connection fails or
- * ends (a restart, `pg_terminate_backend`, a network cut), it takes a new one with backoff, and
- * once listening again calls the watchers, since writes made meanwhile went unheard.
+ * One connection, of its own beside the pool, that LISTENs on the store's channel and calls
+ * every watcher on each notification. When that connection fails or ends (a restart,
+ * `pg_terminate_backend`, a network cut), it makes a new one with backoff, and once listening
+ * again calls the watchers, since writes made meanwhile went unheard.
+ *
+ * Not a client taken from the pool: it would be out of the pool for as long as the store is
+ * open, and `pool.end()` waits for every client out of it. An app that ends its own pool in a
+ * shutdown hook (which runs before this global module's) would then never finish closing.
  */
 export class PostgresListener {
-  private client: PoolClient | undefined;
+  private client: Client | undefined;
   private readonly watchers = new Set<() => void>();
   private connecting: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -42,40 +46,38 @@ export class PostgresListener {
     await this.connecting?.catch(() => undefined);
     const client = this.client;
     this.client = undefined;
-    // Destroyed, not returned: a pooled connection must not keep listening for someone else.
-    client?.release(true);
+    if (client) end(client);
     this.watchers.clear();
   }
 
   private async connect(): Promise<void> {
-    let client: PoolClient | undefined;
+    const client = this.newClient();
+    let lost = false;
+    const onLost = (error?: Error) => {
+      if (lost) return;
+      lost = true;
+      this.lost(client, error?.message ?? 'the connection ended');
+    };
+    // Kept for the client's whole life: an 'error' without a listener would crash the process.
+    client.on('error', onLost);
+    client.on('end', () => onLost());
+    client.on('notification', (notification: Notification) => {
+      if (notification.channel === this.channel) this.notify();
+    });
     try {
-      client = await this.pool.connect();
-      const taken = client;
-      let lost = false;
-      const onLost = (error?: Error) => {
-        if (lost) return;
-        lost = true;
-        this.lost(taken, error?.message ?? 'the connection ended');
-      };
-      // Kept for the client's whole life: an 'error' without a listener would crash the process.
-      taken.on('error', onLost);
-      taken.on('end', () => onLost());
-      taken.on('notification', (notification: Notification) => {
-        if (notification.channel === this.channel) this.notify();
-      });
-      await taken.query(`LISTEN "${this.channel}"`);
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"`);
       if (lost) throw new Error('the connection ended while it started to listen');
       if (this.closed) {
-        taken.release(true);
+        end(client);
         return;
       }
-      this.client = taken;
+      this.client = client;
       const recovered = this.failures > 0;
       this.failures = 0;
       if (recovered) this.notify();
     } catch (error) {
-      if (client && this.client !== client) client.release(true);
+      if (this.client !== client) end(client);
       if (!this.closed) this.retry((error as Error).message);
       throw error;
     } finally {
@@ -83,10 +85,18 @@ export class PostgresListener {
     }
   }
 
-  private lost(client: PoolClient, reason: string) {
+  /** A client as the pool makes its own: its client class, with its settings. */
+  private newClient(): Client {
+    const { Client: PoolClientClass } = this.pool as Pool & {
+      Client: new (config: ClientConfig) => Client;
+    };
+    return new PoolClientClass(this.pool.options);
+  }
+
+  private lost(client: Client, reason: string) {
     if (this.client !== client) return;
     this.client = undefined;
-    client.release(true);
+    end(client);
     if (!this.closed) this.retry(reason);
   }
 
@@ -115,4 +125,9 @@ export class PostgresListener {
       }
     }
   }
+}
+
+/** Ends a connection without waiting: over a cut network its goodbye may never be answered. */
+function end(client: Client) {
+  client.end().catch(() => undefined);
 }

@@ -1,4 +1,12 @@
 import 'reflect-metadata';
+import {
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { Pool } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryWebhookQueue } from '../../../lib/delivery/memory-webhook.queue.js';
 import { PostgresWebhookStore } from '../../../lib/storage/postgres/postgres-webhook.store.js';
@@ -7,10 +15,17 @@ import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
 import { bootDeliveryApp, waitUntil, type DeliveryApp } from '../../support/delivery-app.js';
 import { postgresModuleOptions, startDatabase, type TestDatabase } from '../../support/postgres.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
-import type { WebhooksModuleOptions } from '../../../lib/index.js';
+import {
+  WebhookEmitter,
+  WebhookEndpoints,
+  WebhooksModule,
+  type WebhooksModuleOptions,
+} from '../../../lib/index.js';
 
 // The PostgreSQL store as an app uses it: real apps on one database (a schema of this file's
 // own), a real receiver on loopback.
+
+const APP_POOL = Symbol('APP_POOL');
 
 describe('durable delivery on PostgreSQL', () => {
   let db: TestDatabase;
@@ -366,4 +381,53 @@ describe('durable delivery on PostgreSQL', () => {
     const [delivery] = await api.deliveries.list();
     expect(delivery).toMatchObject({ status: 'pending', attempts: 0 });
   });
+
+  it.each(['onModuleDestroy', 'onApplicationShutdown'] as const)(
+    'closes an app that ends its own pool in %s of its database module',
+    async (hook) => {
+      const pool = db.newPool({ application_name: `${db.applicationName}-${hook}` });
+      @Injectable()
+      class PoolCloser implements OnModuleDestroy, OnApplicationShutdown {
+        async onModuleDestroy() {
+          if (hook === 'onModuleDestroy') await pool.end();
+        }
+        async onApplicationShutdown() {
+          if (hook === 'onApplicationShutdown') await pool.end();
+        }
+      }
+      @Module({
+        providers: [{ provide: APP_POOL, useValue: pool }, PoolCloser],
+        exports: [APP_POOL],
+      })
+      class DatabaseModule {}
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          DatabaseModule,
+          WebhooksModule.forRootAsync({
+            imports: [DatabaseModule],
+            inject: [APP_POOL],
+            useFactory: (appPool: Pool) => ({
+              allowedNetworks: ['127.0.0.0/8'],
+              store: { type: 'postgres', pool: appPool, schema: db.schema },
+            }),
+          }),
+        ],
+        providers: [PingWebhook],
+      }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await app.init();
+      await app.get(WebhookEndpoints).add({ url: `${receiver.url}/hook`, events: ['ping'] });
+      await app.get(WebhookEmitter).emit(PingWebhook, { seq: 1 });
+      await receiver.waitFor(1);
+
+      // pool.end() waits for every client out of the pool: a worker's LISTEN connection is
+      // none of them, so the app's hook, which runs before this global module's, returns.
+      const closing = app.close().then(() => 'closed');
+      const late = new Promise((resolve) =>
+        setTimeout(resolve, 10_000, 'still closing after 10 s'),
+      );
+      expect(await Promise.race([closing, late])).toBe('closed');
+      expect(pool.ended).toBe(true);
+    },
+  );
 });
