@@ -57,6 +57,12 @@ const HTTP_METHODS = { post: 'POST', put: 'PUT', patch: 'PATCH', delete: 'DELETE
 const LEASE_MARGIN_MS = 5_000;
 /** What must be left of a lease, past the attempt's timeout, for the attempt to start on it. */
 const LEASE_RECORD_MS = 1_000;
+/**
+ * The least an attempt waits after an unexpected error (a store that fails, say), whatever the
+ * retry schedule: with no retries, or a first delay of 0, it would be queued again at once,
+ * claimed and failed again, round after round, without the event loop ever turning.
+ */
+const RECOVERY_DELAY_MS = 1_000;
 /** Most deliveries one sweep claims, whatever the queue's capacity. */
 const SWEEP_BATCH = 500;
 
@@ -522,26 +528,30 @@ export class WebhookDispatcher {
     if (delivery && sent?.outcome === 'delivered') {
       return this.recordDelivered(job, delivery, sent, error);
     }
-    // Without the delivery (claiming it is what failed) its schedule is unknown: the first retry
-    // delay keeps it alive through a store outage without hammering the store.
+    // Without the delivery (claiming it is what failed) its schedule is unknown: it is retried
+    // after the first retry delay, which keeps it alive through a store outage without
+    // hammering the store. With the delivery, a schedule used up fails it.
     const scheduleAttempts = (delivery?.scheduleAttempts ?? 0) + 1;
-    const delay = this.retries.nextDelay(scheduleAttempts);
+    const scheduled = this.retries.nextDelay(scheduleAttempts);
+    const exhausted = delivery !== undefined && scheduled === undefined;
+    // Queued again after `delay` even when the delivery is to fail, should failing it fail.
+    const delay = Math.max(scheduled ?? this.retries.nextDelay(1) ?? 0, RECOVERY_DELAY_MS);
     const reason = describeError(error);
     this.logger.error(
-      attemptCrashed(job.deliveryId, job.endpointId, reason, delay),
+      attemptCrashed(job.deliveryId, job.endpointId, reason, exhausted ? undefined : delay),
       error instanceof Error ? error.stack : undefined,
     );
     const now = new Date();
     const lastError = unexpectedAttemptError(reason);
     try {
-      if (delivery && delay === undefined) {
+      if (delivery && exhausted) {
         return await this.fail(delivery, sent ?? null, lastError, now);
       }
       if (delivery) {
         const { applied } = await this.store.record(delivery.id, this.owner, sent ?? null, {
           status: 'pending',
           scheduleAttempts,
-          nextAttemptAt: new Date(now.getTime() + (delay ?? 0)),
+          nextAttemptAt: new Date(now.getTime() + delay),
           lastError,
           updatedAt: now,
         });
@@ -555,7 +565,7 @@ export class WebhookDispatcher {
       );
     }
     try {
-      await this.queue.enqueue(job, delay ?? this.retries.nextDelay(1) ?? 0);
+      await this.queue.enqueue(job, delay);
     } catch (queueError) {
       this.logger.error(
         attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(queueError)),
@@ -590,7 +600,10 @@ export class WebhookDispatcher {
       this.logger.error(
         attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(recordError)),
       );
-      const delay = this.retries.nextDelay(delivery.scheduleAttempts + 1) ?? 0;
+      const delay = Math.max(
+        this.retries.nextDelay(delivery.scheduleAttempts + 1) ?? 0,
+        RECOVERY_DELAY_MS,
+      );
       await this.queue.enqueue(job, delay).catch((queueError: unknown) => {
         this.logger.error(
           attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(queueError)),

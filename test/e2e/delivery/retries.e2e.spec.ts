@@ -17,6 +17,7 @@ import {
   type DeliveryApp,
 } from '../../fixtures/retry/delivery-app.js';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../../support/receiver.js';
+import { waitUntil } from '../../support/delivery-app.js';
 
 // Bounded polling: generous limits for outcomes that normally take milliseconds.
 const WAIT = { timeout: 10_000, interval: 10 };
@@ -590,11 +591,14 @@ describe.each(['http', 'undici'] as const)(
         const store = ctx.app.get(WebhooksRuntime).store;
         const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
         let broken = failures;
+        let calls = 0;
         (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+          calls++;
           if (broken === 0) return original(...args);
           broken--;
           return Promise.reject(new Error(`${method} failed: store unavailable`));
         };
+        return { calls: () => calls };
       };
       const errors = () =>
         logger
@@ -657,6 +661,22 @@ describe.each(['http', 'undici'] as const)(
         expect(received('/hook')).toHaveLength(1);
         expect(errors()).toEqual([expect.stringMatching(/claim failed.*retrying in/)]);
       });
+
+      it.each([[[]], [[0, 5_000]]])(
+        'waits a second before trying again, with retryDelays %j too, letting the process run',
+        async (retryDelays) => {
+          const store = await bootWithFlakyStore('claim', { retryDelays }, 1_000);
+          await addEndpoint('/hook');
+          await ctx!.emitter.emit('ping', { seq: 1 });
+
+          // A timer runs meanwhile: queued again at once, the claims that fail would go round
+          // in promise callbacks alone, a thousand times before it could.
+          await sleep(300);
+          expect(store.calls()).toBe(1);
+          expect(errors()).toEqual([expect.stringMatching(/claim failed.*retrying in 1000 ms/)]);
+          await waitUntil(() => store.calls() === 2, 'the second claim, a second later');
+        },
+      );
 
       it('sends again when neither a failed attempt nor its recovery could be recorded', async () => {
         // The record that schedules the retry and recovery's own record both fail: the retry
