@@ -33,6 +33,14 @@ import type {
   WebhookTransport,
 } from '../../interfaces/webhook-transport.interface.js';
 
+/**
+ * How long a keep-alive connection is kept idle for the next attempt, or less if the receiver's
+ * `Keep-Alive` header says so: undici's default, so both transports hold connections alike.
+ * Without it, a receiver that never closes idle connections would keep them open until
+ * shutdown, as many as the agent allows for each of its host and port.
+ */
+export const HTTP_IDLE_SOCKET_MS = 4_000;
+
 /** What the transport sends with, made on its first attempt. */
 interface HttpClient {
   service: HttpService;
@@ -68,6 +76,7 @@ export class HttpWebhookTransport implements WebhookTransport {
     private readonly policy: AddressPolicy,
     private readonly maxResponseBodyBytes: number,
     private readonly maxSocketsPerHost: number,
+    private readonly idleSocketMs = HTTP_IDLE_SOCKET_MS,
   ) {
     this.lookup = guardedLookup(policy);
   }
@@ -77,6 +86,9 @@ export class HttpWebhookTransport implements WebhookTransport {
     const agentOptions = {
       keepAlive: true,
       maxSockets: this.maxSocketsPerHost,
+      // An idle socket's timeout, which destroys it; one in use only tells its request, which
+      // does not listen: an attempt ends at its own deadline.
+      timeout: this.idleSocketMs,
       lookup: this.lookup,
     };
     return (this.client = {

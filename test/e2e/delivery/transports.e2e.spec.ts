@@ -566,6 +566,30 @@ describe('http transport on close', () => {
   }, 15_000);
 });
 
+describe('http transport keep-alive connections', () => {
+  it('ends one left idle by a receiver that never closes it, and keeps one in use', async () => {
+    // keepAliveTimeout 0: the receiver never closes an idle connection itself.
+    const server = await countingServer({ hold: true, keepAliveTimeout: 0 });
+    const transport = new HttpWebhookTransport(policy(), 1024, 10, 200);
+    try {
+      const sending = transport.send(request(`${server.url}/hook`, 5_000));
+      await until(() => server.held() === 1, 'the request to arrive');
+      // In use for longer than the idle timeout: the attempt has its own deadline.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      server.release();
+      expect((await sending).statusCode).toBe(204);
+      expect(server.open()).toBe(1);
+
+      await until(() => server.open() === 0, 'the idle connection to be closed', 2_000);
+      expect((await transport.send(request(`${server.url}/hook`, 5_000))).statusCode).toBe(204);
+      expect(server.accepted()).toBe(2);
+    } finally {
+      await transport.close();
+      await server.close();
+    }
+  });
+});
+
 describe('http transport and the process-wide axios defaults', () => {
   it("sends none of the app's axios defaults: its credentials, params or limits", async () => {
     const server = await answeringServer(500, { 'content-type': 'text/plain' }, 'e'.repeat(2_000));
