@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { buildConnector, Pool, type Dispatcher } from 'undici';
 import { AddressPolicy } from '../../endpoints/address-policy.js';
 import { assertConnectAllowed, guardedLookup } from '../../endpoints/connect-guard.js';
@@ -86,16 +87,29 @@ export class UndiciWebhookTransport implements WebhookTransport {
   private readonly retired = new Set<Pool>();
   private readonly deadlines = new DeadlineList<AttemptHandler>();
   private readonly connector: buildConnector.connector;
+  /**
+   * Connections still being opened: `pool.destroy()` leaves them to the connector's timeout
+   * (the attempt's), and they would keep the process alive that long after `close()`.
+   */
+  private readonly connecting = new Set<Socket>();
   private closed = false;
 
   constructor(
     private readonly policy: AddressPolicy,
     private readonly options: UndiciTransportOptions,
   ) {
-    this.connector = buildConnector({
+    const connect = buildConnector({
       lookup: guardedLookup(policy),
       timeout: options.connectTimeoutMs,
-    });
+    }) as (options: buildConnector.Options, callback: buildConnector.Callback) => Socket;
+    // undici's connector calls back from the socket's events, never before it returns.
+    this.connector = (connectOptions, callback) => {
+      const socket = connect(connectOptions, (...result) => {
+        this.connecting.delete(socket);
+        callback(...result);
+      });
+      this.connecting.add(socket);
+    };
   }
 
   send(request: WebhookRequest): Promise<WebhookResponse> {
@@ -147,6 +161,8 @@ export class UndiciWebhookTransport implements WebhookTransport {
     this.targets.clear();
     this.retired.clear();
     await Promise.all(pools.map((pool) => pool.destroy()));
+    for (const socket of this.connecting) socket.destroy();
+    this.connecting.clear();
     // Destroying the pools ends the attempts they hold; any that undici did not report (a
     // request a pool had queued for a connection it gave up on) ends here, not at its deadline.
     for (const attempt of this.deadlines.takeAll()) attempt.end(new Error(transportClosed()));

@@ -52,11 +52,16 @@ const cappedTransports: [string, (maxResponseBodyBytes: number) => WebhookTransp
   ],
 ];
 
-/** A TCP server on 127.0.0.1 that accepts connections and never says a word. */
+/**
+ * A TCP server on 127.0.0.1 that accepts connections and never says a word. It reads what it
+ * is sent, so that it sees a connection that the other side closed.
+ */
 async function silentServer(): Promise<{
   port: number;
   /** Connections accepted so far. */
   connections(): number;
+  /** Connections still open. */
+  open(): number;
   close(): Promise<void>;
 }> {
   const sockets = new Set<Socket>();
@@ -65,12 +70,15 @@ async function silentServer(): Promise<{
     accepted++;
     sockets.add(socket);
     socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    socket.resume();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return {
     port,
     connections: () => accepted,
+    open: () => sockets.size,
     close: () =>
       new Promise((resolve) => {
         sockets.forEach((socket) => socket.destroy());
@@ -144,6 +152,27 @@ describe.each(transports)('%s transport answers', (_name, create) => {
       await empty.close();
       talking.closeAllConnections();
       await new Promise((resolve) => talking.close(resolve));
+    }
+  });
+});
+
+describe.each(transports)('%s transport closing', (_name, create) => {
+  it('ends a connection it is still opening: a TLS handshake never answered', async () => {
+    const server = await silentServer();
+    const transport = create();
+    try {
+      const sending = transport.send(request(`https://127.0.0.1:${server.port}/hook`, 60_000));
+      await until(() => server.connections() === 1, 'the connection to be accepted');
+
+      await transport.close();
+
+      const response = await sending;
+      expect(response.statusCode).toBeNull();
+      expect(response.error).toBeTruthy();
+      // Not at the connect timeout, seconds later, keeping the process alive until then.
+      await until(() => server.open() === 0, 'the connection to be closed', 1_000);
+    } finally {
+      await server.close();
     }
   });
 });
