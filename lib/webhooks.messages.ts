@@ -364,11 +364,6 @@ export const unknownStoreOption = (type: string, name: string, known: readonly s
 export const invalidStoreOption = (name: string, shown: string, expected: string) =>
   `WebhooksModule option 'store.${name}' must be ${expected} (got ${shown}).`;
 
-export const poolTooSmallForWorker = (max: number) =>
-  `WebhooksModule option 'store.pool' is a pg Pool of at most ${max} connection(s), and a ` +
-  `worker's store keeps one of them for LISTEN: every other call would wait for it forever. ` +
-  `Give the pool max: 2 or more (pg's default is 10), or set worker: false.`;
-
 // Neither value is shown: a connection string may hold a password.
 export const postgresConnectionNeeded = (both: boolean) =>
   both
@@ -583,8 +578,8 @@ export const invalidPostgresConnectionString = (value: unknown) =>
 
 export const invalidPostgresSchema = (value: unknown) =>
   `PostgresWebhookStore option 'schema' must be a lower-case PostgreSQL identifier (letters, ` +
-  `digits and _, not starting with a digit, at most 63 characters), such as 'webhooks' (got ` +
-  `${showValue(value)}). The store writes it into its SQL unquoted.`;
+  `digits and _, not starting with a digit nor with pg_, at most 63 characters), such as ` +
+  `'webhooks' (got ${showValue(value)}).`;
 
 export const invalidPostgresStoreOption = (name: string, value: unknown, expected: string) =>
   `PostgresWebhookStore option '${name}' must be ${expected} (got ${showValue(value)}).`;

@@ -9,7 +9,6 @@ import {
   optionsNotAnObject,
   postgresConnectionNeeded,
   queueUnavailable,
-  poolTooSmallForWorker,
   showSecretValue,
   showValue,
   storeTypeInvalid,
@@ -246,12 +245,6 @@ const isPool = (value: unknown) =>
     (method) => typeof (value as Record<string, unknown>)[method] === 'function',
   );
 
-/** The most connections a pg Pool opens, when it says (`new Pool({ max })`). */
-const poolMax = (pool: unknown): number | undefined => {
-  const max = (pool as { options?: { max?: unknown } } | undefined)?.options?.max;
-  return typeof max === 'number' ? max : undefined;
-};
-
 /** Every option name `forRoot` knows. */
 export const MODULE_OPTION_NAMES: readonly string[] = [
   ...Object.keys(RULES),
@@ -285,9 +278,6 @@ export function resolveOptions(options: unknown): ResolvedWebhooksOptions {
     if (!worker && resolved.store.type === 'memory') throw new Error(workerNeedsSharedStore());
     resolved.worker = worker;
   }
-  // A worker's store keeps one connection of the pool for LISTEN.
-  const max = resolved.store.type === 'postgres' ? poolMax(resolved.store.pool) : undefined;
-  if (resolved.worker && max !== undefined && max < 2) throw new Error(poolTooSmallForWorker(max));
   for (const name of Object.keys(RULES) as OptionName[]) {
     const value = given[name];
     if (value === undefined) continue;

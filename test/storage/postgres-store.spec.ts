@@ -135,18 +135,18 @@ describe('webhookMigrations', () => {
     );
     expect(migrations[0].name).toBe('initial');
     const sql = migrations.map((migration) => migration.sql).join('\n');
-    expect(sql).toContain('CREATE TABLE billing_hooks.deliveries');
+    expect(sql).toContain('CREATE TABLE "billing_hooks".deliveries');
     expect(sql).toContain(
-      "INSERT INTO billing_hooks.schema_migrations (version, name) VALUES (1, 'initial')",
+      `INSERT INTO "billing_hooks".schema_migrations (version, name) VALUES (1, 'initial')`,
     );
     // Byte order for ids, which is the order the cursors page by.
     expect(sql).toMatch(/id text COLLATE "C" PRIMARY KEY/);
     expect(sql).toMatch(/deliveries_due_idx[^;]*WHERE status = 'pending'/);
-    expect(sql).not.toMatch(/\bwebhooks\./);
+    expect(sql).not.toMatch(/\bwebhooks"?\./);
   });
 
   it("defaults to the schema 'webhooks'", () => {
-    expect(webhookMigrations()[0].sql).toContain('CREATE TABLE webhooks.endpoints');
+    expect(webhookMigrations()[0].sql).toContain('CREATE TABLE "webhooks".endpoints');
   });
 
   it('refuses a schema that is not a plain identifier, naming it', () => {
@@ -157,6 +157,7 @@ describe('webhookMigrations', () => {
       'a;DROP TABLE x',
       '',
       'x'.repeat(64),
+      'pg_hooks',
     ]) {
       expect(() => webhookMigrations(schema)).toThrow(/option 'schema' must be a lower-case/);
     }
@@ -268,6 +269,33 @@ describe('migrations at open()', () => {
     expect(await ids('delivered')).toEqual([deliveryId]);
     expect(await ids('failed')).toEqual([]);
     await store.close();
+  });
+
+  it('works in a schema whose name is a keyword of SQL (user)', async () => {
+    // Not a schema of this file's own name: the name is the point. Dropped before and after.
+    const drop = () => db.admin('DROP SCHEMA IF EXISTS "user" CASCADE');
+    await drop();
+    try {
+      const store = await PostgresWebhookStore.open({ pool: db.pool, schema: 'user' });
+      const ep = endpoint({ tenant: 'keyword' });
+      await store.insertEndpoint(ep);
+      expect(await store.updateEndpoint(ep.id, { description: 'renamed' })).toMatchObject({
+        description: 'renamed',
+      });
+      const old = await emitTo(store, ep, { createdAt: new Date(Date.now() - 2 * HOUR) });
+      await deliver(store, old.deliveryId);
+      expect((await store.listDeliveries({ tenant: 'keyword' })).items).toHaveLength(1);
+      expect((await store.listEndpoints({ tenant: 'keyword' })).items).toHaveLength(1);
+      expect(await store.sweep(lease('sweeper'), 10)).toEqual([]);
+      expect(await store.prune(new Date(Date.now() - HOUR), Infinity)).toBe(1);
+      await store.close();
+      // Up to date, as migrate: false sees it.
+      await (
+        await PostgresWebhookStore.open({ pool: db.pool, schema: 'user', migrate: false })
+      ).close();
+    } finally {
+      await drop();
+    }
   });
 
   it('does nothing more when opened again', async () => {

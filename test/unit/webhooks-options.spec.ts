@@ -122,15 +122,6 @@ describe('resolveOptions', () => {
       "'store.connectionString' must be a non-empty string, e.g. 'postgres://user@host:5432/db' (got an empty string)",
     ],
     [
-      {
-        store: {
-          type: 'postgres',
-          pool: { query: () => 1, connect: () => 1, on: () => 1, options: { max: 1 } },
-        },
-      },
-      "a pg Pool of at most 1 connection(s), and a worker's store keeps one of them for LISTEN",
-    ],
-    [
       { store: { type: 'postgres', connectionString: 'x', schema: 'Web-Hooks' } },
       "'store.schema' must be a lower-case PostgreSQL identifier",
     ],
@@ -197,9 +188,11 @@ describe('resolveOptions', () => {
     }
   });
 
-  it('takes a pool of one connection for a process without a worker, and queue fields left undefined', () => {
+  it('takes a pool of one connection, with a worker or not, and queue fields left undefined', () => {
     const pool = { query: () => 1, connect: () => 1, on: () => 1, options: { max: 1 } };
     expect(resolveOptions({ store: { type: 'postgres', pool }, worker: false }).worker).toBe(false);
+    // A worker listens on a connection of its own, beside the pool.
+    expect(resolveOptions({ store: { type: 'postgres', pool } }).worker).toBe(true);
     expect(() => resolveOptions({ queue: { type: 'memory', prefix: undefined } })).not.toThrow();
   });
 

@@ -12,10 +12,13 @@ export interface WebhookMigration {
   sql: string;
 }
 
-/** What PostgreSQL takes as an identifier unquoted: the store writes the schema into its SQL. */
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/**
+ * A plain lower-case identifier, which names the same schema quoted or not, and needs no
+ * escaping to be quoted; `pg_` names are PostgreSQL's own.
+ */
+const SCHEMA_NAME = /^(?!pg_)[a-z_][a-z0-9_]{0,62}$/;
 
-/** Whether `schema` is a plain lower-case identifier, which the store's SQL takes unquoted. */
+/** Whether `schema` is a plain lower-case identifier, not one of PostgreSQL's `pg_` names. */
 export const isSchemaName = (schema: unknown): schema is string =>
   typeof schema === 'string' && SCHEMA_NAME.test(schema);
 
@@ -26,16 +29,22 @@ export function checkSchemaName(schema: unknown): asserts schema is string {
   }
 }
 
+/**
+ * `schema` (checked) as the SQL writes it: quoted, so that a name that is also a keyword
+ * (`user`, `order`) names the schema, as it does unquoted everywhere else.
+ */
+export const quotedSchema = (schema: string) => `"${schema}"`;
+
 // Ids are compared and sorted as bytes (`COLLATE "C"`): that is the order `createId` makes
 // them in, which the listings page by; a linguistic collation would sort `_` and digits apart.
-const MIGRATIONS: readonly { name: string; sql: (s: string) => string }[] = [
+const MIGRATIONS: readonly { name: string; sql: (s: string, schema: string) => string }[] = [
   {
     name: 'initial',
     // The schema may be made beforehand by someone else (CREATE SCHEMA IF NOT EXISTS would
     // still ask for the CREATE privilege on the database).
-    sql: (s) => `
+    sql: (s, schema) => `
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${s}') THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '${schema}') THEN
     CREATE SCHEMA ${s};
   END IF;
 END $$;
@@ -176,14 +185,15 @@ DROP INDEX ${s}.messages_created_idx;
  */
 export function webhookMigrations(schema = 'webhooks'): WebhookMigration[] {
   checkSchemaName(schema);
+  const s = quotedSchema(schema);
   return MIGRATIONS.map(({ name, sql }, index) => {
     const version = index + 1;
     return {
       version,
       name,
       sql:
-        `${sql(schema).trim()}\n\n` +
-        `INSERT INTO ${schema}.schema_migrations (version, name) VALUES (${version}, '${name}');\n`,
+        `${sql(s, schema).trim()}\n\n` +
+        `INSERT INTO ${s}.schema_migrations (version, name) VALUES (${version}, '${name}');\n`,
     };
   });
 }

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { webhookMigrations, type WebhookMigration } from './migrations.js';
+import { quotedSchema, webhookMigrations, type WebhookMigration } from './migrations.js';
 import { withPoolClient } from './pool-client.js';
 import { migrationLockKey } from './postgres-statements.js';
 import { migrationFailed, migrationsMissing } from '../../webhooks.messages.js';
@@ -11,13 +11,12 @@ export class PostgresSchemaError extends Error {
 
 /** The versions recorded in `<schema>.schema_migrations`, or `undefined` without that table. */
 async function appliedVersions(client: Pool | PoolClient, schema: string) {
+  const table = `${quotedSchema(schema)}.schema_migrations`;
   const { rows } = await client.query<{ table: string | null }>(`SELECT to_regclass($1) AS table`, [
-    `${schema}.schema_migrations`,
+    table,
   ]);
   if (rows[0].table === null) return undefined;
-  const applied = await client.query<{ version: number }>(
-    `SELECT version FROM ${schema}.schema_migrations`,
-  );
+  const applied = await client.query<{ version: number }>(`SELECT version FROM ${table}`);
   return new Set(applied.rows.map(({ version }) => version));
 }
 

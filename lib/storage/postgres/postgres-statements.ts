@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { quotedSchema } from './migrations.js';
 
 /** The columns of a delivery as its record needs them (the lease stays in the table). */
 export const DELIVERY_COLUMNS =
@@ -67,7 +68,7 @@ export interface Statement {
  * planned once per connection; the first use is still a single round trip).
  */
 export function storeStatements(schema: string) {
-  const s = schema;
+  const s = quotedSchema(schema);
   const tag = schemaTag(schema);
   const named = (name: string, text: string): Statement => ({ name: `nwh_${tag}_${name}`, text });
   const channel = notifyChannel(schema);

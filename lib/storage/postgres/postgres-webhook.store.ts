@@ -36,7 +36,7 @@ import {
   WebhookStoreError,
 } from '../../webhooks.errors.js';
 import { createId } from '../ids.js';
-import { checkSchemaName } from './migrations.js';
+import { checkSchemaName, quotedSchema } from './migrations.js';
 import { PostgresListener } from './postgres-listener.js';
 import { withPoolClient } from './pool-client.js';
 import { PostgresNotifier } from './postgres-notifier.js';
@@ -324,8 +324,8 @@ export class PostgresWebhookStore implements WebhookStore {
     }
     const text =
       sets.length === 0
-        ? `SELECT ${ENDPOINT_COLUMNS} FROM ${this.schema}.endpoints WHERE ${where.sql()}`
-        : `UPDATE ${this.schema}.endpoints SET ${sets.join(', ')} WHERE ${where.sql()} ` +
+        ? `SELECT ${ENDPOINT_COLUMNS} FROM ${quotedSchema(this.schema)}.endpoints WHERE ${where.sql()}`
+        : `UPDATE ${quotedSchema(this.schema)}.endpoints SET ${sets.join(', ')} WHERE ${where.sql()} ` +
           `RETURNING ${ENDPOINT_COLUMNS}`;
     const rows = await this.query(`update endpoint ${id}`, text, where.values);
     return rows.length === 0 ? undefined : toEndpoint(rows[0], this.secrets);
@@ -813,7 +813,7 @@ export class PostgresWebhookStore implements WebhookStore {
     if (after !== null) where.add(order === 'asc' ? 'id > $?::text' : 'id < $?::text', after);
     // One more than a page, to tell whether there is a next one.
     const text =
-      `SELECT ${columns} FROM ${this.schema}.${table} WHERE ${where.sql()} ` +
+      `SELECT ${columns} FROM ${quotedSchema(this.schema)}.${table} WHERE ${where.sql()} ` +
       `ORDER BY id ${order.toUpperCase()} LIMIT ${size + 1}`;
     const rows = await this.query(operation, text, where.values);
     const items = rows.slice(0, size).map((row) => map(row));

@@ -383,9 +383,10 @@ describe('durable delivery on PostgreSQL', () => {
   });
 
   it.each(['onModuleDestroy', 'onApplicationShutdown'] as const)(
-    'closes an app that ends its own pool in %s of its database module',
+    'delivers through a pool of one connection, and closes an app that ends it in %s',
     async (hook) => {
-      const pool = db.newPool({ application_name: `${db.applicationName}-${hook}` });
+      // One connection is enough for a worker: it listens on one of its own, beside the pool.
+      const pool = db.newPool({ application_name: `${db.applicationName}-${hook}`, max: 1 });
       @Injectable()
       class PoolCloser implements OnModuleDestroy, OnApplicationShutdown {
         async onModuleDestroy() {
