@@ -296,8 +296,9 @@ export const transactionNeedsPostgres = (given: string) =>
 export const transactionUnknown = (given: string) =>
   `emit(): options.transaction is ${given}, which is no transaction nestjs-webhooks can write ` +
   `through; nothing was stored. Pass the client of your open transaction: a pg Client or ` +
-  `PoolClient inside BEGIN, a TypeORM EntityManager (inside transaction()) or QueryRunner, or ` +
-  `a function (sql, params) => Promise of the rows for any other tool.`;
+  `PoolClient inside BEGIN, a TypeORM EntityManager (inside transaction()) or QueryRunner, ` +
+  `the tx of a Prisma interactive transaction, or a function (sql, params) => Promise of the ` +
+  `rows for any other tool.`;
 
 export const transactionPool = (given: string) =>
   `emit(): options.transaction is ${given}, which runs each statement on whichever connection ` +
@@ -305,6 +306,12 @@ export const transactionPool = (given: string) =>
   `transaction did; nothing was stored. Pass the client your transaction runs on: ` +
   `const client = await pool.connect(), then BEGIN on it, emit with { transaction: client }, ` +
   `COMMIT.`;
+
+export const transactionPrismaClient = (given: string) =>
+  `emit(): options.transaction is ${given}, a Prisma client outside any transaction: each of ` +
+  `its statements commits on its own, so the emit would commit at once whatever your ` +
+  `transaction did; nothing was stored. Pass the client of your interactive transaction: ` +
+  `prisma.$transaction(async (tx) => { ...; await emit(..., { transaction: tx }) }).`;
 
 export const transactionNotOpen = (given: string) =>
   `emit(): options.transaction (${given}) is not inside a transaction (none was begun on it, ` +

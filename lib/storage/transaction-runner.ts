@@ -4,6 +4,7 @@ import {
   transactionAborted,
   transactionNotOpen,
   transactionPool,
+  transactionPrismaClient,
   transactionRows,
   transactionUnknown,
 } from '../webhooks.messages.js';
@@ -13,11 +14,13 @@ import type { WebhookTransactionRunner } from '../interfaces/webhook-store.inter
 // none of those libraries is imported (or needs to be installed) to recognise its client:
 // - anything with `query(sql, values)`: a pg Client or PoolClient, a TypeORM EntityManager or
 //   QueryRunner (TypeORM resolves to the rows, pg to a result holding them);
+// - a Prisma interactive transaction's client (`tx` in `prisma.$transaction(async (tx) => ..)`),
+//   through `$queryRawUnsafe(sql, ...values)`, which resolves to the rows;
 // - a function `(sql, values) => Promise`, for any other tool (Drizzle, Kysely, Knex, MikroORM).
 //
 // A handle that runs each statement on its own (a pg Pool, a TypeORM DataSource or its
-// `manager`, a client outside BEGIN) would commit the emit at once, whatever the caller's
-// transaction does later: that is refused before anything is written. pg and TypeORM say
+// `manager`, a PrismaClient itself, a client outside BEGIN) would commit the emit at once,
+// whatever the caller's transaction does later: that is refused before anything is written. pg and TypeORM say
 // whether their handle is in a transaction (TypeORM through the pg client beneath it); for any
 // other, the emit asks PostgreSQL first (two round trips more).
 
@@ -26,6 +29,10 @@ type Run = (sql: string, values: unknown[]) => Promise<unknown>;
 
 interface QueryClient {
   query: Run;
+}
+
+interface PrismaClientLike {
+  $queryRawUnsafe(sql: string, ...values: unknown[]): Promise<unknown>;
 }
 
 /** The transaction state a handle tells about itself, when it does. */
@@ -41,7 +48,9 @@ export function transactionRunner(value: unknown): WebhookTransactionRunner {
   let run: Run;
   if (typeof value === 'function') run = value as Run;
   else if (hasMethod<QueryClient>(value, 'query')) run = (sql, values) => value.query(sql, values);
-  else throw new WebhookArgumentError('options.transaction', transactionUnknown(given));
+  else if (hasMethod<PrismaClientLike>(value, '$queryRawUnsafe')) {
+    run = (sql, values) => value.$queryRawUnsafe(sql, ...values);
+  } else throw new WebhookArgumentError('options.transaction', transactionUnknown(given));
   const state = knownState(value, given);
   refuseUnlessOpen(state, given);
   const rows = async (sql: string, values: readonly unknown[]) =>
@@ -89,6 +98,14 @@ function knownState(value: unknown, given: string): Known {
   }
   if (hasMethod<{ getTransactionStatus(): unknown }>(value, 'getTransactionStatus')) {
     return stateOf(value.getTransactionStatus());
+  }
+  // Prisma: only the client of an interactive transaction lacks `$transaction`, and it is in
+  // its transaction for as long as it may be used (Prisma refuses it once that has ended).
+  if (hasMethod(value, '$queryRawUnsafe')) {
+    if (hasMethod(value, '$transaction')) {
+      throw new WebhookArgumentError('options.transaction', transactionPrismaClient(given));
+    }
+    return 'open';
   }
   // TypeORM: a DataSource, an EntityManager (whose queryRunner is set inside transaction()),
   // a QueryRunner. The pg client beneath a runner knows best (a BEGIN the app sent itself, a

@@ -372,8 +372,9 @@ export function storeStatements(schema: string) {
     // Wakes the watchers (LISTEN on `channel`), in a transaction of its own after notifying
     // writes (PostgresNotifier). A write made in the caller's own transaction instead runs it in
     // that transaction, after the write: PostgreSQL sends it at that commit, and not at all on a
-    // rollback.
-    notify: named('notify', `SELECT pg_notify('${channel}', '')`),
+    // rollback. It answers a boolean rather than pg_notify's `void`, a type that some tools
+    // reading the caller's transaction cannot read (Prisma's pg adapter refuses it).
+    notify: named('notify', `SELECT true AS notified FROM pg_notify('${channel}', '')`),
 
     // Pruning, in one transaction: first lock the finished messages of a window of old ones
     // (skipping those a redeliver or another prune holds) and their deliveries, which waits for

@@ -219,6 +219,61 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
     await deliveredOnce(app, sent.id);
   });
 
+  it('takes the client of a Prisma interactive transaction, through $queryRawUnsafe', async () => {
+    // Prisma's tx has $queryRawUnsafe(sql, ...values), resolving to the rows, and no
+    // $transaction; here over a pg connection inside BEGIN (prisma generate cannot run on CI).
+    const app = await boot();
+    const client = await begin();
+    const tx = {
+      $queryRawUnsafe: async (sql: string, ...values: unknown[]) =>
+        (await client.query(sql, values)).rows,
+      $executeRawUnsafe: async (sql: string, ...values: unknown[]) =>
+        (await client.query(sql, values)).rowCount,
+    };
+    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: tx });
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+    await client.query('COMMIT');
+    await receiver.waitFor(1);
+    await deliveredOnce(app, sent.id);
+  });
+
+  it('refuses a PrismaClient itself (outside $transaction), storing nothing', async () => {
+    const app = await boot();
+    class PrismaClient {
+      $transaction() {}
+      async $queryRawUnsafe(): Promise<unknown> {
+        throw new Error('not to be called');
+      }
+    }
+    const error = await rejection(
+      app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: new PrismaClient() }),
+    );
+    expect(error).toBeInstanceOf(WebhookArgumentError);
+    expect(error.message).toContain(
+      'options.transaction is a PrismaClient, a Prisma client outside any transaction',
+    );
+    expect(error.message).toContain('prisma.$transaction(async (tx) =>');
+    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
+  });
+
+  it('reads back no column of type void in the caller’s transaction', async () => {
+    // Prisma's pg adapter refuses a result with a void column (UnsupportedNativeDataType), as
+    // pg_notify() answers one: what the emit runs there must answer readable types only.
+    const app = await boot();
+    const client = await begin();
+    const types: number[] = [];
+    const transaction = async (sql: string, params: unknown[]) => {
+      const result = await client.query(sql, params);
+      types.push(...result.fields.map((field) => field.dataTypeID));
+      return result.rows;
+    };
+    await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction });
+    await app.emitter.emit(PingWebhook, { seq: 2 }, { transaction, idempotencyKey: 'k' });
+    const VOID = 2278;
+    expect(types.length).toBeGreaterThan(0);
+    expect(types).not.toContain(VOID);
+  });
+
   it('deduplicates by idempotency key in the same transaction and in a later one', async () => {
     const app = await boot();
     const first = await begin();
