@@ -11,6 +11,7 @@ import {
   portalSecretUnreadable,
 } from '../webhooks.messages.js';
 import { PortalHttpError } from './portal-errors.js';
+import { WebhookNotFoundError } from '../webhooks.errors.js';
 import type { PortalCatalog } from './portal-catalog.js';
 import {
   readBody,
@@ -64,6 +65,11 @@ const RECENT_DELIVERIES = 5;
 const RESPONSE_EXCERPT = 2048;
 /** Failed deliveries read per round trip by a recover. */
 const RECOVER_PAGE = 500;
+/**
+ * The most failed deliveries one recover queues again, so that a request stays short however
+ * large the backlog; those it queued are pending then, and the next call goes on with the rest.
+ */
+export const RECOVER_LIMIT = 1_000;
 
 /**
  * The portal's JSON API, one method per route, every one scoped to the session's tenant: an id
@@ -186,7 +192,10 @@ export class PortalApi {
     return { status: 202, body: sent };
   }
 
-  /** Redelivers every failed delivery of the endpoint made since a time (Svix's "recover"). */
+  /**
+   * Redelivers the failed deliveries of the endpoint made since a time (Svix's "recover"), up to
+   * `RECOVER_LIMIT` of them, newest first; `more` says that some are left for another call.
+   */
   async recover(request: PortalRequest): Promise<PortalReply> {
     const endpoint = await this.ownEndpoint(request);
     const since = readSince(readBody(request.body, ['since']));
@@ -196,21 +205,35 @@ export class PortalApi {
       status: 'failed',
     };
     let redelivered = 0;
+    let taken = 0;
     let after: string | null = null;
     // Newest first: the first delivery older than `since` ends the walk.
     walk: do {
       const page = await this.store.listDeliveries(filter, {
-        limit: RECOVER_PAGE,
+        limit: Math.min(RECOVER_PAGE, RECOVER_LIMIT - taken),
         after,
       });
       for (const delivery of page.items) {
         if (delivery.createdAt < since) break walk;
-        redelivered += (await this.deliveries.redeliver(delivery.messageId, endpoint.id))
-          .deliveries;
+        taken++;
+        redelivered += await this.redeliverFound(delivery.messageId, endpoint.id);
       }
       after = page.next;
-    } while (after !== null);
-    return { status: 202, body: { deliveries: redelivered } };
+    } while (after !== null && taken < RECOVER_LIMIT);
+    // Whether one older than `since` would have ended the walk there is not known: the next
+    // call finds out, at the cost of one page.
+    const more = taken === RECOVER_LIMIT && after !== null;
+    return { status: 202, body: { deliveries: redelivered, more } };
+  }
+
+  /** How many deliveries a redeliver queued; none for a message pruned meanwhile. */
+  private async redeliverFound(messageId: string, endpointId: string): Promise<number> {
+    try {
+      return (await this.deliveries.redeliver(messageId, endpointId)).deliveries;
+    } catch (error) {
+      if (error instanceof WebhookNotFoundError) return 0;
+      throw error;
+    }
   }
 
   // The log.

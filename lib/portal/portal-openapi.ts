@@ -1,3 +1,4 @@
+import { RECOVER_LIMIT } from './portal-api.js';
 import type { PortalQueryParameter, PortalRoute } from './portal-routes.js';
 
 type Json = Record<string, unknown>;
@@ -145,6 +146,20 @@ const SCHEMAS: Record<string, Json> = {
     required: ['since'],
     additionalProperties: false,
     properties: { since: time },
+  },
+  Recovered: {
+    type: 'object',
+    required: ['deliveries', 'more'],
+    properties: {
+      deliveries: { type: 'integer', description: 'How many were queued.' },
+      more: {
+        type: 'boolean',
+        description:
+          `Whether failed deliveries since that time may be left: one call queues at most ` +
+          `${RECOVER_LIMIT}. ` +
+          'Call again to go on (those queued are pending now).',
+      },
+    },
   },
   Redelivered: {
     type: 'object',

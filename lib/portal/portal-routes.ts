@@ -1,4 +1,9 @@
-import type { PortalApi, PortalReply, PortalRequest } from './portal-api.js';
+import {
+  RECOVER_LIMIT,
+  type PortalApi,
+  type PortalReply,
+  type PortalRequest,
+} from './portal-api.js';
 
 /** One route of the portal's JSON API, with what its OpenAPI document says of it. */
 export interface PortalRoute {
@@ -148,11 +153,15 @@ export function portalRoutes(api: PortalApi): PortalRoute[] {
       method: 'POST',
       path: 'endpoints/:id/recover',
       operationId: 'recoverEndpoint',
-      summary: 'Redelivers every failed delivery of the endpoint made since a time',
+      summary: `Redelivers the failed deliveries of the endpoint made since a time, ${RECOVER_LIMIT} at most`,
       write: true,
       run: (request) => api.recover(request),
       body: { schema: 'Recover' },
-      success: { status: 202, schema: 'Redelivered', description: 'How many were queued.' },
+      success: {
+        status: 202,
+        schema: 'Recovered',
+        description: 'How many were queued, and whether more are left.',
+      },
     },
     {
       method: 'GET',

@@ -654,8 +654,11 @@
         const date = new Date(since.value);
         if (Number.isNaN(date.getTime())) throw new Error('Enter a date and time.');
         const body = { since: date.toISOString() };
-        const { deliveries } = await api('POST', `endpoints/${id}/recover`, body);
-        say(`${deliveries} failed deliver${deliveries === 1 ? 'y' : 'ies'} queued again.`);
+        // One call queues a bounded batch; going on is left to the user, since deliveries that
+        // fail again at once would be found again by the next call.
+        const { deliveries, more } = await api('POST', `endpoints/${id}/recover`, body);
+        const queued = `${deliveries} failed deliver${deliveries === 1 ? 'y' : 'ies'} queued again`;
+        say(more ? `${queued}; more are left: recover again for the next ones.` : `${queued}.`);
       },
     );
     node.prepend(field('Redeliver failed deliveries since', since, 'Your local time.'));

@@ -17,6 +17,7 @@ import {
   waitUntil,
 } from '../../support/delivery-app.js';
 import { assertValidOpenApi31 } from '../../support/openapi-validators.js';
+import { RECOVER_LIMIT } from '../../../lib/portal/portal-api.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
 
 // The portal's JSON API on real Nest apps over real HTTP, on both adapters: every route, paging,
@@ -323,11 +324,11 @@ for (const adapter of ['express', 'fastify'] as const) {
       const none = await client.post(`endpoints/${endpoint.id}/recover`, {
         since: new Date(Date.now() + 60_000).toISOString(),
       });
-      expect(none.body).toEqual({ deliveries: 0 });
+      expect(none.body).toEqual({ deliveries: 0, more: false });
       const recovered = await client.post(`endpoints/${endpoint.id}/recover`, {
         since: new Date(before.getTime() - 1000).toISOString(),
       });
-      expect(recovered).toMatchObject({ status: 202, body: { deliveries: 3 } });
+      expect(recovered).toMatchObject({ status: 202, body: { deliveries: 3, more: false } });
       await waitUntil(async () => {
         const { body } = await client.get(`deliveries?endpoint=${endpoint.id}&status=delivered`);
         return body.items.length === 3;
@@ -340,6 +341,45 @@ for (const adapter of ['express', 'fastify'] as const) {
       expect(bad.status).toBe(400);
       expect(bad.body.message).toContain("'since'");
     });
+
+    it('recovers at most RECOVER_LIMIT deliveries per call, saying more are left', async () => {
+      const client = portalClient(app.origin, (await app.portal.createLink('many')).token);
+      const endpoint = await addEndpoint(client, ['ping'], 'many');
+      receiver.behave((request, response) => {
+        response.writeHead(request.url.endsWith('many') ? 500 : 204);
+        response.end();
+      });
+      const since = new Date(Date.now() - 1000).toISOString();
+      const total = RECOVER_LIMIT + 5;
+      for (let i = 0; i < total; i++) await app.emitter.emit('ping', ping(i), { tenant: 'many' });
+      const failed = () =>
+        app.deliveries.list({ endpointId: endpoint.id, status: 'failed', limit: total });
+      await waitUntil(async () => (await failed()).length === total, 'every delivery failed', {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
+      receiver.behave(() => undefined);
+
+      const first = await client.post(`endpoints/${endpoint.id}/recover`, { since });
+      expect(first).toMatchObject({ status: 202, body: { deliveries: RECOVER_LIMIT, more: true } });
+      expect(await failed()).toHaveLength(5);
+      // Those queued are pending or delivered by now: the next call goes on with the rest.
+      const second = await client.post(`endpoints/${endpoint.id}/recover`, { since });
+      expect(second.body).toEqual({ deliveries: 5, more: false });
+      // Settled, so that the next tests see no request of this one's.
+      await waitUntil(
+        async () =>
+          (
+            await app.deliveries.list({
+              endpointId: endpoint.id,
+              status: 'delivered',
+              limit: total,
+            })
+          ).length === total,
+        'every recovered delivery delivered',
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+    }, 90_000);
 
     it("keeps tenants apart: 404 for every id of another tenant's, nothing of it in lists", async () => {
       const endpoint = await addEndpoint(acme, ['ping'], 'isolated');
