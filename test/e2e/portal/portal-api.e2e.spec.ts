@@ -1,8 +1,13 @@
 import { ForbiddenException, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WebhookPortal, WebhooksModule, WebhooksPortalModule } from '../../../lib/index.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  WebhookNotFoundError,
+  WebhookPortal,
+  WebhooksModule,
+  WebhooksPortalModule,
+} from '../../../lib/index.js';
 import {
   startPortalApp,
   portalClient,
@@ -340,6 +345,39 @@ for (const adapter of ['express', 'fastify'] as const) {
       const bad = await client.post(`endpoints/${endpoint.id}/recover`, { since: 'yesterday' });
       expect(bad.status).toBe(400);
       expect(bad.body.message).toContain("'since'");
+    });
+
+    it('recovers the rest when a message is pruned during the walk', async () => {
+      const client = portalClient(app.origin, (await app.portal.createLink('pruned')).token);
+      const endpoint = await addEndpoint(client, ['ping'], 'pruned');
+      receiver.behave((request, response) => {
+        response.writeHead(request.url.endsWith('pruned') ? 500 : 204);
+        response.end();
+      });
+      const since = new Date(Date.now() - 1000).toISOString();
+      for (let i = 0; i < 2; i++) await app.emitter.emit('ping', ping(i), { tenant: 'pruned' });
+      await waitUntil(
+        async () =>
+          (await app.deliveries.list({ endpointId: endpoint.id, status: 'failed' })).length === 2,
+        'two failed deliveries',
+      );
+      receiver.behave(() => undefined);
+      // As the store answers for a message that retention deleted after the listing read it.
+      const redeliver = vi
+        .spyOn(app.deliveries, 'redeliver')
+        .mockRejectedValueOnce(new WebhookNotFoundError('message', 'msg_gone', 'pruned'));
+
+      const recovered = await client.post(`endpoints/${endpoint.id}/recover`, { since });
+
+      expect(redeliver).toHaveBeenCalledTimes(2);
+      expect(recovered).toMatchObject({ status: 202, body: { deliveries: 1, more: false } });
+      redeliver.mockRestore();
+      await waitUntil(
+        async () =>
+          (await app.deliveries.list({ endpointId: endpoint.id, status: 'delivered' })).length ===
+          1,
+        'the other one delivered',
+      );
     });
 
     it('recovers at most RECOVER_LIMIT deliveries per call, saying more are left', async () => {
