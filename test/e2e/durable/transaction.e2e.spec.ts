@@ -201,36 +201,29 @@ describe('emit inside the caller’s transaction (PostgreSQL)', () => {
 
   it.each([
     [
-      'resolving to pg’s result',
+      'a function (sql, params) resolving to pg’s result, as for Drizzle, Kysely or Knex',
       (client: pg.PoolClient) => (sql: string, params: unknown[]) => client.query(sql, params),
     ],
     [
-      'resolving to the rows',
+      'a function (sql, params) resolving to the rows',
       (client: pg.PoolClient) => async (sql: string, params: unknown[]) =>
         (await client.query(sql, params)).rows,
     ],
-  ])('takes a function (sql, params) %s, as for Drizzle, Kysely or Knex', async (_, runner) => {
+    [
+      // Prisma's tx has $queryRawUnsafe(sql, ...values), resolving to the rows, and no
+      // $transaction; here over a pg connection (prisma generate cannot run on CI).
+      'the client of a Prisma interactive transaction, through $queryRawUnsafe',
+      (client: pg.PoolClient) => ({
+        $queryRawUnsafe: async (sql: string, ...values: unknown[]) =>
+          (await client.query(sql, values)).rows,
+        $executeRawUnsafe: async (sql: string, ...values: unknown[]) =>
+          (await client.query(sql, values)).rowCount,
+      }),
+    ],
+  ])('takes %s inside BEGIN', async (_, runner) => {
     const app = await boot();
     const client = await begin();
     const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: runner(client) });
-    expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
-    await client.query('COMMIT');
-    await receiver.waitFor(1);
-    await deliveredOnce(app, sent.id);
-  });
-
-  it('takes the client of a Prisma interactive transaction, through $queryRawUnsafe', async () => {
-    // Prisma's tx has $queryRawUnsafe(sql, ...values), resolving to the rows, and no
-    // $transaction; here over a pg connection inside BEGIN (prisma generate cannot run on CI).
-    const app = await boot();
-    const client = await begin();
-    const tx = {
-      $queryRawUnsafe: async (sql: string, ...values: unknown[]) =>
-        (await client.query(sql, values)).rows,
-      $executeRawUnsafe: async (sql: string, ...values: unknown[]) =>
-        (await client.query(sql, values)).rowCount,
-    };
-    const sent = await app.emitter.emit(PingWebhook, { seq: 1 }, { transaction: tx });
     expect(await stored()).toEqual({ messages: 0, deliveries: 0 });
     await client.query('COMMIT');
     await receiver.waitFor(1);

@@ -72,6 +72,30 @@ for (const adapter of ['express', 'fastify'] as const) {
       return added.body as { id: string; secret: string; url: string };
     }
 
+    /**
+     * `count` messages of `tenant`, each failed at its endpoint (which answered 500 to every
+     * attempt, and answers 204 from then on), and the time just before they were sent.
+     */
+    async function failedDeliveries(tenant: string, count: number) {
+      const client = portalClient(app.origin, (await app.portal.createLink(tenant)).token);
+      const endpoint = await addEndpoint(client, ['ping'], tenant);
+      receiver.behave((request, response) => {
+        response.writeHead(request.url.endsWith(tenant) ? 500 : 204);
+        response.end();
+      });
+      const since = new Date(Date.now() - 1000).toISOString();
+      for (let i = 0; i < count; i++) await app.emitter.emit('ping', ping(i), { tenant });
+      await waitUntil(
+        async () =>
+          (await app.deliveries.list({ endpointId: endpoint.id, status: 'failed', limit: count }))
+            .length === count,
+        `${count} failed deliveries`,
+        { timeoutMs: 60_000, intervalMs: 50 },
+      );
+      receiver.behave(() => undefined);
+      return { client, endpoint, since };
+    }
+
     /** Waits until the delivery is no longer pending, as the portal shows it. */
     const settled = (client: PortalClient, deliveryId: string) =>
       waitUntil(async () => {
@@ -348,20 +372,7 @@ for (const adapter of ['express', 'fastify'] as const) {
     });
 
     it('recovers the rest when a message is pruned during the walk', async () => {
-      const client = portalClient(app.origin, (await app.portal.createLink('pruned')).token);
-      const endpoint = await addEndpoint(client, ['ping'], 'pruned');
-      receiver.behave((request, response) => {
-        response.writeHead(request.url.endsWith('pruned') ? 500 : 204);
-        response.end();
-      });
-      const since = new Date(Date.now() - 1000).toISOString();
-      for (let i = 0; i < 2; i++) await app.emitter.emit('ping', ping(i), { tenant: 'pruned' });
-      await waitUntil(
-        async () =>
-          (await app.deliveries.list({ endpointId: endpoint.id, status: 'failed' })).length === 2,
-        'two failed deliveries',
-      );
-      receiver.behave(() => undefined);
+      const { client, endpoint, since } = await failedDeliveries('pruned', 2);
       // As the store answers for a message that retention deleted after the listing read it.
       const redeliver = vi
         .spyOn(app.deliveries, 'redeliver')
@@ -381,22 +392,10 @@ for (const adapter of ['express', 'fastify'] as const) {
     });
 
     it('recovers at most RECOVER_LIMIT deliveries per call, saying more are left', async () => {
-      const client = portalClient(app.origin, (await app.portal.createLink('many')).token);
-      const endpoint = await addEndpoint(client, ['ping'], 'many');
-      receiver.behave((request, response) => {
-        response.writeHead(request.url.endsWith('many') ? 500 : 204);
-        response.end();
-      });
-      const since = new Date(Date.now() - 1000).toISOString();
       const total = RECOVER_LIMIT + 5;
-      for (let i = 0; i < total; i++) await app.emitter.emit('ping', ping(i), { tenant: 'many' });
+      const { client, endpoint, since } = await failedDeliveries('many', total);
       const failed = () =>
         app.deliveries.list({ endpointId: endpoint.id, status: 'failed', limit: total });
-      await waitUntil(async () => (await failed()).length === total, 'every delivery failed', {
-        timeoutMs: 60_000,
-        intervalMs: 100,
-      });
-      receiver.behave(() => undefined);
 
       const first = await client.post(`endpoints/${endpoint.id}/recover`, { since });
       expect(first).toMatchObject({ status: 202, body: { deliveries: RECOVER_LIMIT, more: true } });
