@@ -424,8 +424,9 @@ describe('durable delivery on PostgreSQL', () => {
       // pool.end() waits for every client out of the pool: a worker's LISTEN connection is
       // none of them, so the app's hook, which runs before this global module's, returns.
       const closing = app.close().then(() => 'closed');
+      // Unref'd: once closed, nothing of this test's is left waiting.
       const late = new Promise((resolve) =>
-        setTimeout(resolve, 10_000, 'still closing after 10 s'),
+        setTimeout(resolve, 10_000, 'still closing after 10 s').unref(),
       );
       expect(await Promise.race([closing, late])).toBe('closed');
       expect(pool.ended).toBe(true);
