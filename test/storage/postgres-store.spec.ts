@@ -192,6 +192,7 @@ describe('migrations at open()', () => {
       { version: 2, name: 'lighter_delivery_updates' },
       { version: 3, name: 'portal' },
       { version: 4, name: 'prune_cursor' },
+      { version: 5, name: 'endpoint_due' },
     ]);
     const collations = await db.admin<{ table: string; collation: string }>(
       `SELECT c.relname AS table, co.collname AS collation
@@ -222,9 +223,10 @@ describe('migrations at open()', () => {
           [schema, table],
         )
       ).map(({ name }) => name);
-    // A delivered delivery is in all but the due and the unfinished ones.
+    // A delivered delivery is in all but the due ones and the unfinished one.
     expect(await indexesOf('deliveries')).toEqual([
       'deliveries_due_idx',
+      'deliveries_endpoint_due_idx',
       'deliveries_endpoint_idx',
       'deliveries_event_idx',
       'deliveries_message_idx',
@@ -253,7 +255,8 @@ describe('migrations at open()', () => {
     await expect(
       PostgresWebhookStore.open({ pool: db.pool, schema, migrate: false }),
     ).rejects.toThrow(
-      'missing migration(s): 2 (lighter_delivery_updates), 3 (portal), 4 (prune_cursor)',
+      'missing migration(s): 2 (lighter_delivery_updates), 3 (portal), 4 (prune_cursor), ' +
+        '5 (endpoint_due)',
     );
 
     const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
@@ -585,7 +588,74 @@ describe('sweep', () => {
     }
     await store.close();
   });
+
+  it.each(['force_custom_plan', 'force_generic_plan'])(
+    'reads a few rows, not a skipped endpoint’s backlog of due deliveries, to fill a batch (%s)',
+    async (planCacheMode) => {
+      const schema = freshSchema();
+      const store = await PostgresWebhookStore.open({ pool: db.pool, schema });
+      const [busy, ...others] = ['busy', 'a', 'b', 'c'].map((event) =>
+        endpoint({ events: [event] }),
+      );
+      for (const ep of [busy, ...others]) await store.insertEndpoint(ep);
+      const first = await emitTo(store, busy);
+      // 5,000 due deliveries of the busy endpoint, older than the others'.
+      await db.admin(
+        `INSERT INTO ${schema}.deliveries
+           (id, message_id, endpoint_id, event, status, next_attempt_at, created_at, updated_at)
+         SELECT 'dlv_backlog_' || lpad(g::text, 6, '0'), d.message_id, d.endpoint_id, d.event,
+                'pending', now() - interval '1 hour' + g * interval '1 ms', now(), now()
+         FROM ${schema}.deliveries d, generate_series(1, 5000) g WHERE d.id = $1`,
+        [first.deliveryId],
+      );
+      const toOthers = [];
+      for (const ep of others) toOthers.push((await emitTo(store, ep)).deliveryId);
+      await db.admin(`ANALYZE ${schema}.deliveries`);
+
+      const client = await db.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SET LOCAL plan_cache_mode = ${planCacheMode}`);
+        const { text } = storeStatements(schema).sweep;
+        await client.query(
+          `PREPARE probe_sweep (text, timestamptz, timestamptz, int, text[], int) AS ${text}`,
+        );
+        const now = new Date(Date.now() + 1000);
+        const until = new Date(now.getTime() + 30_000);
+        const args = ['s', now.toISOString(), until.toISOString(), 10, `{${busy.id}}`, 10]
+          .map((arg) => client.escapeLiteral(String(arg)))
+          .join(', ');
+        const { rows } = await client.query(
+          `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE probe_sweep (${args})`,
+        );
+        // Every row a scan of deliveries produced or filtered out, over all its loops.
+        const read = (node: PlanNode): number =>
+          (node['Relation Name'] === 'deliveries'
+            ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops']
+            : 0) + (node.Plans ?? []).reduce((sum, child) => sum + read(child), 0);
+        expect(read(rows[0]['QUERY PLAN'][0].Plan)).toBeLessThan(200);
+      } finally {
+        await client.query('ROLLBACK');
+        await client.query('DEALLOCATE probe_sweep');
+        client.release();
+      }
+      const swept = await store.sweep(lease('s', new Date(Date.now() + 1000)), 10, {
+        perEndpoint: 10,
+        skipEndpoints: [busy.id],
+      });
+      expect(swept.map(({ delivery }) => delivery.id).sort()).toEqual(toOthers.sort());
+      await store.close();
+    },
+  );
 });
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+}
 
 describe('record', () => {
   /** `count` deliveries to a new endpoint, claimed by `owner`. */

@@ -1682,6 +1682,32 @@ export function describeStoreContract(
         expect(swept).toHaveLength(3);
       });
 
+      it('fills a fair batch from behind an endpoint whose backlog is many batches long', async () => {
+        const store = await open();
+        const busy = await addEndpoint(store, { events: ['busy'] });
+        const fast = await addEndpoint(store, { events: ['fast'] });
+        const other = await addEndpoint(store, { events: ['other'] });
+        // Ten batches of the busy endpoint's deliveries are the oldest due.
+        const backlog = [];
+        for (let n = 0; n < 30; n++) {
+          backlog.push(await emitOne(store, busy, { event: 'busy', createdAt: at(n) }));
+        }
+        const toFast = await emitOne(store, fast, { event: 'fast', createdAt: at(SECOND) });
+        const toOther = await emitOne(store, other, { event: 'other', createdAt: at(SECOND) });
+        const ids = (claims: ClaimedDelivery[]) => claims.map((c) => c.delivery.id).sort();
+
+        const skipping = await store.sweep(lease('a', 10 * SECOND), 3, {
+          skipEndpoints: [busy.id],
+        });
+        expect(ids(skipping)).toEqual([toFast.deliveryId, toOther.deliveryId].sort());
+        await store.release(ids(skipping), 'a');
+
+        const capped = await store.sweep(lease('b', 10 * SECOND), 3, { perEndpoint: 1 });
+        expect(ids(capped)).toEqual(
+          [backlog[0].deliveryId, toFast.deliveryId, toOther.deliveryId].sort(),
+        );
+      });
+
       it('skips deliveries not yet due and finished ones', async () => {
         const store = await open();
         const ep = await addEndpoint(store);

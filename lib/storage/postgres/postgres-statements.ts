@@ -195,34 +195,94 @@ export function storeStatements(schema: string) {
     ),
 
     // $1 owner, $2 now, $3 until, $4 limit, $5 endpoints to skip, $6 most per endpoint.
-    // Fair between endpoints: of the oldest due (a few batches' worth, unlocked), at most $6
-    // per endpoint, then those locked (SKIP LOCKED: another sweep may be taking them) and
-    // leased; a window function cannot sit beside FOR UPDATE, hence the two steps.
+    // Fair between endpoints: of the oldest due unleased deliveries, at most $6 per endpoint, and
+    // none of an endpoint in $5 (no room for it in this process).
+    // `head` is a bounded walk of the due index, a few batches' worth of the oldest rows, whatever
+    // their endpoint: enough when due deliveries are spread over endpoints. When it is full and
+    // yields less than a batch, its rows are crowded by a few endpoints (one busy receiver's
+    // backlog) and more may be due behind them, which the walk would have to read row by row:
+    // `behind` finds those endpoint by endpoint instead. It lists the endpoints that have
+    // pending deliveries by a skip scan of the per-endpoint due index (one index probe each),
+    // reads each one's oldest due delivery, and takes up to $6 from the endpoints whose oldest
+    // are the oldest: the batch can hold no other (each of those endpoints has one older).
+    // `due` locks the chosen rows through the primary key alone (`id = ANY`, the status test
+    // out of the index conditions as in `record`), SKIP LOCKED: another sweep may be taking
+    // them. It tests every condition again: a row changed since the statement's snapshot
+    // (another process attempted it and set its retry) is locked in its latest version, and
+    // only `due`'s own conditions are checked on that version.
     // Each endpoint comes once, with the first of its deliveries (`nth`), however many of them
-    // the batch has: toClaimedBatch gives the others copies of it. `due` tests every condition
-    // of `candidates` again: a row changed since the statement's snapshot (another process
-    // attempted it and set its retry) is locked in its latest version, and only `due`'s own
-    // conditions are checked on that version.
+    // the batch has: toClaimedBatch gives the others copies of it.
     sweep: named(
       'sweep',
-      `WITH candidates AS (
+      `WITH RECURSIVE head AS (
         SELECT id, endpoint_id, next_attempt_at FROM ${s}.deliveries
         WHERE status = 'pending' AND next_attempt_at <= $2::timestamptz
           AND (lease_owner IS NULL OR lease_until <= $2::timestamptz)
-          AND endpoint_id <> ALL($5::text[])
         ORDER BY next_attempt_at, id
         LIMIT $4::int * 4
       ),
-      ranked AS (
+      head_ranked AS (
+        SELECT id, endpoint_id, next_attempt_at,
+          row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS n
+        FROM head WHERE endpoint_id <> ALL($5::text[])
+      ),
+      crowded AS (
+        SELECT (SELECT count(*) FROM head) = $4::int * 4
+           AND (SELECT count(*) FROM head_ranked WHERE n <= $6::int) < $4::int AS yes
+      ),
+      pending_endpoints AS (
+        (SELECT endpoint_id FROM ${s}.deliveries
+         WHERE status = 'pending' AND (SELECT yes FROM crowded)
+         ORDER BY endpoint_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT d.endpoint_id FROM ${s}.deliveries d
+                WHERE d.status = 'pending' AND d.endpoint_id > p.endpoint_id
+                ORDER BY d.endpoint_id LIMIT 1)
+        FROM pending_endpoints p WHERE p.endpoint_id IS NOT NULL
+      ),
+      oldest AS (
+        SELECT p.endpoint_id, o.next_attempt_at, o.id FROM pending_endpoints p
+        CROSS JOIN LATERAL (
+          SELECT id, next_attempt_at FROM ${s}.deliveries d
+          WHERE d.endpoint_id = p.endpoint_id AND d.status = 'pending'
+            AND d.next_attempt_at <= $2::timestamptz
+            AND (d.lease_owner IS NULL OR d.lease_until <= $2::timestamptz)
+          ORDER BY d.next_attempt_at, d.id
+          LIMIT 1
+        ) o
+        WHERE p.endpoint_id IS NOT NULL AND p.endpoint_id <> ALL($5::text[])
+        ORDER BY o.next_attempt_at, o.id
+        LIMIT $4::int
+      ),
+      behind AS (
+        SELECT b.id, oldest.endpoint_id, b.next_attempt_at FROM oldest
+        CROSS JOIN LATERAL (
+          SELECT id, next_attempt_at FROM ${s}.deliveries d
+          WHERE d.endpoint_id = oldest.endpoint_id AND d.status = 'pending'
+            AND d.next_attempt_at <= $2::timestamptz
+            AND (d.lease_owner IS NULL OR d.lease_until <= $2::timestamptz)
+          ORDER BY d.next_attempt_at, d.id
+          LIMIT LEAST($6::int, $4::int)
+        ) b
+      ),
+      candidates AS (
+        SELECT id, endpoint_id, next_attempt_at FROM head_ranked WHERE n <= $6::int
+        UNION
+        SELECT id, endpoint_id, next_attempt_at FROM behind
+      ),
+      chosen AS (
         SELECT id, next_attempt_at,
           row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS n
         FROM candidates
       ),
       due AS (
-        SELECT x.id FROM ${s}.deliveries x JOIN ranked r ON r.id = x.id
-        WHERE r.n <= $6::int AND x.status = 'pending' AND x.next_attempt_at <= $2::timestamptz
+        SELECT x.id FROM ${s}.deliveries x
+        WHERE x.id = ANY(ARRAY(
+            SELECT id FROM chosen WHERE n <= $6::int ORDER BY next_attempt_at, id LIMIT $4::int * 4
+          ))
+          AND (x.status = 'pending') IS TRUE AND x.next_attempt_at <= $2::timestamptz
           AND (x.lease_owner IS NULL OR x.lease_until <= $2::timestamptz)
-        ORDER BY r.next_attempt_at, r.id
+        ORDER BY x.next_attempt_at, x.id
         LIMIT $4::int
         FOR UPDATE OF x SKIP LOCKED
       ),
