@@ -139,6 +139,15 @@ export function storeStatements(schema: string) {
       LEFT JOIN ${s}.messages m ON m.id = d.message_id
       LEFT JOIN ${s}.endpoints e ON e.id = d.endpoint_id AND ${endpointIf}`;
 
+  /** The `limit` oldest due unleased deliveries of one endpoint, read by its due index. */
+  const oldestDueOf = (endpoint: string, limit: string) => `
+          SELECT id, next_attempt_at FROM ${s}.deliveries d
+          WHERE d.endpoint_id = ${endpoint} AND d.status = 'pending'
+            AND d.next_attempt_at <= $2::timestamptz
+            AND (d.lease_owner IS NULL OR d.lease_until <= $2::timestamptz)
+          ORDER BY d.next_attempt_at, d.id
+          LIMIT ${limit}`;
+
   return {
     channel,
     emitNull: named('emit_n', emit(true, false)),
@@ -242,28 +251,14 @@ export function storeStatements(schema: string) {
       ),
       oldest AS (
         SELECT p.endpoint_id, o.next_attempt_at, o.id FROM pending_endpoints p
-        CROSS JOIN LATERAL (
-          SELECT id, next_attempt_at FROM ${s}.deliveries d
-          WHERE d.endpoint_id = p.endpoint_id AND d.status = 'pending'
-            AND d.next_attempt_at <= $2::timestamptz
-            AND (d.lease_owner IS NULL OR d.lease_until <= $2::timestamptz)
-          ORDER BY d.next_attempt_at, d.id
-          LIMIT 1
-        ) o
+        CROSS JOIN LATERAL (${oldestDueOf('p.endpoint_id', '1')}) o
         WHERE p.endpoint_id IS NOT NULL AND p.endpoint_id <> ALL($5::text[])
         ORDER BY o.next_attempt_at, o.id
         LIMIT $4::int
       ),
       behind AS (
         SELECT b.id, oldest.endpoint_id, b.next_attempt_at FROM oldest
-        CROSS JOIN LATERAL (
-          SELECT id, next_attempt_at FROM ${s}.deliveries d
-          WHERE d.endpoint_id = oldest.endpoint_id AND d.status = 'pending'
-            AND d.next_attempt_at <= $2::timestamptz
-            AND (d.lease_owner IS NULL OR d.lease_until <= $2::timestamptz)
-          ORDER BY d.next_attempt_at, d.id
-          LIMIT LEAST($6::int, $4::int)
-        ) b
+        CROSS JOIN LATERAL (${oldestDueOf('oldest.endpoint_id', 'LEAST($6::int, $4::int)')}) b
       ),
       candidates AS (
         SELECT id, endpoint_id, next_attempt_at FROM head_ranked WHERE n <= $6::int
