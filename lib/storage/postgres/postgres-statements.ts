@@ -212,8 +212,9 @@ export function storeStatements(schema: string) {
     // backlog) and more may be due behind them, which the walk would have to read row by row:
     // `behind` finds those endpoint by endpoint instead. It lists the endpoints that have
     // pending deliveries by a skip scan of the per-endpoint due index (one index probe each),
-    // reads each one's oldest due delivery, and takes up to $6 from the endpoints whose oldest
-    // are the oldest: the batch can hold no other (each of those endpoints has one older).
+    // reads each one's oldest due delivery, and takes up to $6 from the $4 endpoints whose
+    // oldest are the oldest: no other endpoint's delivery can be among the batch's $4 oldest,
+    // since each of those endpoints has one older.
     // `due` locks the chosen rows through the primary key alone (`id = ANY`, the status test
     // out of the index conditions as in `record`), SKIP LOCKED: another sweep may be taking
     // them. It tests every condition again: a row changed since the statement's snapshot
