@@ -15,7 +15,8 @@ import { DATABASE_URL } from './durable-db.js';
 // The baseline, in the same run, is the same sweep on a schema with the same endpoints and
 // deliveries but no backlog. Each figure is the median of BENCH_SWEEP_TRIES (51) sweeps, the
 // leases handed back between them (off the clock). Rows are written by SQL rather than by
-// emits. Everything lives in two schemas of its own, dropped at the end. It only prints.
+// emits, and nothing is sent. Everything lives in two schemas of its own, dropped at the end. It
+// only prints.
 
 const BACKLOG = Number(process.env.BENCH_SWEEP_BACKLOG ?? 1_000_000);
 const ENDPOINTS = Number(process.env.BENCH_SWEEP_ENDPOINTS ?? 200);
@@ -30,7 +31,7 @@ async function seed(pool: Pool, schema: string, backlog: number) {
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   await pool.query(
     `INSERT INTO ${schema}.endpoints (id, url, events, secret, created_at, updated_at)
-     SELECT id, 'https://example.com/hook', '{e}', $1, now(), now()
+     SELECT id, 'http://127.0.0.1:9/hook', '{e}', $1, now(), now()
      FROM (SELECT 'ep_' || lpad(i::text, 4, '0') AS id FROM generate_series(1, $2::int) i
            UNION ALL SELECT $3) ids`,
     [secret, ENDPOINTS, BUSY],
