@@ -20,9 +20,9 @@ import type { WebhookTransactionRunner } from '../interfaces/webhook-store.inter
 //
 // A handle that runs each statement on its own (a pg Pool, a TypeORM DataSource or its
 // `manager`, a PrismaClient itself, a client outside BEGIN) would commit the emit at once,
-// whatever the caller's transaction does later: that is refused before anything is written. pg and TypeORM say
-// whether their handle is in a transaction (TypeORM through the pg client beneath it); for any
-// other, the emit asks PostgreSQL first (two round trips more).
+// whatever the caller's transaction does later: that is refused before anything is written.
+// pg and TypeORM say whether their handle is in a transaction (TypeORM through the pg client
+// beneath it); for any other, the emit asks PostgreSQL first (two round trips more).
 
 type Rows = Record<string, unknown>[];
 type Run = (sql: string, values: unknown[]) => Promise<unknown>;
