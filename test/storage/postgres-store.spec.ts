@@ -309,6 +309,33 @@ describe('migrations at open()', () => {
     expect(await count(`${schema}.schema_migrations`)).toBe(webhookMigrations().length);
   });
 
+  it("warns when this process's clock is seconds from PostgreSQL's, saying by how much and which way", async () => {
+    const warnings = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const skewWarnings = () =>
+      warnings.mock.calls.map(([text]) => String(text)).filter((text) => /clock is/.test(text));
+    const schema = freshSchema();
+    // In step with the database: nothing said.
+    await (await PostgresWebhookStore.open({ pool: db.pool, schema })).close();
+    expect(skewWarnings()).toEqual([]);
+
+    // Only Date is faked: pg's timers and sockets run as ever.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 30_000);
+      await (await PostgresWebhookStore.open({ pool: db.pool, schema })).close();
+      vi.setSystemTime(Date.now() - 30_000 - 45_000);
+      await (await PostgresWebhookStore.open({ pool: db.pool, schema })).close();
+    } finally {
+      vi.useRealTimers();
+    }
+    const [ahead, behind, ...more] = skewWarnings();
+    expect(more).toEqual([]);
+    expect(ahead).toMatch(/clock is (29\.9|30\.0|30\.1) s ahead of PostgreSQL's/);
+    expect(behind).toMatch(/clock is (44\.9|45\.0|45\.1) s behind PostgreSQL's/);
+    expect(ahead).toContain(`schema '${schema}'`);
+    expect(ahead).toMatch(/NTP/);
+  });
+
   it('migrates under an advisory lock of the schema: it waits while another holds it', async () => {
     const schema = freshSchema();
     const holder = new pg.Client({ connectionString: TEST_DATABASE_URL });

@@ -67,6 +67,7 @@ import {
   invalidPostgresStoreOptions,
   listenLost,
   postgresOpenFailed,
+  clockSkewed,
   postgresPoolError,
   postgresPoolOrConnectionString,
   postgresQueryFailed,
@@ -142,6 +143,14 @@ interface PruneWindow {
 
 /** How long a pool the store makes waits for a connection: a database that is down rejects. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * How far this process's clock may be from PostgreSQL's before opening warns. Processes on one
+ * schema compare due times and leases with their own clocks, and a worker's lease runs a few
+ * seconds past its attempt's timeout (the dispatcher's margin): clocks further apart than that
+ * let one process claim a delivery whose attempt another is still sending. A second leaves room
+ * under the margin for two processes skewed in opposite directions.
+ */
+const CLOCK_SKEW_WARNING_MS = 1_000;
 /** SQLSTATE classes and error codes that mean the connection, not the statement, failed. */
 const CONNECTION_FAILURE = /^(08|57P0|53300|ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE)/;
 /** What `pg` itself says, without a code, when a connection goes or cannot be had. */
@@ -213,6 +222,8 @@ export class PostgresWebhookStore implements WebhookStore {
     try {
       if (checked.migrate) await migrate(pool, schema);
       else await checkMigrated(pool, schema);
+      const skew = await clockSkew(pool);
+      if (Math.abs(skew) > CLOCK_SKEW_WARNING_MS) logger.warn(clockSkewed(schema, skew));
     } catch (error) {
       pool.off('error', onPoolError);
       if (ownsPool) await pool.end().catch(() => undefined);
@@ -1004,3 +1015,19 @@ const isPool = (value: unknown): value is Pool =>
   typeof (value as { query?: unknown }).query === 'function' &&
   typeof (value as { connect?: unknown }).connect === 'function' &&
   typeof (value as { on?: unknown }).on === 'function';
+
+/**
+ * How far this process's clock is ahead of PostgreSQL's (negative: behind), in milliseconds,
+ * less the round trip's uncertainty: the database's reading is taken somewhere between the
+ * two local ones, so only what lies beyond half the round trip is certainly skew.
+ */
+async function clockSkew(pool: Pool): Promise<number> {
+  const sent = Date.now();
+  const { rows } = await pool.query<{ now: number }>(
+    'SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS now',
+  );
+  const received = Date.now();
+  const skew = (sent + received) / 2 - rows[0].now;
+  const uncertainty = (received - sent) / 2;
+  return Math.sign(skew) * Math.max(0, Math.abs(skew) - uncertainty);
+}
