@@ -201,7 +201,8 @@ export class PostgresWebhookStore implements WebhookStore {
 
   /**
    * Checks the options, takes the app's pool or makes one, creates or upgrades the tables (or,
-   * with `migrate: false`, checks they are up to date), and starts the retention timer.
+   * with `migrate: false`, checks they are up to date), warns when this process's clock is far
+   * from the database's, and starts the retention timer.
    */
   static async open(options: PostgresWebhookStoreOptions): Promise<PostgresWebhookStore> {
     const checked = checkOptions(options);
