@@ -639,8 +639,9 @@ export const postgresPoolError = (schema: string, reason: string) =>
 export const clockSkewed = (schema: string, skewMs: number) =>
   `This process's clock is ${(Math.abs(skewMs) / 1000).toFixed(1)} s ` +
   `${skewMs > 0 ? 'ahead of' : 'behind'} PostgreSQL's (webhook store schema '${schema}'). ` +
-  'Processes sharing the store compare due times and leases with their own clocks, so clocks ' +
-  'this far apart can let one process claim a delivery whose attempt another is still sending. ' +
+  'Processes sharing the store compare due times and leases with their own clocks: clocks a ' +
+  'few seconds apart delay deliveries, and can let one process claim a delivery whose attempt ' +
+  'another is still sending. ' +
   'Keep the clocks of every host in sync (NTP, chrony, systemd-timesyncd).';
 
 export const listenLost = (schema: string, reason: string, delayMs: number) =>

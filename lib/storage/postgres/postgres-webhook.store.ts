@@ -61,13 +61,13 @@ import {
   toMessage,
 } from './postgres-rows.js';
 import {
+  clockSkewed,
   invalidPostgresConnectionString,
   invalidPostgresPool,
   invalidPostgresStoreOption,
   invalidPostgresStoreOptions,
   listenLost,
   postgresOpenFailed,
-  clockSkewed,
   postgresPoolError,
   postgresPoolOrConnectionString,
   postgresQueryFailed,
