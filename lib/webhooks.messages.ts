@@ -558,6 +558,17 @@ export const sweepFailed = (reason: string, delayMs: number) =>
   `Looking for due webhook deliveries in the store failed (${reason}); trying again in ` +
   `${Math.round(delayMs)} ms. Deliveries stay pending meanwhile.`;
 
+export const storeUnreachable = (reason: string) =>
+  `The webhook store cannot be reached (${reason}). Deliveries stay pending in it: attempts ` +
+  `that need it are tried again later, and nothing is lost (an attempt sent whose outcome ` +
+  `could not be recorded may be sent again, with the same webhook-id). Until the store ` +
+  `answers again, further failures to reach it are counted rather than logged one by one.`;
+
+export const storeReachableAgain = (outageMs: number, unlogged: number) =>
+  `The webhook store answers again after ${(outageMs / 1000).toFixed(1)} s; ` +
+  `${unlogged} more call(s) failed to reach it meanwhile, each tried again later. Delivery ` +
+  `goes on.`;
+
 export const watchFailed = (reason: string) =>
   `Listening for webhook writes of other processes failed (${reason}); this worker finds their ` +
   `deliveries by sweeping, every sweepInterval, instead.`;

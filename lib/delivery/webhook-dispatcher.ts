@@ -26,6 +26,7 @@ import type { WebhookEncryptionKeyError } from '../webhooks.errors.js';
 import { backgroundTimer } from './background-timer.js';
 import { classifyResponse, type ResponseClassification } from './response-classifier.js';
 import { RetryPolicy, parseRetryAfter } from './retry-policy.js';
+import { StoreOutage } from './store-outage.js';
 import type { WebhookLifecycle } from './webhook-lifecycle.js';
 import { WebhookSigner } from './webhook-signer.js';
 import { attemptId, createId } from '../storage/ids.js';
@@ -85,6 +86,8 @@ interface FailedAttempt {
  */
 export class WebhookDispatcher {
   private readonly logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
+  /** Logs a store that cannot be reached once, not at every attempt and sweep it fails. */
+  private readonly outage = new StoreOutage(this.logger);
   private readonly retries: RetryPolicy;
   private readonly signers = new Map<string, WebhookSigner>();
   /** Endpoints whose unreadable secret has been logged. */
@@ -307,6 +310,7 @@ export class WebhookDispatcher {
         now,
         until: new Date(until),
       });
+      this.outage.answered();
       if (!claimed || until - Date.now() >= this.options.timeout + LEASE_RECORD_MS) return claimed;
     }
     throw new Error(claimTooSlow(deliveryId, this.leaseMs));
@@ -537,10 +541,12 @@ export class WebhookDispatcher {
     // Queued again after `delay` even when the delivery is to fail, should failing it fail.
     const delay = Math.max(scheduled ?? this.retries.nextDelay(1) ?? 0, RECOVERY_DELAY_MS);
     const reason = describeError(error);
-    this.logger.error(
-      attemptCrashed(job.deliveryId, job.endpointId, reason, exhausted ? undefined : delay),
-      error instanceof Error ? error.stack : undefined,
-    );
+    if (!this.outage.absorbs(error)) {
+      this.logger.error(
+        attemptCrashed(job.deliveryId, job.endpointId, reason, exhausted ? undefined : delay),
+        error instanceof Error ? error.stack : undefined,
+      );
+    }
     const now = new Date();
     const lastError = unexpectedAttemptError(reason);
     try {
@@ -560,9 +566,11 @@ export class WebhookDispatcher {
       }
     } catch (recoveryError) {
       // Queued all the same: left out, the delivery would wait for a sweep, or forever.
-      this.logger.error(
-        attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(recoveryError)),
-      );
+      if (!this.outage.absorbs(recoveryError)) {
+        this.logger.error(
+          attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(recoveryError)),
+        );
+      }
     }
     try {
       await this.queue.enqueue(job, delay);
@@ -584,7 +592,11 @@ export class WebhookDispatcher {
     sent: WebhookAttempt,
     error: unknown,
   ) {
-    this.logger.error(deliveredRecordFailed(job.deliveryId, job.endpointId, describeError(error)));
+    if (!this.outage.absorbs(error)) {
+      this.logger.error(
+        deliveredRecordFailed(job.deliveryId, job.endpointId, describeError(error)),
+      );
+    }
     try {
       const now = new Date();
       const { delivery: done, applied } = await this.store.record(delivery.id, this.owner, sent, {
@@ -597,9 +609,11 @@ export class WebhookDispatcher {
       if (done && applied)
         this.lifecycle.publish({ type: 'delivered', delivery: done, attempt: sent });
     } catch (recordError) {
-      this.logger.error(
-        attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(recordError)),
-      );
+      if (!this.outage.absorbs(recordError)) {
+        this.logger.error(
+          attemptRecoveryFailed(job.deliveryId, job.endpointId, describeError(recordError)),
+        );
+      }
       const delay = Math.max(
         this.retries.nextDelay(delivery.scheduleAttempts + 1) ?? 0,
         RECOVERY_DELAY_MS,
@@ -662,6 +676,7 @@ export class WebhookDispatcher {
         perEndpoint: this.options.endpointConcurrency,
         skipEndpoints,
       });
+      this.outage.answered();
       // A fair batch may be short with more due behind it: again until one finds nothing.
       if (claimed.length > 0) this.sweepAgain = true;
       else if (skipEndpoints.length > 0) this.sweepWhenRoom = true;
@@ -681,6 +696,7 @@ export class WebhookDispatcher {
         throw error;
       });
     } catch (error) {
+      if (this.outage.absorbs(error)) return;
       this.logger.warn(sweepFailed(describeError(error), this.options.sweepInterval));
     }
   }

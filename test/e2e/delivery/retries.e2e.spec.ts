@@ -7,7 +7,8 @@ import type {
   WebhookLifecycleEvent,
   WebhooksModuleOptions,
 } from '../../../lib/index.js';
-import { deliveredRecordFailed } from '../../../lib/webhooks.messages.js';
+import { WebhookStoreError } from '../../../lib/index.js';
+import { deliveredRecordFailed, storeUnreachable } from '../../../lib/webhooks.messages.js';
 import { WebhooksRuntime } from '../../../lib/webhooks.runtime.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import {
@@ -577,11 +578,15 @@ describe.each(['http', 'undici'] as const)(
     describe('an unexpected error in an attempt', () => {
       let logger: CaptureLogger;
 
-      /** Boots with a logger, and makes `method` of the store throw on its first `failures` calls. */
+      /**
+       * Boots with a logger, and makes `method` of the store reject on its first `failures`
+       * calls, with `failure`.
+       */
       const bootWithFlakyStore = async (
         method: 'record' | 'claim',
         options: WebhooksModuleOptions,
         failures = 1,
+        failure = () => new Error(`${method} failed: store unavailable`),
       ) => {
         logger = new CaptureLogger();
         ctx = await bootDeliveryApp(
@@ -596,7 +601,7 @@ describe.each(['http', 'undici'] as const)(
           calls++;
           if (broken === 0) return original(...args);
           broken--;
-          return Promise.reject(new Error(`${method} failed: store unavailable`));
+          return Promise.reject(failure());
         };
         return { calls: () => calls };
       };
@@ -677,6 +682,49 @@ describe.each(['http', 'undici'] as const)(
           await waitUntil(() => store.calls() === 2, 'the second claim, a second later');
         },
       );
+
+      it('logs a store that cannot be reached once, and how many calls failed on it once it answers', async () => {
+        // Three deliveries whose claims fail twice each: six failures, one line.
+        await bootWithFlakyStore(
+          'claim',
+          { retryDelays: [50] },
+          6,
+          () => new WebhookStoreError('the database is away', true),
+        );
+        await addEndpoint('/hook');
+        const sent = await Promise.all([1, 2, 3].map((seq) => ctx!.emitter.emit('ping', { seq })));
+
+        for (const { id } of sent) {
+          expect(await settled(id)).toMatchObject({ status: 'delivered', attempts: 1 });
+        }
+        expect(errors()).toEqual([storeUnreachable('WebhookStoreError: the database is away')]);
+        const back = logger.lines.filter((line) =>
+          line.message.startsWith('The webhook store answers again'),
+        );
+        expect(back).toEqual([
+          expect.objectContaining({
+            level: 'log',
+            message: expect.stringMatching(/ after \d+\.\d s; 5 more call\(s\) failed/),
+          }),
+        ]);
+      });
+
+      it('logs each statement the store refuses: only a store out of reach is counted', async () => {
+        await bootWithFlakyStore(
+          'claim',
+          { retryDelays: [50] },
+          2,
+          () => new WebhookStoreError('the statement was refused', false),
+        );
+        await addEndpoint('/hook');
+        const sent = await Promise.all([1, 2].map((seq) => ctx!.emitter.emit('ping', { seq })));
+
+        for (const { id } of sent) expect(await settled(id)).toMatchObject({ status: 'delivered' });
+        expect(errors()).toEqual([
+          expect.stringMatching(/hit an unexpected error \(WebhookStoreError: the statement was/),
+          expect.stringMatching(/hit an unexpected error \(WebhookStoreError: the statement was/),
+        ]);
+      });
 
       it('sends again when neither a failed attempt nor its recovery could be recorded', async () => {
         // The record that schedules the retry and recovery's own record both fail: the retry

@@ -12,13 +12,24 @@ import { MemoryWebhookQueue } from '../../../lib/delivery/memory-webhook.queue.j
 import { PostgresWebhookStore } from '../../../lib/storage/postgres/postgres-webhook.store.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
 import { PingWebhook } from '../../fixtures/retry/ping.webhook.js';
-import { bootDeliveryApp, waitUntil, type DeliveryApp } from '../../support/delivery-app.js';
-import { postgresModuleOptions, startDatabase, type TestDatabase } from '../../support/postgres.js';
+import {
+  bootDeliveryApp,
+  rejection,
+  waitUntil,
+  type DeliveryApp,
+} from '../../support/delivery-app.js';
+import {
+  postgresModuleOptions,
+  startDatabase,
+  startPostgresProxy,
+  type TestDatabase,
+} from '../../support/postgres.js';
 import { startReceiver, type Receiver } from '../../support/receiver.js';
 import {
   WebhookEmitter,
   WebhookEndpoints,
   WebhooksModule,
+  WebhookStoreError,
   type WebhooksModuleOptions,
 } from '../../../lib/index.js';
 
@@ -369,6 +380,88 @@ describe('durable delivery on PostgreSQL', () => {
     // Past the first retry delay: nothing more was sent.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(received(sent.id)).toHaveLength(1);
+  });
+
+  it('rides out PostgreSQL going away mid-delivery: emits reject, retries resume once it is back', async () => {
+    const proxy = await startPostgresProxy();
+    const url = new URL(proxy.url);
+    url.searchParams.set('application_name', db.applicationName);
+    const logger = new CaptureLogger();
+    const app = await bootDeliveryApp({
+      options: postgresModuleOptions(
+        db.schema,
+        db.applicationName,
+        { retryDelays: [100, 200, 400, 800, 1_600], timeout: 2_000, sweepInterval: 200 },
+        { connectionString: url.toString() },
+      ),
+      providers: [PingWebhook],
+      logger,
+    });
+    apps.push(app);
+    let answer = 503;
+    receiver.behave((_request, res) => {
+      res.statusCode = answer;
+      res.end();
+    });
+    for (const path of ['/x', '/y']) {
+      await app.endpoints.add({ url: `${receiver.url}${path}`, events: ['ping'] });
+    }
+    const MESSAGES = 20;
+    const emitted = await Promise.all(
+      Array.from({ length: MESSAGES }, (_, seq) => app.emitter.emit(PingWebhook, { seq })),
+    );
+    // Every first attempt failed, so every delivery waits for a retry when the database goes.
+    await receiver.waitFor(MESSAGES * 2);
+
+    await proxy.cut();
+    const error = await rejection(app.emitter.emit(PingWebhook, { seq: MESSAGES }));
+    expect(error).toBeInstanceOf(WebhookStoreError);
+    expect(error).toMatchObject({ code: 'ERR_WEBHOOK_STORE', transient: true });
+    // Longer than the first retries' delays and a recovery's wait: deliveries come due, and
+    // fail to be claimed, again and again while nothing can be claimed.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    answer = 204;
+    await proxy.restore();
+
+    const all = await waitUntil(
+      async () => {
+        const log = await app.deliveries.list({ limit: Infinity }).catch(() => []);
+        return (
+          log.length === MESSAGES * 2 &&
+          log.every((delivery) => delivery.status === 'delivered') &&
+          log
+        );
+      },
+      'every delivery to be delivered after the outage',
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    // Exactly the messages emitted before the outage: the one refused during it stored nothing.
+    expect(new Set(all.map((delivery) => delivery.messageId))).toEqual(
+      new Set(emitted.map((sent) => sent.id)),
+    );
+    // Said once, however many attempts and sweeps failed on it, and said again when it is back.
+    const dispatcher = logger.lines.filter((line) => line.context === 'Webhooks');
+    expect(
+      dispatcher.filter((line) => /hit an unexpected error|Could not record/.test(line.message)),
+    ).toEqual([]);
+    expect(
+      dispatcher.filter((line) => line.message.startsWith('The webhook store cannot be reached')),
+    ).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        message: expect.stringContaining('The connection to PostgreSQL failed'),
+      }),
+    ]);
+    const [back, ...again] = dispatcher.filter((line) =>
+      line.message.startsWith('The webhook store answers again'),
+    );
+    expect(again).toEqual([]);
+    expect(back).toMatchObject({ level: 'log' });
+    const [, quiet] = /; (\d+) more call/.exec(back.message) ?? [];
+    expect(Number(quiet)).toBeGreaterThan(MESSAGES);
+    await app.close();
+    apps.splice(apps.indexOf(app), 1);
+    await proxy.close();
   });
 
   it('claims nothing with worker: false', async () => {
