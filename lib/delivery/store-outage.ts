@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { WebhookStoreError } from '../webhooks.errors.js';
 import { storeReachableAgain, storeUnreachable } from '../webhooks.messages.js';
+import { describeError } from './describe-error.js';
 
 /**
  * Keeps a store outage to two lines of log. While the store cannot be reached, every delivery
@@ -26,7 +27,7 @@ export class StoreOutage {
     if (!(error instanceof WebhookStoreError) || !error.transient) return false;
     if (this.since === undefined) {
       this.since = Date.now();
-      this.logger.error(storeUnreachable(`${error.name}: ${error.message}`));
+      this.logger.error(storeUnreachable(describeError(error)));
     } else {
       this.unlogged++;
     }

@@ -24,6 +24,7 @@ import {
 } from '../webhooks.messages.js';
 import type { WebhookEncryptionKeyError } from '../webhooks.errors.js';
 import { backgroundTimer } from './background-timer.js';
+import { describeError } from './describe-error.js';
 import { classifyResponse, type ResponseClassification } from './response-classifier.js';
 import { RetryPolicy, parseRetryAfter } from './retry-policy.js';
 import { StoreOutage } from './store-outage.js';
@@ -700,11 +701,6 @@ export class WebhookDispatcher {
       this.logger.warn(sweepFailed(describeError(error), this.options.sweepInterval));
     }
   }
-}
-
-/** An error's name and message: what a log line needs, without the objects it may carry. */
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**

@@ -9,6 +9,7 @@ import {
 } from 'rxjs';
 import { WEBHOOKS_LOGGER_CONTEXT } from '../webhooks.constants.js';
 import { eventPublishFailed, eventSubscriberFailed } from '../webhooks.messages.js';
+import { describeError } from './describe-error.js';
 import type { WebhookLifecycleEvent } from '../interfaces/webhook-events.interface.js';
 
 const logger = new Logger(WEBHOOKS_LOGGER_CONTEXT);
@@ -30,7 +31,7 @@ export class WebhookLifecycle {
       this.subject.next(event);
     } catch (error) {
       // Only with RxJS's deprecated synchronous error handling does a subscriber's error get here.
-      logger.error(eventPublishFailed(event.type, describe(error)), stackOf(error));
+      logger.error(eventPublishFailed(event.type, describeError(error)), stackOf(error));
     }
   }
 
@@ -127,7 +128,7 @@ function settled(callback: string, returned: unknown): void {
 }
 
 function reportSubscriberError(callback: string, error: unknown): void {
-  logger.error(eventSubscriberFailed(callback, describe(error)), stackOf(error));
+  logger.error(eventSubscriberFailed(callback, describeError(error)), stackOf(error));
 }
 
 /**
@@ -146,8 +147,5 @@ function isSubscriber(value: unknown): value is Subscriber<unknown> {
     'closed' in candidate
   );
 }
-
-const describe = (error: unknown) =>
-  error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 
 const stackOf = (error: unknown) => (error instanceof Error ? error.stack : undefined);

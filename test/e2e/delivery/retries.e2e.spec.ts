@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import type { ServerResponse } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type {
-  WebhookDeliveryLog,
-  WebhookEndpoint,
-  WebhookLifecycleEvent,
-  WebhooksModuleOptions,
+import {
+  WebhookStoreError,
+  type WebhookDeliveryLog,
+  type WebhookEndpoint,
+  type WebhookLifecycleEvent,
+  type WebhooksModuleOptions,
 } from '../../../lib/index.js';
-import { WebhookStoreError } from '../../../lib/index.js';
 import { deliveredRecordFailed, storeUnreachable } from '../../../lib/webhooks.messages.js';
 import { WebhooksRuntime } from '../../../lib/webhooks.runtime.js';
 import { CaptureLogger } from '../../fixtures/retry/capture-logger.js';
